@@ -1,0 +1,33 @@
+//! Redchat's core: everything a Redis chat client needs that is not a window.
+//!
+//! The desktop shell (`src-tauri`) and the headless CLI (`crates/cli`) are both thin adapters
+//! over this crate; nothing here depends on Tauri.
+//!
+//! # Layout
+//! - [`settings`]: connection strings (`redis://`, `rediss://`, `host:port`, the Azure portal's
+//!   StackExchange.Redis form) parsed into [`ConnectionSettings`].
+//! - [`username`]: the username rule ([`Username`]) and inbox channel naming ([`Namespace`]).
+//! - [`wire`]: the JSON message format, compatible with the original WPF client both ways.
+//! - [`compose`]: turning a typed line (`@bob hi`) into a recipient and a body.
+//! - [`session`]: the chat session: one task owns the Redis connection, callers hold a
+//!   cheap [`Session`] handle and read typed [`Event`]s.
+//! - [`error`]: the crate's [`Error`] with predicates and stable codes.
+
+pub mod compose;
+pub mod error;
+pub mod session;
+pub mod settings;
+pub mod username;
+pub mod wire;
+
+pub use compose::{Draft, parse_line};
+pub use error::{Error, Result};
+pub use session::{Event, Events, SendReport, Session, SessionConfig, Status};
+pub use settings::{ConnectionSettings, ParseError, Parsed, Secret};
+pub use username::{Namespace, Username, UsernameError};
+pub use wire::{
+    ChatMessage, Incoming, MAX_CONTENT_BYTES, MAX_PAYLOAD_BYTES, PlainText, Unreadable,
+};
+
+#[cfg(feature = "testing")]
+pub mod testing;

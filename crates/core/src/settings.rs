@@ -1,0 +1,669 @@
+//! Connection settings and the connection-string parser.
+//!
+//! Accepted forms (see `docs/protocol.md` for the full table):
+//! - `redis://[user[:password]@]host[:port][/db]` and `rediss://…` (TLS); user and password are
+//!   percent-decoded;
+//! - plain `host[:port]`;
+//! - the StackExchange.Redis form the Azure portal shows:
+//!   `name.redis.cache.windows.net:6380,password=KEY,ssl=True,abortConnect=False`. Option
+//!   names are case-insensitive; `password`, `user`, `ssl`, `defaultDatabase`,
+//!   `connectTimeout` and `syncTimeout` are understood, `abortConnect` is accepted (Redchat never
+//!   gives up on its own), anything else is ignored with a note.
+//!
+//! The password is held in a [`Secret`], which never prints its content.
+
+use std::fmt;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+/// Default time allowed for connecting, as Microsoft advises for Azure Cache for Redis.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default time allowed for one command's answer.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A password or access key. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret string.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself; call only where it is handed to Redis or the keychain.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where and how to connect. Built by [`ConnectionSettings::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Speak TLS (`rediss://`, `ssl=True`).
+    pub tls: bool,
+    /// Redis ACL user, if any.
+    pub user: Option<String>,
+    /// Password or access key, if any.
+    pub password: Option<Secret>,
+    /// Database number (`/db`, `defaultDatabase`). Pub/sub ignores it; history will not.
+    pub db: i64,
+    /// Bound on connecting, including the handshake.
+    pub connect_timeout: Duration,
+    /// Bound on each command's answer.
+    pub response_timeout: Duration,
+}
+
+/// The outcome of a successful parse: settings plus notes about ignored parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The settings.
+    pub settings: ConnectionSettings,
+    /// Human-readable notes (ignored options, extra endpoints), for the UI to show.
+    pub notes: Vec<String>,
+}
+
+/// Why a connection string was refused, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at character {position})")]
+pub struct ParseError {
+    /// 1-based character position of the problem in the trimmed input.
+    pub position: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn fail<T>(position: usize, message: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError {
+        position: position + 1,
+        message: message.into(),
+    })
+}
+
+/// Characters percent-encoded in the user and password parts of a URL.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl ConnectionSettings {
+    /// Settings for `host:port` with every other field at its default.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        ConnectionSettings {
+            host: host.into(),
+            port,
+            tls: false,
+            user: None,
+            password: None,
+            db: 0,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+        }
+    }
+
+    /// Parses any accepted connection-string form.
+    ///
+    /// # Errors
+    /// A [`ParseError`] naming the problem and its 1-based character position.
+    pub fn parse(input: &str) -> Result<Parsed, ParseError> {
+        let s = input.trim();
+        if s.is_empty() {
+            return fail(0, "the connection string is empty");
+        }
+        if let Some(pos) = s.find(|c: char| c.is_control()) {
+            return fail(char_pos(s, pos), "control characters are not allowed");
+        }
+        let lower = s.to_ascii_lowercase();
+        if let Some(rest_at) = lower.find("://") {
+            let scheme = &lower[..rest_at];
+            let tls = match scheme {
+                "redis" | "valkey" => false,
+                "rediss" | "valkeys" => true,
+                "unix" | "redis+unix" => {
+                    return fail(0, "unix sockets are not supported; use host:port");
+                }
+                _ => {
+                    return fail(
+                        0,
+                        format!("unsupported scheme \"{scheme}://\"; use redis:// or rediss://"),
+                    );
+                }
+            };
+            return parse_url(s, rest_at + 3, tls);
+        }
+        if s.contains(',') || s.contains('=') {
+            return parse_stackexchange(s);
+        }
+        let (host, port) = parse_endpoint(s, 0, None)?;
+        Ok(Parsed {
+            settings: ConnectionSettings::new(host, port),
+            notes: Vec::new(),
+        })
+    }
+
+    /// `host:port`, with brackets around IPv6 addresses.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// A `redis://` / `rediss://` URL for these settings. With `with_password` false the
+    /// password is left out, which makes the result safe to store and show.
+    pub fn to_url(&self, with_password: bool) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        let user = self
+            .user
+            .as_deref()
+            .map(|u| utf8_percent_encode(u, USERINFO).to_string());
+        let password = self
+            .password
+            .as_ref()
+            .filter(|_| with_password)
+            .map(|p| utf8_percent_encode(p.expose(), USERINFO).to_string());
+        let userinfo = match (user, password) {
+            (Some(u), Some(p)) => format!("{u}:{p}@"),
+            (Some(u), None) => format!("{u}@"),
+            (None, Some(p)) => format!(":{p}@"),
+            (None, None) => String::new(),
+        };
+        let db = if self.db != 0 {
+            format!("/{}", self.db)
+        } else {
+            String::new()
+        };
+        format!("{scheme}://{userinfo}{}{db}", self.addr())
+    }
+
+    /// redis-rs connection info speaking RESP3, which push-based pub/sub needs.
+    pub(crate) fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
+        use redis::IntoConnectionInfo;
+        let addr = if self.tls {
+            redis::ConnectionAddr::TcpTls {
+                host: self.host.clone(),
+                port: self.port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            redis::ConnectionAddr::Tcp(self.host.clone(), self.port)
+        };
+        let mut redis_info = redis::RedisConnectionInfo::default()
+            .set_protocol(redis::ProtocolVersion::RESP3)
+            .set_db(self.db)
+            .set_lib_name("redchat", env!("CARGO_PKG_VERSION"));
+        if let Some(user) = &self.user {
+            redis_info = redis_info.set_username(user);
+        }
+        if let Some(password) = &self.password {
+            redis_info = redis_info.set_password(password.expose());
+        }
+        Ok(addr.into_connection_info()?.set_redis_settings(redis_info))
+    }
+}
+
+/// Character index (0-based) of byte offset `byte` in `s`.
+fn char_pos(s: &str, byte: usize) -> usize {
+    s[..byte].chars().count()
+}
+
+fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
+    let mut notes = Vec::new();
+    let rest = &s[start..];
+    // Split off ?query and /db; the authority never contains '/' or '?'.
+    let (before_query, query) = match rest.find('?') {
+        Some(q) => (&rest[..q], Some((start + q + 1, &rest[q + 1..]))),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(p) => (
+            &before_query[..p],
+            Some((start + p + 1, &before_query[p + 1..])),
+        ),
+        None => (before_query, None),
+    };
+    let (userinfo, hostport, host_start) = match authority.rfind('@') {
+        Some(at) => (Some(&authority[..at]), &authority[at + 1..], start + at + 1),
+        None => (None, authority, start),
+    };
+    let (host, port) = parse_endpoint(hostport, char_pos(s, host_start), Some(6379))?;
+    let mut settings = ConnectionSettings::new(host, port);
+    settings.tls = tls;
+    if let Some(info) = userinfo {
+        let decode = |part: &str, what: &str| -> Result<String, ParseError> {
+            percent_decode_str(part)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .or_else(|_| {
+                    fail(
+                        char_pos(s, start),
+                        format!("the {what} is not valid UTF-8 after percent-decoding"),
+                    )
+                })
+        };
+        match info.split_once(':') {
+            Some((user, password)) => {
+                if !user.is_empty() {
+                    settings.user = Some(decode(user, "user name")?);
+                }
+                if !password.is_empty() {
+                    settings.password = Some(Secret(decode(password, "password")?));
+                }
+            }
+            None if !info.is_empty() => settings.user = Some(decode(info, "user name")?),
+            None => {}
+        }
+    }
+    if let Some((at, db)) = path
+        && !db.is_empty()
+    {
+        settings.db = db.parse::<i64>().ok().filter(|d| *d >= 0).map_or_else(
+            || {
+                fail(
+                    char_pos(s, at),
+                    format!("database \"{db}\" is not a number"),
+                )
+            },
+            Ok,
+        )?;
+    }
+    if let Some((_, query)) = query {
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let key = pair.split('=').next().unwrap_or(pair);
+            match key.to_ascii_lowercase().as_str() {
+                // RESP3 is always used; accept the parameter redis-rs users add by habit.
+                "protocol" => {}
+                _ => notes.push(format!("ignored URL parameter \"{key}\"")),
+            }
+        }
+    }
+    Ok(Parsed { settings, notes })
+}
+
+fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
+    let mut notes = Vec::new();
+    let mut endpoints: Vec<(usize, &str)> = Vec::new();
+    let mut tls = false;
+    let mut user = None;
+    let mut password = None;
+    let mut db = 0;
+    let mut connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    let mut response_timeout = DEFAULT_RESPONSE_TIMEOUT;
+    let mut offset = 0;
+    for part in s.split(',') {
+        let at = offset;
+        offset += part.len() + 1;
+        let trimmed = part.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = trimmed.split_once('=') else {
+            endpoints.push((at + (part.len() - part.trim_start().len()), trimmed));
+            continue;
+        };
+        let value_at = char_pos(s, at + part.find('=').unwrap_or(0) + 1);
+        let value = value.trim();
+        match key.trim().to_ascii_lowercase().as_str() {
+            "password" => password = Some(Secret(value.to_string())),
+            "user" => user = Some(value.to_string()).filter(|u| !u.is_empty()),
+            "ssl" => tls = parse_bool(value, value_at, "ssl")?,
+            "defaultdatabase" => {
+                db = value.parse::<i64>().ok().filter(|d| *d >= 0).map_or_else(
+                    || {
+                        fail(
+                            value_at,
+                            format!("defaultDatabase \"{value}\" is not a number"),
+                        )
+                    },
+                    Ok,
+                )?;
+            }
+            "connecttimeout" => connect_timeout = parse_millis(value, value_at, "connectTimeout")?,
+            "synctimeout" => response_timeout = parse_millis(value, value_at, "syncTimeout")?,
+            "abortconnect" => {
+                parse_bool(value, value_at, "abortConnect")?;
+            }
+            "" => return fail(char_pos(s, at), "an option has no name before \"=\""),
+            _ => notes.push(format!("ignored option \"{}\"", key.trim())),
+        }
+    }
+    let Some(&(ep_at, endpoint)) = endpoints.first() else {
+        return fail(
+            0,
+            "no host given: start with host:port, e.g. name.redis.cache.windows.net:6380",
+        );
+    };
+    if endpoints.len() > 1 {
+        notes.push(format!(
+            "only the first endpoint is used; ignored {}",
+            endpoints.len() - 1
+        ));
+    }
+    // StackExchange.Redis defaults the port to 6380 when ssl=True.
+    let (host, port) = parse_endpoint(
+        endpoint,
+        char_pos(s, ep_at),
+        Some(if tls { 6380 } else { 6379 }),
+    )?;
+    let settings = ConnectionSettings {
+        host,
+        port,
+        tls,
+        user,
+        password,
+        db,
+        connect_timeout,
+        response_timeout,
+    };
+    Ok(Parsed { settings, notes })
+}
+
+fn parse_bool(value: &str, at: usize, name: &str) -> Result<bool, ParseError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => fail(at, format!("{name} must be True or False, not \"{value}\"")),
+    }
+}
+
+fn parse_millis(value: &str, at: usize, name: &str) -> Result<Duration, ParseError> {
+    match value.parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => fail(
+            at,
+            format!("{name} must be a positive number of milliseconds, not \"{value}\""),
+        ),
+    }
+}
+
+/// Parses `host[:port]` or `[v6]:port`. `at` is the character position of `s` in the input.
+fn parse_endpoint(
+    s: &str,
+    at: usize,
+    default_port: Option<u16>,
+) -> Result<(String, u16), ParseError> {
+    let default_port = default_port.unwrap_or(6379);
+    let (host, port_part, port_at) = if let Some(v6) = s.strip_prefix('[') {
+        let Some(end) = v6.find(']') else {
+            return fail(at, "missing \"]\" after the IPv6 address");
+        };
+        let after = &v6[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return fail(at + end + 2, "expected \":port\" after \"]\""),
+        };
+        (&v6[..end], port, at + end + 3)
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return fail(
+                    at,
+                    "IPv6 addresses must be written in brackets, e.g. [::1]:6379",
+                );
+            }
+            Some((h, p)) => (h, Some(p), at + h.chars().count() + 1),
+            None => (s, None, at),
+        }
+    };
+    if host.is_empty() {
+        return fail(at, "the host name is empty");
+    }
+    if let Some(bad) = host.find(|c: char| c.is_whitespace() || "/@?#,=\\\"'<>".contains(c)) {
+        let c = host[bad..].chars().next().unwrap_or(' ');
+        return fail(
+            at + char_pos(host, bad),
+            format!("\"{c}\" is not allowed in a host name"),
+        );
+    }
+    let port = match port_part {
+        None => default_port,
+        Some(p) => match p.parse::<u16>() {
+            Ok(port) if port > 0 => port,
+            _ => {
+                return fail(
+                    port_at,
+                    format!("port \"{p}\" must be a number from 1 to 65535"),
+                );
+            }
+        },
+    };
+    Ok((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> ConnectionSettings {
+        match ConnectionSettings::parse(input) {
+            Ok(p) => p.settings,
+            Err(e) => panic!("{input:?} should parse, got {e}"),
+        }
+    }
+
+    fn err(input: &str) -> ParseError {
+        match ConnectionSettings::parse(input) {
+            Ok(p) => panic!("{input:?} should be refused, got {p:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn accepts_every_documented_form() {
+        // (input, host, port, tls, user, password, db)
+        let table: &[(&str, &str, u16, bool, Option<&str>, Option<&str>, i64)] = &[
+            ("redis://localhost", "localhost", 6379, false, None, None, 0),
+            (
+                "redis://localhost:6380/2",
+                "localhost",
+                6380,
+                false,
+                None,
+                None,
+                2,
+            ),
+            (
+                "  redis://127.0.0.1:7000  ",
+                "127.0.0.1",
+                7000,
+                false,
+                None,
+                None,
+                0,
+            ),
+            (
+                "redis://:s3cret@h:1",
+                "h",
+                1,
+                false,
+                None,
+                Some("s3cret"),
+                0,
+            ),
+            (
+                "redis://alice:pw@h",
+                "h",
+                6379,
+                false,
+                Some("alice"),
+                Some("pw"),
+                0,
+            ),
+            ("redis://alice@h", "h", 6379, false, Some("alice"), None, 0),
+            ("REDIS://H:2", "H", 2, false, None, None, 0),
+            (
+                "rediss://cache.example.com:6380",
+                "cache.example.com",
+                6380,
+                true,
+                None,
+                None,
+                0,
+            ),
+            (
+                "rediss://u:p%40%3A%2F%3D%2B@h:6380/1",
+                "h",
+                6380,
+                true,
+                Some("u"),
+                Some("p@:/=+"),
+                1,
+            ),
+            ("redis://[::1]:6379", "::1", 6379, false, None, None, 0),
+            ("valkey://v:1", "v", 1, false, None, None, 0),
+            ("localhost", "localhost", 6379, false, None, None, 0),
+            ("localhost:6390", "localhost", 6390, false, None, None, 0),
+            ("[::1]:7001", "::1", 7001, false, None, None, 0),
+            (
+                "chat.redis.cache.windows.net:6380,password=abc+/def==,ssl=True,abortConnect=False",
+                "chat.redis.cache.windows.net",
+                6380,
+                true,
+                None,
+                Some("abc+/def=="),
+                0,
+            ),
+            (
+                "h,PASSWORD=x=y,SSL=true",
+                "h",
+                6380,
+                true,
+                None,
+                Some("x=y"),
+                0,
+            ),
+            (
+                "h:1,ssl=false,user=bob,password=pw,defaultDatabase=3",
+                "h",
+                1,
+                false,
+                Some("bob"),
+                Some("pw"),
+                3,
+            ),
+            ("h:1,abortConnect=false,", "h", 1, false, None, None, 0),
+            (" h:1 , password = pw ", "h", 1, false, None, Some("pw"), 0),
+        ];
+        for &(input, host, port, tls, user, password, db) in table {
+            let s = ok(input);
+            assert_eq!(s.host, host, "host of {input:?}");
+            assert_eq!(s.port, port, "port of {input:?}");
+            assert_eq!(s.tls, tls, "tls of {input:?}");
+            assert_eq!(s.user.as_deref(), user, "user of {input:?}");
+            assert_eq!(
+                s.password.as_ref().map(Secret::expose),
+                password,
+                "password of {input:?}"
+            );
+            assert_eq!(s.db, db, "db of {input:?}");
+        }
+    }
+
+    #[test]
+    fn azure_timeouts_and_notes() {
+        let parsed = ConnectionSettings::parse(
+            "x.redis.cache.windows.net:6380,password=k,ssl=True,connectTimeout=2000,syncTimeout=700,allowAdmin=true,h2:1",
+        )
+        .unwrap();
+        assert_eq!(parsed.settings.connect_timeout, Duration::from_millis(2000));
+        assert_eq!(parsed.settings.response_timeout, Duration::from_millis(700));
+        assert_eq!(
+            parsed.notes,
+            vec![
+                "ignored option \"allowAdmin\"".to_string(),
+                "only the first endpoint is used; ignored 1".to_string()
+            ],
+            "unknown options must be reported, not silently dropped"
+        );
+        let default = ok("h:1,ssl=True");
+        assert_eq!(
+            default.connect_timeout, DEFAULT_CONNECT_TIMEOUT,
+            "15 s default as Microsoft advises"
+        );
+    }
+
+    #[test]
+    fn refuses_garbage_with_position() {
+        let table: &[(&str, usize, &str)] = &[
+            ("", 1, "empty"),
+            ("   ", 1, "empty"),
+            ("http://h", 1, "unsupported scheme"),
+            ("unix:///tmp/redis.sock", 1, "unix sockets"),
+            ("redis://h:abc", 11, "port \"abc\""),
+            ("redis://h:0", 11, "port"),
+            ("redis://h:70000", 11, "port"),
+            ("redis://:pw@", 13, "host name is empty"),
+            ("redis://h/x", 11, "database"),
+            ("host name:6379", 5, "\" \" is not allowed"),
+            ("h:1,ssl=maybe", 9, "ssl must be True or False"),
+            ("h:1,connectTimeout=soon", 20, "connectTimeout"),
+            ("password=x,ssl=True", 1, "no host"),
+            ("h:1,=x", 5, "no name"),
+            ("::1:6379", 1, "brackets"),
+            ("[::1", 1, "missing \"]\""),
+            ("h\u{7}:1", 2, "control characters"),
+        ];
+        for &(input, position, needle) in table {
+            let e = err(input);
+            assert!(
+                e.message.contains(needle),
+                "{input:?}: message {:?} should mention {needle:?}",
+                e.message
+            );
+            assert_eq!(
+                e.position, position,
+                "{input:?}: position of {:?}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn url_round_trip_percent_encodes_special_characters() {
+        let mut s = ConnectionSettings::new("h", 6380);
+        s.tls = true;
+        s.user = Some("us er@x".into());
+        s.password = Some(Secret::new("p@ss:w/rd=+%"));
+        s.db = 4;
+        let with = s.to_url(true);
+        assert_eq!(
+            with,
+            "rediss://us%20er%40x:p%40ss%3Aw%2Frd%3D%2B%25@h:6380/4"
+        );
+        assert_eq!(
+            ok(&with),
+            s,
+            "a URL we build must parse back to the same settings"
+        );
+        let without = s.to_url(false);
+        assert!(
+            !without.contains("ss%3Aw"),
+            "to_url(false) must leave the password out: {without}"
+        );
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let s = ok("h:1,password=hunter2");
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2"),
+            "Debug leaked the password: {shown}"
+        );
+    }
+}

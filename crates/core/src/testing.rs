@@ -1,0 +1,182 @@
+//! Test support (feature `testing`): a real `redis-server` on a free port, killed on drop.
+//!
+//! Shared by this crate's integration tests, the shell's tests and the end-to-end suite.
+//! The binary is `redis-server` from `PATH`, or `$REDCHAT_REDIS_SERVER` when set.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running redis-server. Killed (and its directory removed) on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+/// A port nobody listens on (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free local port")
+}
+
+impl RedisServer {
+    /// Starts a server with no persistence on a free port and waits until it answers PING.
+    ///
+    /// # Panics
+    /// When the binary cannot be started or does not answer within 10 s: tests cannot go on.
+    pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Like [`RedisServer::start`], with extra arguments (e.g. `["--requirepass", "pw"]`).
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    pub fn start_with(args: &[&str]) -> RedisServer {
+        let binary =
+            std::env::var("REDCHAT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let mut last_error = String::new();
+        // A freed port can be taken by someone else before we bind it: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let dir =
+                std::env::temp_dir().join(format!("redchat-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let child = Command::new(&binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--dir", dir.to_str().expect("utf-8 temp dir")])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {binary} (install redis-server or set REDCHAT_REDIS_SERVER): {e}"));
+            let mut server = RedisServer { child, port, dir };
+            match server.wait_ready(Duration::from_secs(10)) {
+                Ok(()) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("redis-server did not start: {last_error}");
+    }
+
+    /// A TLS-only server (no plain port) with a fresh self-signed certificate for
+    /// `localhost`, made with the `openssl` command. Ready once it accepts connections.
+    ///
+    /// # Panics
+    /// When `openssl` or the server cannot be started.
+    pub fn start_tls() -> RedisServer {
+        let binary =
+            std::env::var("REDCHAT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("redchat-redis-tls-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let status = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl must be installed for TLS tests");
+        assert!(status.success(), "openssl could not make a certificate");
+        let child = Command::new(&binary)
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--tls-auth-clients", "no"])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&cert)
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let mut server = RedisServer { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("TLS redis-server exited with {status} (is it built with TLS?)");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "TLS redis-server did not listen within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.port = port;
+        server
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("redis-server exited with {status}"));
+            }
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut buf = [0u8; 64];
+                // Any answer (PONG, or NOAUTH with requirepass) means it is serving.
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && stream.read(&mut buf).is_ok_and(|n| n > 0)
+                {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("no answer to PING within the limit".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,6 @@
+//! Core integration tests against a real redis-server spawned per test on a free port.
+
+mod support;
+
+mod session;
+mod tls;

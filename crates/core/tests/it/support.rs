@@ -1,0 +1,70 @@
+//! Shared helpers: sessions on a spawned server, bounded waits for events.
+
+use std::time::Duration;
+
+use redchat_core::{ConnectionSettings, Event, Events, Session, SessionConfig, Username};
+
+pub use redchat_core::testing::RedisServer;
+
+/// Upper bound for any single wait on an event. Generous: a bound, not a timing goal.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub fn settings(url: &str) -> ConnectionSettings {
+    ConnectionSettings::parse(url)
+        .expect("test URL parses")
+        .settings
+}
+
+pub async fn connect(server: &RedisServer, user: &str) -> (Session, Events) {
+    let config = SessionConfig::new(settings(&server.url()), Username::parse(user).unwrap());
+    Session::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("{user} should connect: {e}"))
+}
+
+/// Waits for the first event matching `pred`, skipping others; panics after [`WAIT`].
+pub async fn next_matching(
+    events: &mut Events,
+    what: &str,
+    mut pred: impl FnMut(&Event) -> bool,
+) -> Event {
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(event) = events.recv().await {
+            if pred(&event) {
+                return Some(event);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(event)) => event,
+        Ok(None) => panic!("event stream ended while waiting for {what}"),
+        Err(_) => panic!("no {what} within {WAIT:?}"),
+    }
+}
+
+/// A plain synchronous redis-rs connection, standing in for another client.
+pub fn raw(server: &RedisServer) -> redis::Connection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+pub fn publish(server: &RedisServer, channel: &str, payload: &[u8]) -> u64 {
+    redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(payload)
+        .query(&mut raw(server))
+        .unwrap()
+}
+
+pub fn numsub(server: &RedisServer, channel: &str) -> u64 {
+    let (_, n): (String, u64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query(&mut raw(server))
+        .unwrap();
+    n
+}
