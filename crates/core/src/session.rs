@@ -130,6 +130,11 @@ impl Events {
         self.rx.recv().await
     }
 
+    /// An event if one is ready, without waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.rx.try_recv().ok()
+    }
+
     /// Waits for at least one event, then takes up to `limit` without waiting further.
     /// Returns 0 once the session has ended.
     pub async fn recv_many(&mut self, buf: &mut Vec<Event>, limit: usize) -> usize {

@@ -153,6 +153,43 @@ impl ConnectionSettings {
         })
     }
 
+    /// `input` as the user wrote it, minus the password: safe to store in a settings file
+    /// and to show. URL forms lose the `:password` part of the user info, the
+    /// StackExchange.Redis form loses its `password=` option; plain `host:port` has none.
+    ///
+    /// # Errors
+    /// A [`ParseError`] when `input` does not parse (nothing is returned that might hide a
+    /// password in a malformed string).
+    pub fn strip_password(input: &str) -> Result<String, ParseError> {
+        let parsed = ConnectionSettings::parse(input)?;
+        let s = input.trim();
+        if parsed.settings.password.is_none() {
+            return Ok(s.to_string());
+        }
+        if let Some(start) = s.find("://").map(|i| i + 3) {
+            let rest = &s[start..];
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            if let Some(at) = rest[..end].rfind('@') {
+                let user = rest[..at].split(':').next().unwrap_or("");
+                let userinfo = if user.is_empty() {
+                    String::new()
+                } else {
+                    format!("{user}@")
+                };
+                return Ok(format!("{}{userinfo}{}", &s[..start], &rest[at + 1..]));
+            }
+            return Ok(s.to_string());
+        }
+        let kept: Vec<&str> = s
+            .split(',')
+            .filter(|part| {
+                part.split_once('=')
+                    .is_none_or(|(key, _)| !key.trim().eq_ignore_ascii_case("password"))
+            })
+            .collect();
+        Ok(kept.join(","))
+    }
+
     /// `host:port`, with brackets around IPv6 addresses.
     pub fn addr(&self) -> String {
         if self.host.contains(':') {
@@ -655,6 +692,33 @@ mod tests {
             !without.contains("ss%3Aw"),
             "to_url(false) must leave the password out: {without}"
         );
+    }
+
+    #[test]
+    fn strip_password_keeps_the_users_form() {
+        let table = [
+            ("redis://:pw@h:1/2", "redis://h:1/2"),
+            ("rediss://alice:p%40w@h:6380", "rediss://alice@h:6380"),
+            ("redis://alice@h", "redis://alice@h"),
+            (
+                "h:6380,password=abc+/d==,ssl=True,abortConnect=False",
+                "h:6380,ssl=True,abortConnect=False",
+            ),
+            ("h:6380,ssl=True,PASSWORD=x", "h:6380,ssl=True"),
+            ("localhost:6379", "localhost:6379"),
+        ];
+        for (input, want) in table {
+            let got = ConnectionSettings::strip_password(input).unwrap();
+            assert_eq!(got, want, "stripping {input:?}");
+            let mut expected = ok(input);
+            expected.password = None;
+            assert_eq!(
+                ok(&got),
+                expected,
+                "{input:?}: only the password may change"
+            );
+        }
+        assert!(ConnectionSettings::strip_password("redis://h:x").is_err());
     }
 
     #[test]

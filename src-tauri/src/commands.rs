@@ -1,0 +1,56 @@
+//! IPC commands: argument plumbing only; the work is in [`crate::state::AppState`].
+
+use redchat_core::{Event, SendReport};
+use tauri::State;
+use tauri::ipc::Channel;
+
+use crate::error::IpcError;
+use crate::state::{AppState, ConnectRequest, Connected, ConnectionCheck, ProfileView};
+
+/// The saved settings for the form.
+#[tauri::command]
+pub async fn load_profile(state: State<'_, AppState>) -> Result<ProfileView, IpcError> {
+    Ok(state.load_profile().await)
+}
+
+/// Parses a connection string for inline feedback; touches no network.
+#[tauri::command]
+pub fn check_connection(connection: String) -> Result<ConnectionCheck, IpcError> {
+    AppState::check(&connection)
+}
+
+/// Connects and starts streaming events to `events`.
+#[tauri::command]
+pub async fn connect(
+    state: State<'_, AppState>,
+    request: ConnectRequest,
+    events: Channel<Vec<Event>>,
+) -> Result<Connected, IpcError> {
+    state.connect(request, events).await
+}
+
+/// Re-attaches a reloaded page to the live session; `None` when there is none.
+#[tauri::command]
+pub async fn attach(
+    state: State<'_, AppState>,
+    events: Channel<Vec<Event>>,
+) -> Result<Option<Connected>, IpcError> {
+    Ok(state.attach(events).await)
+}
+
+/// Ends the live session.
+#[tauri::command]
+pub async fn disconnect(state: State<'_, AppState>) -> Result<(), IpcError> {
+    state.shutdown(crate::SHUTDOWN_LIMIT).await;
+    Ok(())
+}
+
+/// Sends a message.
+#[tauri::command]
+pub async fn send(
+    state: State<'_, AppState>,
+    to: Option<String>,
+    text: String,
+) -> Result<SendReport, IpcError> {
+    state.send(to, &text).await
+}

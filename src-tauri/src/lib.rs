@@ -1,0 +1,78 @@
+//! Redchat's desktop shell: adapts `redchat-core` to a Tauri window.
+//!
+//! Nothing here decides how chat works; that is the core's job. The shell turns IPC calls
+//! into core calls, streams the session's events to the page over a `tauri::ipc::Channel`,
+//! remembers settings (tauri-plugin-store) and keeps the password in the OS keychain.
+//!
+//! # Layout
+//! - [`commands`]: the IPC commands, thin over [`AppState`].
+//! - [`state`]: the app's state: saved profile, secrets, the live session.
+//! - [`error`]: [`IpcError`], the `{ code, message }` shape errors take to TypeScript.
+//! - [`profile`]: saved settings ([`Profile`]) and where they live.
+//! - [`secrets`]: the OS keychain, with a session-only fallback when there is none.
+//! - [`stream`]: batched forwarding of core events to the page.
+
+pub mod commands;
+pub mod error;
+pub mod profile;
+pub mod secrets;
+pub mod state;
+pub mod stream;
+
+use std::time::Duration;
+
+pub use error::IpcError;
+pub use profile::{Profile, ProfileStore};
+pub use secrets::{Keychain, Secrets};
+pub use state::AppState;
+
+use tauri::Manager;
+
+/// How long closing the window may wait for UNSUBSCRIBE and close.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Registers Redchat's commands and `state` on `builder`: the one place the app is wired,
+/// shared by the real app and the `tauri::test` suite.
+pub fn configure<R: tauri::Runtime>(
+    builder: tauri::Builder<R>,
+    state: AppState,
+) -> tauri::Builder<R> {
+    builder.manage(state).invoke_handler(handler())
+}
+
+fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::load_profile,
+        commands::check_connection,
+        commands::connect,
+        commands::attach,
+        commands::disconnect,
+        commands::send,
+    ]
+}
+
+/// Runs the desktop app.
+///
+/// # Panics
+/// When the window system cannot be initialised: there is nothing to show then.
+pub fn run() {
+    let builder = tauri::Builder::default().plugin(tauri_plugin_store::Builder::default().build());
+    let builder = builder.setup(|app| {
+        let store = profile::PluginStore::open(app.handle())?;
+        let state = AppState::new(Box::new(store), Secrets::new(Box::new(secrets::OsKeychain)));
+        app.manage(state);
+        Ok(())
+    });
+    let builder = builder.invoke_handler(handler());
+    builder
+        .build(tauri::generate_context!())
+        .expect("cannot start the Redchat window")
+        .run(|app, event| {
+            // Closing the window: UNSUBSCRIBE and close, as the original client did, bounded.
+            if let tauri::RunEvent::Exit = event
+                && let Some(state) = app.try_state::<AppState>()
+            {
+                tauri::async_runtime::block_on(state.shutdown(SHUTDOWN_LIMIT));
+            }
+        });
+}

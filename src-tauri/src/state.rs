@@ -1,0 +1,272 @@
+//! The app's state and what each command does, free of IPC plumbing so it reads top-down.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redchat_core::{
+    ConnectionSettings, Draft, Event, Namespace, Secret, SendReport, Session, SessionConfig,
+    Username,
+};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+
+use crate::error::IpcError;
+use crate::profile::{Profile, ProfileStore};
+use crate::secrets::{Secrets, Storage};
+use crate::stream::{self, Target};
+
+/// Everything the commands share. Registered with `app.manage`.
+pub struct AppState {
+    profile: Box<dyn ProfileStore>,
+    secrets: Secrets,
+    live: tokio::sync::Mutex<Option<Live>>,
+}
+
+struct Live {
+    session: Session,
+    target: Target,
+    connected: Connected,
+}
+
+/// What the page sends to connect.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectRequest {
+    /// Connection string in any accepted form; may contain a password.
+    pub connection: String,
+    /// Username as typed.
+    pub username: String,
+    /// Inbox prefix, empty by default.
+    #[serde(default)]
+    pub namespace: String,
+    /// Password typed into the password field, when the connection string has none.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A live session, as the page sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connected {
+    /// Our normalised username.
+    pub user: String,
+    /// Our inbox channel.
+    pub inbox: String,
+    /// `host:port`.
+    pub addr: String,
+    /// Whether TLS is used.
+    pub tls: bool,
+    /// Notes from parsing the connection string (ignored options).
+    pub notes: Vec<String>,
+    /// Where the password is kept.
+    pub password: Storage,
+    /// Why the keychain could not be used, when it could not.
+    pub keychain_problem: Option<String>,
+}
+
+/// What the settings form starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileView {
+    /// Saved settings (the connection string has no password).
+    pub profile: Profile,
+    /// A password for this connection is available (keychain or this run's memory).
+    pub password_saved: bool,
+    /// Why the keychain could not be used, when it could not.
+    pub keychain_problem: Option<String>,
+}
+
+/// What the connection string says, for inline validation while typing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionCheck {
+    /// `host:port`.
+    pub addr: String,
+    /// TLS on.
+    pub tls: bool,
+    /// ACL user, if any.
+    pub user: Option<String>,
+    /// The string carries a password.
+    pub has_password: bool,
+    /// Database number.
+    pub db: i64,
+    /// Ignored options and similar notes.
+    pub notes: Vec<String>,
+}
+
+/// Keychain account for a connection: `user@host:port`.
+fn account(settings: &ConnectionSettings) -> String {
+    format!(
+        "{}@{}",
+        settings.user.as_deref().unwrap_or("default"),
+        settings.addr()
+    )
+}
+
+impl AppState {
+    /// State over a profile store and secrets.
+    pub fn new(profile: Box<dyn ProfileStore>, secrets: Secrets) -> Self {
+        AppState {
+            profile,
+            secrets,
+            live: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The saved profile, and whether a password for it is at hand.
+    pub async fn load_profile(&self) -> ProfileView {
+        let profile = self.profile.load();
+        let password_saved = match ConnectionSettings::parse(&profile.connection) {
+            Ok(parsed) => self.secrets.get(&account(&parsed.settings)).await.is_some(),
+            Err(_) => false,
+        };
+        ProfileView {
+            profile,
+            password_saved,
+            keychain_problem: self.secrets.unavailable_reason(),
+        }
+    }
+
+    /// Parses a connection string for inline feedback.
+    ///
+    /// # Errors
+    /// `invalid_settings` with the position of the problem.
+    pub fn check(connection: &str) -> Result<ConnectionCheck, IpcError> {
+        let parsed = ConnectionSettings::parse(connection)?;
+        let s = parsed.settings;
+        Ok(ConnectionCheck {
+            addr: s.addr(),
+            tls: s.tls,
+            user: s.user.clone(),
+            has_password: s.password.is_some(),
+            db: s.db,
+            notes: parsed.notes,
+        })
+    }
+
+    /// Connects (replacing any live session), saves the profile, keeps the password in the
+    /// keychain and streams events to `channel`.
+    ///
+    /// # Errors
+    /// Input errors before any network traffic; connection errors from the core;
+    /// `password_required` when the server wants a password and none is at hand.
+    pub async fn connect(
+        &self,
+        request: ConnectRequest,
+        channel: Channel<Vec<Event>>,
+    ) -> Result<Connected, IpcError> {
+        let parsed = ConnectionSettings::parse(&request.connection)?;
+        let user = Username::parse(&request.username)?;
+        let namespace = Namespace::parse(&request.namespace)?;
+        let mut settings = parsed.settings;
+        let account = account(&settings);
+        let typed = settings
+            .password
+            .take()
+            .or_else(|| request.password.filter(|p| !p.is_empty()).map(Secret::new));
+        let password = match &typed {
+            Some(p) => Some(p.clone()),
+            None => self.secrets.get(&account).await,
+        };
+        settings.password = password.clone();
+
+        // Remember the settings even if this attempt fails: a typo in the password should
+        // not cost the user the host name. The password itself is never part of it.
+        let connection = ConnectionSettings::strip_password(&request.connection)?;
+        let profile = Profile {
+            connection,
+            username: user.to_string(),
+            namespace: namespace.as_str().to_string(),
+        };
+        self.profile
+            .save(&profile)
+            .map_err(|m| IpcError::new("settings_store", m))?;
+
+        let mut live = self.live.lock().await;
+        if let Some(old) = live.take() {
+            old.session.shutdown(crate::SHUTDOWN_LIMIT).await;
+        }
+        let tls = settings.tls;
+        let mut config = SessionConfig::new(settings, user);
+        config.namespace = namespace;
+        let (session, events) = Session::connect(config).await.map_err(|e| {
+            if e.is_auth() && password.is_none() {
+                let why = match self.secrets.unavailable_reason() {
+                    Some(_) => " (no system keychain is available, so it cannot be remembered)",
+                    None => "",
+                };
+                IpcError::new(
+                    "password_required",
+                    format!("this server needs a password: enter it to connect{why}"),
+                )
+            } else {
+                e.into()
+            }
+        })?;
+        let storage = match (&typed, &password) {
+            (Some(p), _) => self.secrets.put(&account, p).await,
+            (None, Some(_)) => Storage::Keychain,
+            (None, None) => Storage::None,
+        };
+        let connected = Connected {
+            user: session.user().to_string(),
+            inbox: session.inbox().to_string(),
+            addr: session.addr().to_string(),
+            tls,
+            notes: parsed.notes,
+            password: storage,
+            keychain_problem: self.secrets.unavailable_reason(),
+        };
+        let target: Target = Arc::new(Mutex::new(Some(channel)));
+        tauri::async_runtime::spawn(stream::forward(events, target.clone()));
+        *live = Some(Live {
+            session,
+            target,
+            connected: connected.clone(),
+        });
+        Ok(connected)
+    }
+
+    /// Points the live session's events at a new page channel (after a reload).
+    pub async fn attach(&self, channel: Channel<Vec<Event>>) -> Option<Connected> {
+        let live = self.live.lock().await;
+        let live = live.as_ref()?;
+        *live.target.lock().expect("stream target lock") = Some(channel);
+        Some(live.connected.clone())
+    }
+
+    /// Ends the live session, if any (UNSUBSCRIBE, close), bounded by `limit`.
+    pub async fn shutdown(&self, limit: Duration) {
+        if let Some(live) = self.live.lock().await.take() {
+            live.session.shutdown(limit).await;
+        }
+    }
+
+    /// Sends `text` to `to`, or to the `@name` it starts with when `to` is absent.
+    ///
+    /// # Errors
+    /// `not_connected`, input errors (`invalid_message`, `invalid_username`,
+    /// `message_too_large`) or connection errors.
+    pub async fn send(&self, to: Option<String>, text: &str) -> Result<SendReport, IpcError> {
+        let draft = match to {
+            Some(to) => Draft::new(Username::parse(&to)?, strip_address(text, &to))?,
+            None => redchat_core::parse_line(text)?,
+        };
+        let session = self.live.lock().await.as_ref().map(|l| l.session.clone());
+        let session = session.ok_or_else(|| IpcError::from(redchat_core::Error::NotConnected))?;
+        Ok(session.send(draft).await?)
+    }
+}
+
+/// In a conversation with `to`, a line may still start with `@to`: don't address it twice.
+fn strip_address<'a>(text: &'a str, to: &str) -> &'a str {
+    let trimmed = text.trim_start();
+    match trimmed.strip_prefix('@') {
+        Some(rest) => match rest.split_once(char::is_whitespace) {
+            Some((name, body)) if name.trim().eq_ignore_ascii_case(to.trim()) => body,
+            None if rest.trim().eq_ignore_ascii_case(to.trim()) => "",
+            _ => text,
+        },
+        None => text,
+    }
+}

@@ -1,0 +1,162 @@
+//! Shell tests: the real commands through Tauri's IPC (mock runtime, no webview), against a
+//! real redis-server.
+
+use std::sync::Arc;
+
+use redchat_core::testing::RedisServer;
+use redchat_lib::profile::MemoryStore;
+use redchat_lib::secrets::MemoryKeychain;
+use redchat_lib::{AppState, Secrets};
+use serde_json::{Value, json};
+use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+
+struct App {
+    _app: tauri::App<tauri::test::MockRuntime>,
+    webview: tauri::WebviewWindow<tauri::test::MockRuntime>,
+    profile: Arc<MemoryStore>,
+    keychain: Arc<MemoryKeychain>,
+}
+
+fn app_with(keychain: MemoryKeychain) -> App {
+    let profile = Arc::new(MemoryStore::default());
+    let keychain = Arc::new(keychain);
+    let state = AppState::new(
+        Box::new(profile.clone()),
+        Secrets::new(Box::new(keychain.clone())),
+    );
+    let app = redchat_lib::configure(mock_builder(), state)
+        .build(mock_context(noop_assets()))
+        .expect("mock app builds");
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("mock window");
+    App {
+        _app: app,
+        webview,
+        profile,
+        keychain,
+    }
+}
+
+fn invoke(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        // On Linux the mock runtime only accepts this origin (PITFALLS).
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(&app.webview, request)
+        .map(|body| body.deserialize::<Value>().expect("JSON response"))
+}
+
+#[test]
+fn check_connection_reports_parts_and_errors_as_code_and_message() {
+    let app = app_with(MemoryKeychain::default());
+    let ok = invoke(&app, "check_connection", json!({"connection": "x.redis.cache.windows.net:6380,password=k==,ssl=True,abortConnect=False,foo=1"})).unwrap();
+    assert_eq!(ok["addr"], "x.redis.cache.windows.net:6380");
+    assert_eq!(ok["tls"], true);
+    assert_eq!(ok["hasPassword"], true);
+    assert_eq!(ok["notes"][0], "ignored option \"foo\"");
+    assert!(
+        ok.get("password").is_none(),
+        "the password never goes back to the page"
+    );
+
+    let err = invoke(
+        &app,
+        "check_connection",
+        json!({"connection": "redis://h:99999"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid_settings", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("at character 11"),
+        "{err}"
+    );
+}
+
+#[test]
+fn connect_send_and_errors_cross_as_codes() {
+    let server = RedisServer::start_with(&["--requirepass", "s3cret=+/"]);
+    let app = app_with(MemoryKeychain::default());
+    let connection = format!("127.0.0.1:{},password=s3cret=+/", server.port());
+
+    let err = invoke(&app, "send", json!({"to": null, "text": "@bob hi"})).unwrap_err();
+    assert_eq!(err["code"], "not_connected", "{err}");
+
+    let err = invoke(&app, "connect", json!({"request": {"connection": connection, "username": "bad name"}, "events": "__CHANNEL__:1"})).unwrap_err();
+    assert_eq!(err["code"], "invalid_username", "{err}");
+
+    let wrong = format!("127.0.0.1:{},password=nope", server.port());
+    let err = invoke(
+        &app,
+        "connect",
+        json!({"request": {"connection": wrong, "username": "alice"}, "events": "__CHANNEL__:1"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "auth", "{err}");
+
+    let ok = invoke(&app, "connect", json!({"request": {"connection": connection, "username": " Alice "}, "events": "__CHANNEL__:2"})).unwrap();
+    assert_eq!(ok["user"], "alice");
+    assert_eq!(ok["inbox"], "alice");
+    assert_eq!(ok["password"], "keychain");
+
+    let saved = app.profile.saved().expect("profile saved on connect");
+    assert_eq!(
+        saved.connection,
+        format!("127.0.0.1:{}", server.port()),
+        "settings keep the form but never the password"
+    );
+    assert_eq!(saved.username, "alice");
+    let account = format!("default@127.0.0.1:{}", server.port());
+    assert_eq!(
+        app.keychain.stored(&account).as_deref(),
+        Some("s3cret=+/"),
+        "the password goes to the keychain"
+    );
+
+    let report = invoke(&app, "send", json!({"to": "nobody", "text": "hello?"})).unwrap();
+    assert_eq!(report["receivers"], 0, "absent recipient reported");
+    assert_eq!(report["message"]["content"], "@nobody hello?");
+
+    let err = invoke(&app, "send", json!({"to": null, "text": "no recipient"})).unwrap_err();
+    assert_eq!(err["code"], "invalid_message", "{err}");
+    let huge = "x".repeat(redchat_core::MAX_CONTENT_BYTES + 1);
+    let err = invoke(&app, "send", json!({"to": "bob", "text": huge})).unwrap_err();
+    assert_eq!(err["code"], "message_too_large", "{err}");
+
+    // Next start: the saved profile and the keychain password are enough.
+    let view = invoke(&app, "load_profile", json!({})).unwrap();
+    assert_eq!(view["passwordSaved"], true);
+    invoke(&app, "disconnect", json!({})).unwrap();
+    let err = invoke(&app, "send", json!({"to": "bob", "text": "hi"})).unwrap_err();
+    assert_eq!(err["code"], "not_connected", "{err}");
+}
+
+#[test]
+fn without_a_keychain_the_password_is_asked_for_and_never_stored() {
+    let server = RedisServer::start_with(&["--requirepass", "pw"]);
+    let app = app_with(MemoryKeychain::broken());
+    let bare = format!("redis://127.0.0.1:{}", server.port());
+    let err = invoke(
+        &app,
+        "connect",
+        json!({"request": {"connection": bare, "username": "alice"}, "events": "__CHANNEL__:1"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "password_required", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("keychain"),
+        "says why it cannot be remembered: {err}"
+    );
+
+    let ok = invoke(&app, "connect", json!({"request": {"connection": bare, "username": "alice", "password": "pw"}, "events": "__CHANNEL__:2"})).unwrap();
+    assert_eq!(ok["password"], "sessionOnly");
+    assert!(ok["keychainProblem"].is_string());
+    assert_eq!(app.profile.saved().unwrap().connection, bare);
+}
