@@ -1,0 +1,61 @@
+// The line you type into. Enter sends; Shift+Enter is a new line. Errors show inline and the
+// text stays, so nothing typed is lost.
+
+import { h, type Disposable } from "../dom";
+
+export class Composer implements Disposable {
+  readonly el: HTMLElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly error: HTMLElement;
+  private readonly abort = new AbortController();
+
+  constructor(onSend: (line: string) => Promise<boolean>) {
+    this.input = h("textarea", { id: "compose", rows: "1", placeholder: "@bob hello there — Enter to send", "aria-label": "Message" });
+    this.error = h("p", { class: "error", id: "compose-error", role: "alert" });
+    const button = h("button", { type: "submit", id: "send", class: "primary" }, "Send");
+    const form = h("form", { class: "composer" }, this.input, button);
+    this.el = h("div", { class: "composer-wrap" }, this.error, form);
+    const signal = this.abort.signal;
+    const submit = async () => {
+      const line = this.input.value;
+      if (line.trim().length === 0) return;
+      if (await onSend(line)) this.input.value = "";
+    };
+    this.input.addEventListener(
+      "keydown",
+      (e) => {
+        if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          void submit();
+        }
+      },
+      { signal },
+    );
+    this.input.addEventListener("input", () => this.showError(null), { signal });
+    form.addEventListener(
+      "submit",
+      (e) => {
+        e.preventDefault();
+        void submit();
+      },
+      { signal },
+    );
+  }
+
+  showError(message: string | null): void {
+    this.error.textContent = message ?? "";
+  }
+
+  setPlaceholder(text: string): void {
+    this.input.placeholder = text;
+  }
+
+  focus(): void {
+    this.input.focus();
+  }
+
+  dispose(): void {
+    this.abort.abort();
+    this.el.remove();
+  }
+}
