@@ -1,0 +1,171 @@
+//! The real app, driven through WebDriver under Xvfb, against a real redis-server.
+
+use redchat_core::testing::RedisServer;
+use redchat_e2e::{AppUnderTest, DataHome, WAIT};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "e2e-s3cret=+/";
+
+fn publish(server: &RedisServer, channel: &str, payload: &str) -> u64 {
+    let url = format!(
+        "redis://:{}@127.0.0.1:{}",
+        "e2e-s3cret%3D%2B%2F",
+        server.port()
+    );
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(payload)
+        .query(&mut conn)
+        .unwrap()
+}
+
+fn wait_text(app: &AppUnderTest, what: &str, css: &str, needle: &str) {
+    app.wait_for(
+        what,
+        "return [...document.querySelectorAll(arguments[0])].some(e => e.textContent.includes(arguments[1]))",
+        json!([css, needle]),
+    );
+}
+
+#[test]
+fn chat_in_the_real_window_and_settings_survive_a_restart() {
+    let server = RedisServer::start_with(&["--requirepass", PASSWORD]);
+    let home = DataHome::new("chat");
+    let addr = format!("127.0.0.1:{}", server.port());
+
+    // First run: settings open; connect as Alice with the password in the Azure-style string.
+    let app = AppUnderTest::start(&home.0);
+    app.wait_for(
+        "the settings form",
+        "return !document.querySelector('.overlay').hidden",
+        json!([]),
+    );
+    app.type_into(
+        "#connection",
+        &format!("{addr},password={PASSWORD},abortConnect=False"),
+    );
+    app.type_into("#username", " Alice ");
+    app.click("#connect");
+    let connected = format!("Connected as alice · {addr}");
+    app.wait_for(
+        "connected status",
+        "return document.querySelector('#status').textContent === arguments[0]",
+        json!([connected]),
+    );
+
+    // A message published by a second client, in the original client's exact format, arrives.
+    let seed = r#"{"Id":0,"Sender":"bob","Content":"@alice hello from bob","ReceivedAt":"0001-01-01T00:00:00"}"#;
+    assert_eq!(
+        publish(&server, "alice", seed),
+        1,
+        "the window is subscribed to alice's inbox"
+    );
+    wait_text(
+        &app,
+        "bob's message in the window",
+        "#messages .entry",
+        "hello from bob",
+    );
+
+    // Alice's @bob message reaches a subscriber on bob's inbox.
+    let url = format!(
+        "redis://:{}@127.0.0.1:{}",
+        "e2e-s3cret%3D%2B%2F",
+        server.port()
+    );
+    let mut sub_conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    sub_conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut pubsub = sub_conn.as_pubsub();
+    pubsub.subscribe("bob").unwrap();
+    app.type_and_enter("#compose", "@bob hi bob, it's alice");
+    let msg = pubsub
+        .get_message()
+        .expect("bob's subscriber receives alice's message");
+    let payload: Value = serde_json::from_slice(msg.get_payload_bytes()).unwrap();
+    assert_eq!(payload["Sender"], "alice");
+    assert_eq!(
+        payload["Content"], "@bob hi bob, it's alice",
+        "content keeps the @bob prefix like the original"
+    );
+    assert_eq!(payload["Id"], 0);
+    wait_text(
+        &app,
+        "alice's own message marked delivered",
+        "#messages .entry.mine.delivered",
+        "hi bob",
+    );
+    drop(pubsub);
+
+    // Sending to someone absent shows the notice inline.
+    app.type_and_enter("#compose", "@nobody anyone there?");
+    wait_text(
+        &app,
+        "offline notice",
+        "#messages .entry.notice",
+        "nobody is not active: the message was not delivered.",
+    );
+
+    // Hostile text is shown as text.
+    publish(
+        &server,
+        "alice",
+        r#"{"Sender":"bob","Content":"<img src=x onerror=alert(1)>"}"#,
+    );
+    app.click("#conversations li[data-key='bob']");
+    wait_text(
+        &app,
+        "hostile text rendered as text",
+        "#messages .entry .text",
+        "<img src=x onerror=alert(1)>",
+    );
+    assert_eq!(
+        app.execute(
+            "return document.querySelectorAll('.app img').length",
+            json!([])
+        ),
+        json!(0)
+    );
+    app.close();
+
+    // The settings file remembers everything but the password, and nothing on disk holds it.
+    let hits = home.files_containing(PASSWORD);
+    assert!(
+        hits.is_empty(),
+        "the password must never be written to disk: {hits:?}"
+    );
+    let settings = home.0.join("dev.redchat.desktop/settings.json");
+    let saved =
+        std::fs::read_to_string(&settings).expect("settings.json written by tauri-plugin-store");
+    assert!(
+        saved.contains(&format!("\"{addr},abortConnect=False\"")),
+        "connection string kept without password: {saved}"
+    );
+    assert!(saved.contains("\"alice\""), "username kept: {saved}");
+
+    // Restart: the form is pre-filled; with no keychain here, the app asks for the password.
+    let app = AppUnderTest::start(&home.0);
+    app.wait_for(
+        "password request",
+        "return document.querySelector('#settings-error').dataset.code === 'password_required'",
+        json!([]),
+    );
+    assert_eq!(
+        app.value("#connection"),
+        format!("{addr},abortConnect=False")
+    );
+    assert_eq!(app.value("#username"), "alice");
+    assert!(
+        app.text("#password-hint").contains("No system keychain"),
+        "{}",
+        app.text("#password-hint")
+    );
+    app.type_into("#password", PASSWORD);
+    app.click("#connect");
+    app.wait_for(
+        "reconnected after restart",
+        "return document.querySelector('#status').textContent === arguments[0]",
+        json!([connected]),
+    );
+    app.close();
+}
