@@ -503,7 +503,8 @@ mod tests {
     #[test]
     fn accepts_every_documented_form() {
         // (input, host, port, tls, user, password, db)
-        let table: &[(&str, &str, u16, bool, Option<&str>, Option<&str>, i64)] = &[
+        type Row<'a> = (&'a str, &'a str, u16, bool, Option<&'a str>, Option<&'a str>, i64);
+        let table: &[Row] = &[
             ("redis://localhost", "localhost", 6379, false, None, None, 0),
             (
                 "redis://localhost:6380/2",

@@ -227,6 +227,15 @@ impl AppUnderTest {
         );
     }
 
+    /// Moves and resizes the window.
+    pub fn set_window_rect(&self, x: i64, y: i64, width: i64, height: i64) {
+        self.request(
+            "POST",
+            &self.session_path("/window/rect"),
+            Some(json!({"x": x, "y": y, "width": width, "height": height})),
+        );
+    }
+
     /// Closes the app (ends the WebDriver session) and waits for it to exit.
     pub fn close(mut self) {
         self.end_session();

@@ -1,0 +1,62 @@
+//! Takes docs/screenshot.png: alice and bob chatting in two real Redchat windows.
+//!
+//! Run with `make screenshot` (Xvfb, a spawned redis-server, tauri-driver).
+
+use std::process::Command;
+
+use redchat_core::testing::RedisServer;
+use redchat_e2e::{AppUnderTest, DataHome};
+use serde_json::json;
+
+fn connect(app: &AppUnderTest, addr: &str, user: &str) {
+    app.wait_for("settings", "return !document.querySelector('.overlay').hidden", json!([]));
+    app.type_into("#connection", &format!("redis://{addr}"));
+    app.type_into("#username", user);
+    app.click("#connect");
+    app.wait_for("connected", "return document.querySelector('#status').dataset.phase === 'connected'", json!([]));
+}
+
+fn wait_entry(app: &AppUnderTest, needle: &str) {
+    app.wait_for(
+        "message",
+        "return [...document.querySelectorAll('#messages .entry')].some(e => e.textContent.includes(arguments[0]))",
+        json!([needle]),
+    );
+}
+
+fn main() {
+    let server = RedisServer::start();
+    let addr = format!("127.0.0.1:{}", server.port());
+    let (home_a, home_b) = (DataHome::new("shot-alice"), DataHome::new("shot-bob"));
+    let alice = AppUnderTest::start(&home_a.0);
+    let bob = AppUnderTest::start(&home_b.0);
+    alice.set_window_rect(0, 0, 800, 760);
+    bob.set_window_rect(800, 0, 800, 760);
+    connect(&alice, &addr, "Alice");
+    connect(&bob, &addr, "Bob");
+
+    alice.type_and_enter("#compose", "@bob hi Bob! Is the deploy done?");
+    wait_entry(&bob, "Is the deploy done?");
+    bob.click("#conversations li[data-key='alice']");
+    bob.type_and_enter("#compose", "Yes, 2 minutes ago. Redis pub/sub only, no chat server.");
+    wait_entry(&alice, "2 minutes ago");
+    alice.type_and_enter("#compose", "Great. I'll tell carol too.");
+    wait_entry(&bob, "tell carol");
+    alice.type_and_enter("#compose", "@carol the deploy is done");
+    wait_entry(&alice, "carol is not active");
+    let mut conn = redis::Client::open(format!("redis://{addr}")).unwrap().get_connection().unwrap();
+    let seed = r#"{"Id":0,"Sender":"dave","Content":"@bob hello from the original WPF client","ReceivedAt":"0001-01-01T00:00:00"}"#;
+    let _: u64 = redis::cmd("PUBLISH").arg("bob").arg(seed).query(&mut conn).unwrap();
+    let _: u64 = redis::cmd("PUBLISH").arg("bob").arg("plain text from redis-cli").query(&mut conn).unwrap();
+    bob.wait_for("sidebar", "return document.querySelectorAll('#conversations li').length >= 3", json!([]));
+    bob.click("#conversations li[data-key='alice']");
+    alice.click("#conversations li[data-key='bob']");
+    alice.type_into("#compose", "@bob typing without losing my line…");
+
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshot.png");
+    let status = Command::new("import").args(["-window", "root"]).arg(&out).status().expect("imagemagick's import");
+    assert!(status.success(), "screenshot failed");
+    println!("wrote {}", out.display());
+    alice.close();
+    bob.close();
+}
