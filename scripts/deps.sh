@@ -37,8 +37,11 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
   || { echo "deps: Node.js $(node --version) is too old: Vite 8 needs 20.19 or later" >&2; exit 1; }
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "deps: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` honours package-lock.json. Not `npm ci`: registry mirrors that carry only
+  # this platform's @tauri-apps/cli binary make the lock lack the other platforms' optional
+  # packages, which `npm ci` refuses.
+  echo "deps: npm install"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if [[ $want_test == test ]] && ! command -v tauri-driver >/dev/null; then
