@@ -43,6 +43,9 @@ pub struct SessionConfig {
     pub namespace: Namespace,
     /// Heartbeat period.
     pub heartbeat: Duration,
+    /// Channels to listen on besides the inbox, e.g. the original console client's shared
+    /// `messages` channel. Their payloads are decoded like inbox payloads.
+    pub extra_channels: Vec<String>,
 }
 
 impl SessionConfig {
@@ -53,6 +56,7 @@ impl SessionConfig {
             user,
             namespace: Namespace::default(),
             heartbeat: DEFAULT_HEARTBEAT,
+            extra_channels: Vec::new(),
         }
     }
 }
@@ -147,6 +151,11 @@ enum Command {
         draft: Draft,
         reply: oneshot::Sender<Result<SendReport>>,
     },
+    Publish {
+        channel: String,
+        text: String,
+        reply: oneshot::Sender<Result<u64>>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -163,6 +172,8 @@ pub struct Session {
 struct Identity {
     user: Username,
     inbox: String,
+    /// The inbox and any extra channels: everything we SUBSCRIBE to.
+    channels: Vec<String>,
     addr: String,
     namespace: Namespace,
     response_timeout: Duration,
@@ -220,6 +231,9 @@ impl Session {
         let subscribe = async {
             let mut conn = ConnectionManager::new_with_config(client, manager_config).await?;
             conn.subscribe(config.namespace.inbox(&config.user)).await?;
+            for channel in &config.extra_channels {
+                conn.subscribe(channel).await?;
+            }
             Ok::<_, redis::RedisError>(conn)
         };
         let conn = tokio::time::timeout(settings.connect_timeout, subscribe)
@@ -228,6 +242,9 @@ impl Session {
             .map_err(classify)?;
 
         let identity = Arc::new(Identity {
+            channels: std::iter::once(config.namespace.inbox(&config.user))
+                .chain(config.extra_channels.iter().cloned())
+                .collect(),
             inbox: config.namespace.inbox(&config.user),
             user: config.user.clone(),
             addr: addr.clone(),
@@ -280,6 +297,39 @@ impl Session {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Send { draft, reply })
+            .await
+            .map_err(|_| Error::NotConnected)?;
+        let limit = self.inner.response_timeout + Duration::from_secs(1);
+        match tokio::time::timeout(limit, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::NotConnected),
+            Err(_) => Err(Error::Timeout {
+                addr: self.inner.addr.clone(),
+                after: limit,
+            }),
+        }
+    }
+
+    /// Publishes `text` as is (no JSON) to `channel`, as the original console client did.
+    /// Returns PUBLISH's receiver count.
+    ///
+    /// # Errors
+    /// As [`Session::send`]; [`Error::MessageTooLarge`] above [`crate::MAX_CONTENT_BYTES`].
+    pub async fn publish_text(&self, channel: &str, text: &str) -> Result<u64> {
+        if text.len() > crate::MAX_CONTENT_BYTES {
+            return Err(Error::MessageTooLarge {
+                size: text.len(),
+                limit: crate::MAX_CONTENT_BYTES,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Publish {
+            channel: channel.to_string(),
+            text: text.to_string(),
+            reply,
+        };
+        self.commands
+            .send(command)
             .await
             .map_err(|_| Error::NotConnected)?;
         let limit = self.inner.response_timeout + Duration::from_secs(1);
@@ -401,6 +451,15 @@ impl Actor {
                         let result = self.publish(draft).await;
                         let _ = reply.send(result);
                     }
+                    Some(Command::Publish { channel, text, reply }) => {
+                        let result = redis::cmd("PUBLISH")
+                            .arg(&channel)
+                            .arg(text)
+                            .query_async::<u64>(&mut self.conn)
+                            .await
+                            .map_err(|e| Error::from_redis(&e, &self.identity.addr, self.tls));
+                        let _ = reply.send(result);
+                    }
                     Some(Command::Shutdown { reply }) => break Some(reply),
                     None => break None,
                 },
@@ -416,7 +475,7 @@ impl Actor {
             }
         };
         let limit = self.identity.response_timeout.min(Duration::from_secs(2));
-        let _ = tokio::time::timeout(limit, self.conn.unsubscribe(&self.identity.inbox)).await;
+        let _ = tokio::time::timeout(limit, self.conn.unsubscribe(&self.identity.channels)).await;
         drop(self.conn);
         let _ = self.events.send(Event::Status(Status {
             state: State::Disconnected,
@@ -469,8 +528,8 @@ impl Actor {
             Ok(Ok(_)) => {
                 // Reconnected. The manager resubscribes on reconnect; subscribing again is
                 // idempotent and also covers a server-side UNSUBSCRIBE.
-                let inbox = self.identity.inbox.clone();
-                match tokio::time::timeout(limit, self.conn.subscribe(&inbox)).await {
+                let channels = self.identity.channels.clone();
+                match tokio::time::timeout(limit, self.conn.subscribe(&channels)).await {
                     Ok(Ok(())) => self.set_healthy(true, String::new),
                     Ok(Err(e)) => tracing::warn!("resubscribe failed: {e}"),
                     Err(_) => tracing::warn!("resubscribe timed out"),

@@ -503,7 +503,15 @@ mod tests {
     #[test]
     fn accepts_every_documented_form() {
         // (input, host, port, tls, user, password, db)
-        type Row<'a> = (&'a str, &'a str, u16, bool, Option<&'a str>, Option<&'a str>, i64);
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            u16,
+            bool,
+            Option<&'a str>,
+            Option<&'a str>,
+            i64,
+        );
         let table: &[Row] = &[
             ("redis://localhost", "localhost", 6379, false, None, None, 0),
             (

@@ -9,11 +9,19 @@ use redchat_e2e::{AppUnderTest, DataHome};
 use serde_json::json;
 
 fn connect(app: &AppUnderTest, addr: &str, user: &str) {
-    app.wait_for("settings", "return !document.querySelector('.overlay').hidden", json!([]));
+    app.wait_for(
+        "settings",
+        "return !document.querySelector('.overlay').hidden",
+        json!([]),
+    );
     app.type_into("#connection", &format!("redis://{addr}"));
     app.type_into("#username", user);
     app.click("#connect");
-    app.wait_for("connected", "return document.querySelector('#status').dataset.phase === 'connected'", json!([]));
+    app.wait_for(
+        "connected",
+        "return document.querySelector('#status').dataset.phase === 'connected'",
+        json!([]),
+    );
 }
 
 fn wait_entry(app: &AppUnderTest, needle: &str) {
@@ -38,23 +46,45 @@ fn main() {
     alice.type_and_enter("#compose", "@bob hi Bob! Is the deploy done?");
     wait_entry(&bob, "Is the deploy done?");
     bob.click("#conversations li[data-key='alice']");
-    bob.type_and_enter("#compose", "Yes, 2 minutes ago. Redis pub/sub only, no chat server.");
+    bob.type_and_enter(
+        "#compose",
+        "Yes, 2 minutes ago. Redis pub/sub only, no chat server.",
+    );
     wait_entry(&alice, "2 minutes ago");
     alice.type_and_enter("#compose", "Great. I'll tell carol too.");
     wait_entry(&bob, "tell carol");
     alice.type_and_enter("#compose", "@carol the deploy is done");
     wait_entry(&alice, "carol is not active");
-    let mut conn = redis::Client::open(format!("redis://{addr}")).unwrap().get_connection().unwrap();
+    let mut conn = redis::Client::open(format!("redis://{addr}"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
     let seed = r#"{"Id":0,"Sender":"dave","Content":"@bob hello from the original WPF client","ReceivedAt":"0001-01-01T00:00:00"}"#;
-    let _: u64 = redis::cmd("PUBLISH").arg("bob").arg(seed).query(&mut conn).unwrap();
-    let _: u64 = redis::cmd("PUBLISH").arg("bob").arg("plain text from redis-cli").query(&mut conn).unwrap();
-    bob.wait_for("sidebar", "return document.querySelectorAll('#conversations li').length >= 3", json!([]));
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg("bob")
+        .arg(seed)
+        .query(&mut conn)
+        .unwrap();
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg("bob")
+        .arg("plain text from redis-cli")
+        .query(&mut conn)
+        .unwrap();
+    bob.wait_for(
+        "sidebar",
+        "return document.querySelectorAll('#conversations li').length >= 3",
+        json!([]),
+    );
     bob.click("#conversations li[data-key='alice']");
     alice.click("#conversations li[data-key='bob']");
     alice.type_into("#compose", "@bob typing without losing my line…");
 
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshot.png");
-    let status = Command::new("import").args(["-window", "root"]).arg(&out).status().expect("imagemagick's import");
+    let status = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&out)
+        .status()
+        .expect("imagemagick's import");
     assert!(status.success(), "screenshot failed");
     println!("wrote {}", out.display());
     alice.close();

@@ -1,0 +1,159 @@
+//! Interactive chat. The original console client broke here: incoming lines garbled the line
+//! being typed. rustyline's external printer prints above the prompt and redraws the partly
+//! typed line, so it stays intact on screen and in the editor.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use redchat_core::{Draft, Username, parse_line};
+use rustyline::error::ReadlineError;
+use rustyline::{DefaultEditor, ExternalPrinter};
+use tokio::runtime::Runtime;
+
+use crate::{ConnectionArgs, connection, output};
+
+/// Runs the chat until Ctrl-D or `/quit`. With `broadcast`, lines go as plain text
+/// (`user: text`) to that shared channel, as the original console client did.
+pub fn run(
+    runtime: &Runtime,
+    args: &ConnectionArgs,
+    user: &str,
+    broadcast: Option<String>,
+) -> Result<ExitCode> {
+    let extra = broadcast.iter().cloned().collect();
+    let (session, mut events) = runtime.block_on(connection::connect(args, user, extra))?;
+    let me = session.user().to_string();
+    let (mut input, mut print) = Input::open()?;
+    let own_channel = broadcast.clone();
+    let me_for_printer = me.clone();
+    runtime.spawn(async move {
+        let mut batch = Vec::new();
+        while events.recv_many(&mut batch, 256).await > 0 {
+            let lines: Vec<String> = batch
+                .drain(..)
+                .filter_map(|event| {
+                    // Our own broadcast lines come back on the shared channel: don't echo.
+                    if let (Some(channel), redchat_core::Event::Plain(p)) = (&own_channel, &event)
+                        && &p.channel == channel
+                        && p.text.starts_with(&format!("{me_for_printer}: "))
+                    {
+                        return None;
+                    }
+                    output::human(&event)
+                        .or_else(|| output::status(&event).map(|s| format!("* {s}")))
+                })
+                .collect();
+            if !lines.is_empty() && !print(lines.join("\n")) {
+                break;
+            }
+        }
+    });
+
+    match &broadcast {
+        Some(channel) => println!(
+            "Connected as {me} on #{channel}. Type a line and press Enter; Ctrl-D or /quit to leave."
+        ),
+        None => println!(
+            "Connected as {me}. Type @name message and press Enter; Ctrl-D or /quit to leave."
+        ),
+    }
+    let mut peer: Option<Username> = None;
+    loop {
+        let prompt = match (&broadcast, &peer) {
+            (Some(channel), _) => format!("#{channel}> "),
+            (None, Some(p)) => format!("@{p}> "),
+            (None, None) => "> ".to_string(),
+        };
+        let Some(line) = input.read(&prompt)? else {
+            break;
+        };
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if text == "/quit" {
+            break;
+        }
+        input.remember(text);
+        if let Some(channel) = &broadcast {
+            if let Err(e) =
+                runtime.block_on(session.publish_text(channel, &format!("{me}: {text}")))
+            {
+                eprintln!("! not sent: {e}");
+            }
+            continue;
+        }
+        let draft = match (text.starts_with('@'), &peer) {
+            (false, Some(p)) => Draft::new(p.clone(), text),
+            _ => parse_line(text),
+        };
+        let draft = match draft {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("! {e}");
+                continue;
+            }
+        };
+        peer = Some(draft.to.clone());
+        match runtime.block_on(session.send(draft)) {
+            Ok(report) if report.receivers == 0 => {
+                let to = report.message.to.unwrap_or_default();
+                println!("! {to} is not active: the message was not delivered");
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("! not sent: {e}"),
+        }
+    }
+    runtime.block_on(session.shutdown(Duration::from_secs(2)));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where lines come from: a line editor on a terminal, plain lines from a pipe (scripts).
+enum Input {
+    Editor(DefaultEditor),
+    Plain(std::io::Lines<std::io::StdinLock<'static>>),
+}
+
+type Printer = Box<dyn FnMut(String) -> bool + Send>;
+
+impl Input {
+    /// The input and a printer for incoming text that does not disturb it.
+    fn open() -> Result<(Input, Printer)> {
+        if !std::io::stdin().is_terminal() {
+            let print: Printer = Box::new(|text| {
+                println!("{text}");
+                true
+            });
+            return Ok((Input::Plain(std::io::stdin().lock().lines()), print));
+        }
+        let mut editor = DefaultEditor::new().context("starting the line editor")?;
+        let mut printer = editor
+            .create_external_printer()
+            .context("starting the line editor")?;
+        let print: Printer = Box::new(move |text| printer.print(text).is_ok());
+        Ok((Input::Editor(editor), print))
+    }
+
+    /// The next line; `None` at end of input (Ctrl-D).
+    fn read(&mut self, prompt: &str) -> Result<Option<String>> {
+        match self {
+            Input::Editor(editor) => loop {
+                match editor.readline(prompt) {
+                    Ok(line) => return Ok(Some(line)),
+                    Err(ReadlineError::Interrupted) => continue,
+                    Err(ReadlineError::Eof) => return Ok(None),
+                    Err(e) => return Err(e).context("reading input"),
+                }
+            },
+            Input::Plain(lines) => lines.next().transpose().context("reading input"),
+        }
+    }
+
+    fn remember(&mut self, line: &str) {
+        if let Input::Editor(editor) = self {
+            let _ = editor.add_history_entry(line);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `send`: one message, then exit with a code scripts can test.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use redchat_core::{Draft, Username, parse_line};
+
+use crate::{ConnectionArgs, EXIT_NOT_DELIVERED, connection};
+
+pub async fn run(
+    args: &ConnectionArgs,
+    user: &str,
+    to: Option<&str>,
+    message: &str,
+) -> Result<ExitCode> {
+    let draft = match to {
+        Some(to) => Draft::new(Username::parse(to).context("reading --to")?, message),
+        None => parse_line(message),
+    }
+    .context("reading the message")?;
+    let (session, _events) = connection::connect(args, user, Vec::new()).await?;
+    let result = session.send(draft).await;
+    session.shutdown(Duration::from_secs(2)).await;
+    let report = result.context("sending")?;
+    println!("{}", report.receivers);
+    if report.receivers == 0 {
+        let to = report.message.to.unwrap_or_default();
+        eprintln!("{to} is not active: the message was not delivered");
+        return Ok(ExitCode::from(EXIT_NOT_DELIVERED));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,162 @@
+//! Interactive chat in a real pseudo-terminal, read back through a terminal emulator.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+use crate::support::*;
+
+struct Terminal {
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Terminal {
+    fn spawn(server: &RedisServer, args: &[&str]) -> Terminal {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 100,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("redchat-cli"));
+        cmd.args(args);
+        cmd.env("REDCHAT_URL", server.url());
+        cmd.env("TERM", "xterm-256color");
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let writer = pty.master.take_writer().unwrap();
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            24.try_into().unwrap(),
+            100.try_into().unwrap(),
+            0,
+        )));
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        // Keep the master alive as long as the terminal: dropping it hangs up the child.
+        std::mem::forget(pty.master);
+        Terminal {
+            screen,
+            writer,
+            child,
+        }
+    }
+
+    fn rows(&self) -> Vec<String> {
+        let parser = self.screen.lock().unwrap();
+        parser
+            .screen()
+            .rows(0, 100)
+            .map(|r| r.trim_end().to_string())
+            .collect()
+    }
+
+    fn wait(&self, what: &str, mut pred: impl FnMut(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let rows = self.rows();
+            if pred(&rows) {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "terminal never showed {what}; screen:\n{}",
+                rows.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn type_text(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+}
+
+fn last_non_empty(rows: &[String]) -> String {
+    rows.iter()
+        .rev()
+        .find(|r| !r.is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Regression for the original console client's bug: an incoming message garbled the line
+/// being typed.
+#[test]
+fn incoming_message_leaves_the_half_typed_line_intact() {
+    let server = RedisServer::start();
+    let mut term = Terminal::spawn(&server, &["chat", "--user", "alice"]);
+    term.wait("the prompt", |rows| last_non_empty(rows) == ">");
+    wait_numsub(&server, "alice", 1);
+
+    term.type_text("@bob hello wor");
+    term.wait("the half-typed line", |rows| {
+        last_non_empty(rows) == "> @bob hello wor"
+    });
+
+    publish(
+        &server,
+        "alice",
+        r#"{"Sender":"carol","Content":"@alice interrupting!"}"#,
+    );
+    let rows = term.wait("the incoming message above the prompt", |rows| {
+        rows.iter()
+            .any(|r| r.ends_with("carol: @alice interrupting!"))
+            && last_non_empty(rows) == "> @bob hello wor"
+    });
+    let incoming = rows
+        .iter()
+        .position(|r| r.ends_with("carol: @alice interrupting!"))
+        .unwrap();
+    let prompt = rows.iter().rposition(|r| r == "> @bob hello wor").unwrap();
+    assert!(
+        incoming < prompt,
+        "the message prints above the input line:\n{}",
+        rows.join("\n")
+    );
+
+    // The editor's buffer is intact too: finishing the line sends the whole text.
+    let mut bob_conn = raw(&server);
+    bob_conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut bob = bob_conn.as_pubsub();
+    bob.subscribe("bob").unwrap();
+    term.type_text("ld\r");
+    let payload: serde_json::Value =
+        serde_json::from_slice(bob.get_message().unwrap().get_payload_bytes()).unwrap();
+    assert_eq!(payload["Content"], "@bob hello world");
+    drop(bob);
+
+    // Nobody on carol's inbox: reported inline.
+    term.type_text("@carol are you there?\r");
+    term.wait("the offline notice", |rows| {
+        rows.iter()
+            .any(|r| r == "! carol is not active: the message was not delivered")
+    });
+
+    term.type_text("/quit\r");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = term.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "chat did not exit on /quit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "clean exit: {status:?}");
+    assert_eq!(numsub(&server, "alice"), 0, "UNSUBSCRIBEd on the way out");
+}
