@@ -6,6 +6,7 @@ import { addressLine } from "./compose";
 import { h } from "./dom";
 import * as ipc from "./ipc";
 import { ChatModel, type Change } from "./model";
+import { probe } from "./probe";
 import { Composer } from "./components/composer";
 import { MessageList } from "./components/messages";
 import { SettingsDialog } from "./components/settings";
@@ -49,6 +50,8 @@ export class App {
     settingsButton.addEventListener("click", () => void this.openSettings(), { signal });
     this.connectButton.addEventListener("click", () => void this.toggleConnection(), { signal });
     this.renderAll();
+    probe.view = () => this.messages.range;
+    probe.scrollTop = () => this.messages.scrollToTop();
   }
 
   async start(): Promise<void> {
@@ -120,7 +123,11 @@ export class App {
       this.status.set({ phase: event.state, user: event.user, addr: event.addr, reason: event.reason });
       this.connectButton.textContent = event.state === "disconnected" ? "Connect" : "Disconnect";
     }
-    this.applyChanges(this.model.apply(batch));
+    const changes = this.model.apply(batch);
+    if (probe.enabled) {
+      for (const c of changes) if ("appended" in c) probe.received += c.appended.filter((e) => e.kind === "message").length;
+    }
+    this.applyChanges(changes);
   }
 
   private select(key: string): void {

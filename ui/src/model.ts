@@ -19,6 +19,8 @@ export interface Entry {
   detail?: string;
   /** The original WPF client (no Redchat fields). */
   legacy?: boolean;
+  /** When the sender sent it (RFC 3339), if it said. */
+  sentAt?: string;
 }
 
 export interface Conversation {
@@ -94,6 +96,7 @@ export class ChatModel {
             time: event.receivedAt,
             mine: false,
             legacy: event.legacy,
+            ...(event.sentAt ? { sentAt: event.sentAt } : {}),
           }, changes);
           break;
         }

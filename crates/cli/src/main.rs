@@ -9,7 +9,9 @@
 //! - [`output`]: how events are printed (human lines or NDJSON), terminal-safe.
 //! - [`chat`]: the interactive line editor (incoming messages never garble the typed line).
 //! - [`send`], [`listen`]: the script-friendly commands.
+//! - [`bench`]: load against Redis, Redchat's path vs bare redis-rs.
 
+mod bench;
 mod chat;
 mod connection;
 mod listen;
@@ -108,6 +110,11 @@ Example:
         #[arg(long)]
         json: bool,
     },
+    /// Measure the delivery path under load, against bare redis-rs on the same server.
+    #[command(
+        after_help = "Examples:\n  redchat-cli bench --users 100 --rate 5000 --payload 100\n  redchat-cli bench --matrix --out docs/bench/delivery.json"
+    )]
+    Bench(bench::BenchArgs),
     /// The original console client's mode: everyone chats on one shared channel with
     /// plain-text payloads ("alice: hello").
     #[command(after_help = "Example:\n  redchat-cli broadcast --user alice --channel messages")]
@@ -148,6 +155,7 @@ fn main() -> ExitCode {
         Command::Listen { user, json } => {
             runtime.block_on(listen::run(&cli.connection, &user, json))
         }
+        Command::Bench(args) => runtime.block_on(bench::run(&cli.connection, &args)),
     };
     match result {
         Ok(code) => code,

@@ -4,7 +4,7 @@
 //! `{"Id":0,"Sender":"alice","Content":"@bob hi","ReceivedAt":"0001-01-01T00:00:00"}`, to the
 //! recipient's channel, reads keys case-insensitively and ignores unknown properties. We send
 //! those four fields first and add `MessageId` (unique, for de-duplication), `SentAt` (UTC,
-//! RFC 3339 with milliseconds), `To` (recipient) and `Redchat` (protocol version). See
+//! RFC 3339, microseconds), `To` (recipient) and `Redchat` (protocol version). See
 //! `docs/protocol.md`.
 //!
 //! Everything received is untrusted. [`decode`] never fails: a payload is a chat message, plain
@@ -117,15 +117,13 @@ struct Envelope<'a> {
     version: u32,
 }
 
-/// Current time as RFC 3339 UTC with millisecond precision.
+/// Current time as RFC 3339 UTC with (at most) microsecond precision.
 pub fn now_rfc3339() -> String {
     format_time(OffsetDateTime::now_utc())
 }
 
 fn format_time(t: OffsetDateTime) -> String {
-    let t = t
-        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .unwrap_or(t);
+    let t = t.replace_nanosecond(t.microsecond() * 1_000).unwrap_or(t);
     t.format(&Rfc3339)
         .unwrap_or_else(|_| DOTNET_MIN_DATE.to_string())
 }

@@ -36,6 +36,14 @@ impl AppUnderTest {
     /// # Panics
     /// When a prerequisite is missing, with the command that installs it.
     pub fn start(data_home: &Path) -> AppUnderTest {
+        AppUnderTest::start_with_env(data_home, &[])
+    }
+
+    /// Like [`AppUnderTest::start`], with extra environment variables for the app.
+    ///
+    /// # Panics
+    /// As [`AppUnderTest::start`].
+    pub fn start_with_env(data_home: &Path, env: &[(&str, &str)]) -> AppUnderTest {
         let app = app_binary();
         assert!(
             app.exists(),
@@ -58,6 +66,7 @@ impl AppUnderTest {
             .env("XDG_DATA_HOME", data_home)
             // No Secret Service: the app must fall back to asking for the password.
             .env("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -1,8 +1,20 @@
-// The message list of the open conversation. Rows are built with text nodes only.
+// The open conversation's messages, windowed: at most WINDOW rows are in the DOM whatever the
+// conversation's length. Scrolling near the top renders the previous PAGE rows (and drops rows
+// at the bottom); near the bottom, the next ones. New messages render live only while the view
+// is at the newest message; otherwise a "new messages" button counts them. Rows are built with
+// text nodes only.
 
 import { h, replaceChildren, type Disposable } from "../dom";
 import { localDateTime, localTime } from "../format";
 import type { Conversation, Entry } from "../model";
+import { recordRendered } from "../probe";
+
+/** Most rows in the DOM at once (~8 nodes each). */
+export const WINDOW = 150;
+/** Rows added per step when scrolling into history. */
+export const PAGE = 60;
+/** Distance from an edge (px) that loads the next page. */
+const EDGE = 300;
 
 const DELIVERY_LABEL = {
   sending: "sending…",
@@ -36,16 +48,35 @@ export class MessageList implements Disposable {
   readonly el: HTMLElement;
   private readonly list: HTMLOListElement;
   private readonly header: HTMLElement;
-  private shown: string | null = null;
+  private readonly newer: HTMLButtonElement;
+  private readonly abort = new AbortController();
+  private conversation: Conversation | null = null;
+  /** Rendered range of `conversation.entries`: [start, end). */
+  private start = 0;
+  private end = 0;
+  private rows = new Map<Entry, HTMLElement>();
+  private unseen = 0;
 
   constructor() {
     this.header = h("header", { class: "conversation-header", id: "conversation-title" });
     this.list = h("ol", { class: "messages", id: "messages", "aria-live": "polite" });
-    this.el = h("section", { class: "conversation" }, this.header, this.list);
+    this.newer = h("button", { type: "button", class: "newer", id: "newer", hidden: true });
+    this.el = h("section", { class: "conversation" }, this.header, this.list, this.newer);
+    const signal = this.abort.signal;
+    this.list.addEventListener("scroll", () => this.onScroll(), { signal, passive: true });
+    this.newer.addEventListener("click", () => this.show(this.conversation), { signal });
   }
 
-  /** Rows by entry object, so a row is found after its id changes (local id → message id). */
-  private rows = new WeakMap<Entry, Element>();
+  /** Rendered range, for tests and the benchmark. */
+  get range(): { start: number; end: number; total: number } {
+    return { start: this.start, end: this.end, total: this.conversation?.entries.length ?? 0 };
+  }
+
+  /** Scrolls to the top and runs the scroll handler now (benchmarks scroll through history). */
+  scrollToTop(): void {
+    this.list.scrollTop = 0;
+    this.onScroll();
+  }
 
   private row(entry: Entry): HTMLElement {
     const row = renderEntry(entry);
@@ -53,35 +84,114 @@ export class MessageList implements Disposable {
     return row;
   }
 
+  /** Shows `conversation` at its newest message. */
   show(conversation: Conversation | null): void {
-    this.shown = conversation?.key ?? null;
-    this.rows = new WeakMap();
+    this.conversation = conversation;
+    this.rows = new Map();
+    this.setUnseen(0);
     this.header.textContent = conversation ? conversation.title : "Redchat";
     if (!conversation) {
+      this.start = this.end = 0;
       replaceChildren(
         this.list,
         h("li", { class: "welcome" }, "Start a conversation: type @name followed by your message, then press Enter."),
       );
       return;
     }
-    replaceChildren(this.list, ...conversation.entries.map((e) => this.row(e)));
+    this.end = conversation.entries.length;
+    this.start = Math.max(0, this.end - WINDOW);
+    replaceChildren(this.list, ...conversation.entries.slice(this.start, this.end).map((e) => this.row(e)));
     this.scrollToEnd();
   }
 
+  /** `entries` were just added to the end of conversation `key`. */
   append(key: string, entries: Entry[]): void {
-    if (key !== this.shown) return;
-    const stick = this.atEnd();
-    this.list.append(...entries.map((e) => this.row(e)));
-    if (stick) this.scrollToEnd();
+    const c = this.conversation;
+    if (!c || key !== c.key) return;
+    const before = c.entries.length - entries.length;
+    if (this.end !== before || !this.atEnd()) {
+      // Reading history: don't move the view; count what is waiting below.
+      this.setUnseen(this.unseen + entries.filter((e) => !e.mine).length);
+      if (entries.some((e) => e.mine)) this.show(c);
+      return;
+    }
+    if (entries.length >= WINDOW) {
+      // A burst bigger than the window: render its newest WINDOW rows in one go.
+      this.rows = new Map();
+      this.end = c.entries.length;
+      this.start = this.end - WINDOW;
+      replaceChildren(this.list, ...c.entries.slice(this.start, this.end).map((e) => this.row(e)));
+    } else {
+      this.list.append(...entries.map((e) => this.row(e)));
+      this.end = c.entries.length;
+      this.trimTop();
+    }
+    this.scrollToEnd();
+    recordRendered(entries.map((e) => e.sentAt));
   }
 
   update(key: string, entry: Entry): void {
-    if (key !== this.shown) return;
-    this.rows.get(entry)?.replaceWith(this.row(entry));
+    if (key !== this.conversation?.key) return;
+    const old = this.rows.get(entry);
+    if (old) old.replaceWith(this.row(entry));
+  }
+
+  private onScroll(): void {
+    const c = this.conversation;
+    if (!c) return;
+    if (this.list.scrollTop < EDGE && this.start > 0) {
+      const from = Math.max(0, this.start - PAGE);
+      const height = this.list.scrollHeight;
+      this.list.prepend(...c.entries.slice(from, this.start).map((e) => this.row(e)));
+      this.start = from;
+      this.list.scrollTop += this.list.scrollHeight - height;
+      this.trimBottom();
+    } else if (this.end < c.entries.length && this.nearBottom()) {
+      const to = Math.min(c.entries.length, this.end + PAGE);
+      this.list.append(...c.entries.slice(this.end, to).map((e) => this.row(e)));
+      this.end = to;
+      this.trimTop();
+      if (this.end === c.entries.length) this.setUnseen(0);
+    }
+  }
+
+  /** Drops rows above the window, keeping what is on screen in place. */
+  private trimTop(): void {
+    const c = this.conversation;
+    if (!c || this.end - this.start <= WINDOW) return;
+    const drop = this.end - this.start - WINDOW;
+    const height = this.list.scrollHeight;
+    for (const entry of c.entries.slice(this.start, this.start + drop)) {
+      this.rows.get(entry)?.remove();
+      this.rows.delete(entry);
+    }
+    this.start += drop;
+    this.list.scrollTop -= height - this.list.scrollHeight;
+  }
+
+  private trimBottom(): void {
+    const c = this.conversation;
+    if (!c || this.end - this.start <= WINDOW) return;
+    const keepEnd = this.start + WINDOW;
+    for (const entry of c.entries.slice(keepEnd, this.end)) {
+      this.rows.get(entry)?.remove();
+      this.rows.delete(entry);
+    }
+    this.end = keepEnd;
+  }
+
+  private setUnseen(n: number): void {
+    this.unseen = n;
+    this.newer.hidden = n === 0;
+    this.newer.textContent = n === 1 ? "1 new message ↓" : `${n} new messages ↓`;
   }
 
   private atEnd(): boolean {
     return this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+  }
+
+  private nearBottom(): boolean {
+    return this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < EDGE;
   }
 
   private scrollToEnd(): void {
@@ -89,6 +199,7 @@ export class MessageList implements Disposable {
   }
 
   dispose(): void {
+    this.abort.abort();
     this.el.remove();
   }
 }

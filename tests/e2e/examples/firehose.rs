@@ -1,0 +1,270 @@
+//! The real window under a firehose (`make bench`): `redchat-cli bench` publishes to the
+//! window's inbox at 1k, 5k and 10k msg/s for 30 s each while the page measures
+//! publish→rendered latency, frame times and DOM size; then scrolling back through 100k
+//! messages; then the footprint (PSS) of the app and its WebKit processes against the same
+//! binary showing an empty page. Writes JSON to the path given as the first argument.
+//!
+//! Environment: REDCHAT_APP (the app, embedded assets), REDCHAT_CLI (redchat-cli),
+//! FIREHOSE_SECONDS (default 30).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use redchat_core::testing::RedisServer;
+use redchat_e2e::{AppUnderTest, DataHome};
+use serde_json::{Value, json};
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() - 1) as f64 * p).round() as usize]
+}
+
+/// PSS in KiB of `pid` and its descendants (the app, WebKitWebProcess, WebKitNetworkProcess).
+fn pss_tree_kib(pid: u32) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![pid];
+    while let Some(p) = stack.pop() {
+        if let Ok(rollup) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
+            total += rollup
+                .lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) {
+            stack.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    total
+}
+
+/// The app's pid: the process running `app` whose XDG_DATA_HOME is `home`.
+fn app_pid(app: &Path, home: &Path) -> Option<u32> {
+    let exe = std::fs::canonicalize(app).ok()?;
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let proc_exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+            if proc_exe != exe {
+                return None;
+            }
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let want = format!("XDG_DATA_HOME={}", home.display());
+            environ
+                .split(|b| *b == 0)
+                .any(|kv| kv == want.as_bytes())
+                .then_some(pid)
+        })
+}
+
+fn connect(app: &AppUnderTest, url: &str, user: &str) {
+    app.wait_for(
+        "settings",
+        "return !document.querySelector('.overlay').hidden",
+        json!([]),
+    );
+    app.type_into("#connection", url);
+    app.type_into("#username", user);
+    app.click("#connect");
+    app.wait_for(
+        "connected",
+        "return document.querySelector('#status').dataset.phase === 'connected'",
+        json!([]),
+    );
+}
+
+fn settle_pss(pid: u32) -> u64 {
+    // Let the page finish loading and settle.
+    std::thread::sleep(Duration::from_secs(3));
+    pss_tree_kib(pid)
+}
+
+fn main() {
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "target/bench/firehose.json".into()),
+    );
+    let cli = std::env::var("REDCHAT_CLI").unwrap_or_else(|_| "target/perf/redchat-cli".into());
+    let app_path = redchat_e2e::app_binary();
+    let seconds: f64 = std::env::var("FIREHOSE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30.0);
+    let server = RedisServer::start();
+    let url = server.url();
+
+    // Floor: the same binary showing an empty page.
+    let blank_home = DataHome::new("blank");
+    let floor_kib = {
+        let started = Instant::now();
+        let app = AppUnderTest::start_with_env(&blank_home.0, &[("REDCHAT_BLANK_WINDOW", "1")]);
+        let pid = app_pid(&app_path, &blank_home.0).expect("blank app pid");
+        let kib = settle_pss(pid);
+        println!(
+            "empty window: {:.0} MiB PSS (started in {:?})",
+            kib as f64 / 1024.0,
+            started.elapsed()
+        );
+        app.close();
+        kib
+    };
+
+    let home = DataHome::new("firehose");
+    let launch = Instant::now();
+    let app = AppUnderTest::start(&home.0);
+    app.wait_for(
+        "first paint",
+        "return document.querySelector('#status') !== null",
+        json!([]),
+    );
+    let first_paint = launch.elapsed();
+    let pid = app_pid(&app_path, &home.0).expect("app pid");
+    let idle_kib = settle_pss(pid);
+    println!(
+        "idle: {:.0} MiB PSS; start to first paint {first_paint:?}",
+        idle_kib as f64 / 1024.0
+    );
+    connect(&app, &url, "sink");
+
+    let mut runs = Vec::new();
+    for rate in [1000u64, 5000, 10000] {
+        let peer = format!("fire{rate}");
+        app.type_and_enter("#compose", &format!("@{peer} go"));
+        app.wait_for(
+            "conversation open",
+            "return document.querySelector('#conversation-title').textContent === arguments[0]",
+            json!([format!("@{peer}")]),
+        );
+        app.execute("window.__redchatProbe.start()", json!([]));
+        let bench_out = std::env::temp_dir().join(format!("redchat-firehose-{rate}.json"));
+        let status = Command::new(&cli)
+            .args([
+                "--url",
+                &url,
+                "bench",
+                "--users",
+                "10",
+                "--rate",
+                &rate.to_string(),
+            ])
+            .args([
+                "--duration",
+                &seconds.to_string(),
+                "--payload",
+                "100",
+                "--to",
+                "sink",
+                "--sender",
+                &peer,
+            ])
+            .arg("--out")
+            .arg(&bench_out)
+            .status()
+            .expect("redchat-cli");
+        assert!(status.success(), "bench publisher failed");
+        let bench: Value =
+            serde_json::from_str(&std::fs::read_to_string(&bench_out).unwrap()).unwrap();
+        let sent = bench["runs"][0]["redchat"]["sent"].as_u64().unwrap();
+        // Wait for the window to have everything (bounded): loss is what never arrives.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut received = 0;
+        while Instant::now() < deadline {
+            received = app
+                .execute("return window.__redchatProbe.received", json!([]))
+                .as_u64()
+                .unwrap_or(0);
+            if received >= sent {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let stats = app.execute(
+            "const p = window.__redchatProbe; p.stop(); return { latencies: p.latencies, frames: p.frames, \
+             nodes: document.getElementsByTagName('*').length, view: p.view() }",
+            json!([]),
+        );
+        let mut lat: Vec<f64> = stats["latencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        let mut frames: Vec<f64> = stats["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        let kib = pss_tree_kib(pid);
+        let run = json!({
+            "rate": rate, "seconds": seconds, "sent": sent, "received": received, "lost": sent.saturating_sub(received),
+            "achievedRate": bench["runs"][0]["redchat"]["throughput"],
+            "renderedLatencyMs": { "p50": percentile(&mut lat, 0.5), "p99": percentile(&mut lat, 0.99), "max": percentile(&mut lat, 1.0), "samples": lat.len() },
+            "frameMs": { "p50": percentile(&mut frames, 0.5), "p99": percentile(&mut frames, 0.99), "max": percentile(&mut frames, 1.0), "frames": frames.len() },
+            "domNodes": stats["nodes"], "view": stats["view"], "pssMiB": kib as f64 / 1024.0,
+        });
+        println!("{rate} msg/s: {run}");
+        runs.push(run);
+    }
+
+    // Scroll back through 100k messages of the last conversation, as a user's scrolling does.
+    let target = 100_000u64;
+    let scroll_started = Instant::now();
+    let view = app.execute("return window.__redchatProbe.view()", json!([]));
+    let end = view["end"].as_u64().unwrap_or(0);
+    let goal = end.saturating_sub(target);
+    let mut steps = 0;
+    let mut max_nodes = 0;
+    loop {
+        let v = app.execute(
+            "for (let i = 0; i < 100; i++) window.__redchatProbe.scrollTop(); \
+             return { view: window.__redchatProbe.view(), nodes: document.getElementsByTagName('*').length, \
+                      first: document.querySelector('#messages > li .text')?.textContent ?? '' }",
+            json!([]),
+        );
+        steps += 100;
+        max_nodes = max_nodes.max(v["nodes"].as_u64().unwrap_or(0));
+        let start = v["view"]["start"].as_u64().unwrap_or(0);
+        if start <= goal || start == 0 || scroll_started.elapsed() > Duration::from_secs(300) {
+            println!(
+                "scrolled back to message {start} of {end} in {steps} scroll steps, {:?}, max {max_nodes} DOM nodes",
+                scroll_started.elapsed()
+            );
+            break;
+        }
+    }
+    let scroll = json!({
+        "messages": end - app.execute("return window.__redchatProbe.view().start", json!([])).as_u64().unwrap_or(0),
+        "seconds": scroll_started.elapsed().as_secs_f64(), "maxDomNodes": max_nodes,
+    });
+    let after_kib = pss_tree_kib(pid);
+    app.close();
+
+    let doc = json!({
+        "footprint": {
+            "emptyWindowPssMiB": floor_kib as f64 / 1024.0,
+            "idlePssMiB": idle_kib as f64 / 1024.0,
+            "afterFirehosePssMiB": after_kib as f64 / 1024.0,
+            "startToFirstPaintMs": first_paint.as_secs_f64() * 1000.0,
+        },
+        "runs": runs,
+        "scrollBack": scroll,
+    });
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    println!("wrote {}", out.display());
+}
