@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 APP := target/debug/redchat
 
-.PHONY: run deps deps-test ui app-debug fmt-check lint test test-rust test-ui e2e bench bundle clean screenshot
+.PHONY: run deps deps-test ui app-debug fmt-check lint test test-rust test-ui e2e perf bench bundle clean screenshot
 
 ## run: install what is missing, start a local redis-server if none answers on 6379, open Redchat
 run: deps app-debug
@@ -43,6 +43,14 @@ e2e: app-debug
 
 ## test: everything: formatting, lints, Rust tests, UI tests, end-to-end
 test: deps-test fmt-check lint test-rust test-ui e2e
+
+## perf: optimised builds for benchmarks (thin LTO: quicker to build than release)
+perf: deps ui
+	cargo build --profile perf -p redchat-cli -p redchat --features redchat/custom-protocol
+
+## bench: every benchmark (delivery vs bare redis-rs, codec, firehose, footprint, sizes) -> docs/bench/
+bench: deps-test perf bundle
+	scripts/bench.sh
 
 ## bundle: release .deb and .rpm (AppImage/MSI/DMG need GitHub-hosted runners)
 bundle: deps ui

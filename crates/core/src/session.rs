@@ -253,10 +253,18 @@ impl Session {
         });
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (commands_tx, commands_rx) = mpsc::channel(64);
+        let (publish_tx, publish_rx) = mpsc::unbounded_channel();
+        let publisher = Publisher {
+            conn: conn.clone(),
+            identity: identity.clone(),
+            tls: settings.tls,
+        };
+        tokio::spawn(publisher.run(publish_rx));
         let actor = Actor {
             conn,
             identity: identity.clone(),
             events: events_tx,
+            publisher: publish_tx,
             healthy: true,
             tls: settings.tls,
         };
@@ -406,10 +414,13 @@ fn handshake_timeout(settings: &ConnectionSettings) -> Error {
     }
 }
 
+/// Owns the receiving side: pushes, heartbeat, status, shutdown. Sends go to the
+/// [`Publisher`], so a PUBLISH waiting for its reply never holds up incoming messages.
 struct Actor {
     conn: ConnectionManager,
     identity: Arc<Identity>,
     events: mpsc::UnboundedSender<Event>,
+    publisher: mpsc::UnboundedSender<Command>,
     healthy: bool,
     tls: bool,
 }
@@ -447,18 +458,8 @@ impl Actor {
         let shutdown_reply = loop {
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(Command::Send { draft, reply }) => {
-                        let result = self.publish(draft).await;
-                        let _ = reply.send(result);
-                    }
-                    Some(Command::Publish { channel, text, reply }) => {
-                        let result = redis::cmd("PUBLISH")
-                            .arg(&channel)
-                            .arg(text)
-                            .query_async::<u64>(&mut self.conn)
-                            .await
-                            .map_err(|e| Error::from_redis(&e, &self.identity.addr, self.tls));
-                        let _ = reply.send(result);
+                    Some(command @ (Command::Send { .. } | Command::Publish { .. })) => {
+                        let _ = self.publisher.send(command);
                     }
                     Some(Command::Shutdown { reply }) => break Some(reply),
                     None => break None,
@@ -542,6 +543,42 @@ impl Actor {
             Err(_) => {
                 let secs = limit.as_secs_f32();
                 self.set_healthy(false, || format!("no answer for {secs}s; reconnecting"));
+            }
+        }
+    }
+}
+
+/// Sends, in the order they were asked for, on a clone of the session's connection.
+struct Publisher {
+    conn: ConnectionManager,
+    identity: Arc<Identity>,
+    tls: bool,
+}
+
+impl Publisher {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        while let Some(command) = commands.recv().await {
+            match command {
+                Command::Send { draft, reply } => {
+                    let result = self.publish(draft).await;
+                    let _ = reply.send(result);
+                }
+                Command::Publish {
+                    channel,
+                    text,
+                    reply,
+                } => {
+                    let result = redis::cmd("PUBLISH")
+                        .arg(&channel)
+                        .arg(text)
+                        .query_async::<u64>(&mut self.conn)
+                        .await
+                        .map_err(|e| Error::from_redis(&e, &self.identity.addr, self.tls));
+                    let _ = reply.send(result);
+                }
+                Command::Shutdown { reply } => {
+                    let _ = reply.send(());
+                }
             }
         }
     }

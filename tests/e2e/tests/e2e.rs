@@ -20,6 +20,21 @@ fn publish(server: &RedisServer, channel: &str, payload: &str) -> u64 {
         .unwrap()
 }
 
+fn numsub(server: &RedisServer, channel: &str) -> u64 {
+    let url = format!(
+        "redis://:{}@127.0.0.1:{}",
+        "e2e-s3cret%3D%2B%2F",
+        server.port()
+    );
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let (_, n): (String, u64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query(&mut conn)
+        .unwrap();
+    n
+}
+
 fn wait_text(app: &AppUnderTest, what: &str, css: &str, needle: &str) {
     app.wait_for(
         what,

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark end to end; JSON and text results in docs/bench/.
+#   1. delivery: redchat-cli bench --matrix (Redchat vs bare redis-rs) + redis-benchmark PUBLISH
+#   2. wire codec: criterion
+#   3. the real window under a firehose, scrolling back, and 4. footprint
+#   5. release binary and package sizes
+# BENCH_SECONDS (default 4) and FIREHOSE_SECONDS (default 30) shorten or lengthen runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=docs/bench
+mkdir -p "$out"
+# 1,000 users hold 1,000-2,000 connections on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+dir=$(mktemp -d)
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+  --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --maxclients 20000
+trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "== 1. delivery path vs bare redis-rs (redis-server $(redis-server --version | grep -o 'v=[0-9.]*'))"
+target/perf/redchat-cli --url "redis://127.0.0.1:$port" bench --matrix \
+  --duration "${BENCH_SECONDS:-4}" --out "$out/delivery.json" | tee "$out/delivery.txt"
+
+echo "== 2. wire codec (criterion)"
+cargo bench -q -p redchat-core --bench wire -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+  | grep -E '^[a-z0-9/A-Z-]+ +time:|time:|thrpt:' | tee "$out/wire.txt"
+
+echo "== 3-4. the real window under a firehose; footprint"
+REDCHAT_APP=target/perf/redchat REDCHAT_CLI=target/perf/redchat-cli \
+  xvfb-run -a -s "-screen 0 1280x800x24" \
+  cargo run -q -p redchat-e2e --example firehose -- "$out/firehose.json" | tee "$out/firehose.txt"
+
+echo "== 5. sizes"
+{
+  bin=target/release/redchat
+  [[ -f $bin ]] && echo "release binary: $(stat -c %s "$bin") bytes"
+  for pkg in target/release/bundle/deb/*.deb target/release/bundle/rpm/*.rpm; do
+    [[ -f $pkg ]] && echo "$(basename "$pkg"): $(stat -c %s "$pkg") bytes"
+  done
+} | tee "$out/sizes.txt"
