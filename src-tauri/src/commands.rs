@@ -1,8 +1,8 @@
 //! IPC commands: argument plumbing only; the work is in [`crate::state::AppState`].
 
-use redchat_core::{Event, SendReport};
+use redchat_core::SendReport;
 use tauri::State;
-use tauri::ipc::Channel;
+use tauri::ipc::{Channel, InvokeResponseBody};
 
 use crate::error::IpcError;
 use crate::state::{AppState, ConnectRequest, Connected, ConnectionCheck, ProfileView};
@@ -24,7 +24,7 @@ pub fn check_connection(connection: String) -> Result<ConnectionCheck, IpcError>
 pub async fn connect(
     state: State<'_, AppState>,
     request: ConnectRequest,
-    events: Channel<Vec<Event>>,
+    events: Channel<InvokeResponseBody>,
 ) -> Result<Connected, IpcError> {
     state.connect(request, events).await
 }
@@ -33,7 +33,7 @@ pub async fn connect(
 #[tauri::command]
 pub async fn attach(
     state: State<'_, AppState>,
-    events: Channel<Vec<Event>>,
+    events: Channel<InvokeResponseBody>,
 ) -> Result<Option<Connected>, IpcError> {
     Ok(state.attach(events).await)
 }
@@ -53,4 +53,11 @@ pub async fn send(
     text: String,
 ) -> Result<SendReport, IpcError> {
     state.send(to, &text).await
+}
+
+/// The page has handled the last batch of events; the next may come.
+#[tauri::command]
+pub async fn ack_events(state: State<'_, AppState>) -> Result<(), IpcError> {
+    state.ack_events().await;
+    Ok(())
 }

@@ -48,6 +48,7 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::attach,
         commands::disconnect,
         commands::send,
+        commands::ack_events,
     ]
 }
 

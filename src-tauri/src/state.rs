@@ -4,11 +4,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redchat_core::{
-    ConnectionSettings, Draft, Event, Namespace, Secret, SendReport, Session, SessionConfig,
-    Username,
+    ConnectionSettings, Draft, Namespace, Secret, SendReport, Session, SessionConfig, Username,
 };
 use serde::{Deserialize, Serialize};
-use tauri::ipc::Channel;
+use tauri::ipc::{Channel, InvokeResponseBody};
 
 use crate::error::IpcError;
 use crate::profile::{Profile, ProfileStore};
@@ -25,6 +24,7 @@ pub struct AppState {
 struct Live {
     session: Session,
     target: Target,
+    credit: stream::Credit,
     connected: Connected,
 }
 
@@ -153,7 +153,7 @@ impl AppState {
     pub async fn connect(
         &self,
         request: ConnectRequest,
-        channel: Channel<Vec<Event>>,
+        channel: Channel<InvokeResponseBody>,
     ) -> Result<Connected, IpcError> {
         let parsed = ConnectionSettings::parse(&request.connection)?;
         let user = Username::parse(&request.username)?;
@@ -218,21 +218,31 @@ impl AppState {
             keychain_problem: self.secrets.unavailable_reason(),
         };
         let target: Target = Arc::new(Mutex::new(Some(channel)));
-        tauri::async_runtime::spawn(stream::forward(events, target.clone()));
+        let credit = stream::credit();
+        tauri::async_runtime::spawn(stream::forward(events, target.clone(), credit.clone()));
         *live = Some(Live {
             session,
             target,
+            credit,
             connected: connected.clone(),
         });
         Ok(connected)
     }
 
     /// Points the live session's events at a new page channel (after a reload).
-    pub async fn attach(&self, channel: Channel<Vec<Event>>) -> Option<Connected> {
+    pub async fn attach(&self, channel: Channel<InvokeResponseBody>) -> Option<Connected> {
         let live = self.live.lock().await;
         let live = live.as_ref()?;
         *live.target.lock().expect("stream target lock") = Some(channel);
+        stream::acknowledge(&live.credit);
         Some(live.connected.clone())
+    }
+
+    /// The page has handled the last batch of events.
+    pub async fn ack_events(&self) {
+        if let Some(live) = self.live.lock().await.as_ref() {
+            stream::acknowledge(&live.credit);
+        }
     }
 
     /// Ends the live session, if any (UNSUBSCRIBE, close), bounded by `limit`.

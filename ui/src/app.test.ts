@@ -60,6 +60,7 @@ async function start(overrides: Partial<Record<string, Handler>> = {}): Promise<
       receivers: 1,
     }),
     disconnect: () => null,
+    ack_events: () => null,
     ...overrides,
   };
   mockIPC((cmd, args) => {
@@ -231,7 +232,7 @@ describe("App", () => {
     expect(text("#conversations li[data-key='bob'] .unread")).toBe("1");
     document.querySelector<HTMLElement>("#conversations li[data-key='bob']")?.click();
     expect(document.querySelectorAll("#messages .entry").length).toBe(1);
-    expect(document.querySelector("#conversations li[data-key='bob'] .unread")).toBeNull();
+    expect(document.querySelector<HTMLElement>("#conversations li[data-key='bob'] .unread")?.hidden).toBe(true);
   });
 
   it("shows unreadable payloads as an entry with a safe preview", async () => {
@@ -247,5 +248,14 @@ describe("toIpcError", () => {
     expect(ipc.toIpcError({ code: "tls", message: "m" }).code).toBe("tls");
     expect(ipc.toIpcError({ code: "brand_new", message: "m" }).code).toBe("internal");
     expect(ipc.toIpcError("boom")).toMatchObject({ code: "internal", message: "boom" });
+  });
+});
+
+describe("decodeBatch", () => {
+  it("reads the shell's padded raw JSON bytes and passes arrays through", () => {
+    const events = [{ kind: "plain", id: "p", channel: "c", text: "hé", receivedAt: "t" }];
+    const bytes = new TextEncoder().encode(JSON.stringify(events) + " ".repeat(1000));
+    expect(ipc.decodeBatch(bytes.buffer)).toEqual(events);
+    expect(ipc.decodeBatch(events as ipc.SessionEvent[])).toBe(events);
   });
 });

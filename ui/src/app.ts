@@ -6,7 +6,7 @@ import { addressLine } from "./compose";
 import { h } from "./dom";
 import * as ipc from "./ipc";
 import { ChatModel, type Change } from "./model";
-import { probe } from "./probe";
+import { probe, timed } from "./probe";
 import { Composer } from "./components/composer";
 import { MessageList } from "./components/messages";
 import { SettingsDialog } from "./components/settings";
@@ -111,19 +111,27 @@ export class App {
       this.connectButton.textContent = "Connect";
       return;
     }
-    const view = this.profile ?? (await this.backend.loadProfile());
+    // Reload: the profile saved by the last connect, not the one seen at start.
+    const view = await this.backend.loadProfile();
+    this.profile = view;
     if (view.profile.username) await this.connect({ ...view.profile });
     else this.settings.show(view);
   }
 
   onEvents(batch: ipc.SessionEvent[]): void {
+    const began = probe.enabled ? performance.now() : 0;
+    this.handleEvents(batch);
+    if (probe.enabled) probe.busy += performance.now() - began;
+  }
+
+  private handleEvents(batch: ipc.SessionEvent[]): void {
     for (const event of batch) {
       if (event.kind !== "status") continue;
       if (event.state === "disconnected" && this.status.phase !== "connected" && this.status.phase !== "reconnecting") continue;
       this.status.set({ phase: event.state, user: event.user, addr: event.addr, reason: event.reason });
       this.connectButton.textContent = event.state === "disconnected" ? "Connect" : "Disconnect";
     }
-    const changes = this.model.apply(batch);
+    const changes = timed("model", () => this.model.apply(batch));
     if (probe.enabled) {
       for (const c of changes) if ("appended" in c) probe.received += c.appended.filter((e) => e.kind === "message").length;
     }
@@ -177,7 +185,19 @@ export class App {
       this.renderAll();
       return;
     }
-    if (structural) this.sidebar.render(this.model.ordered(), this.model.active);
+    if (structural) this.scheduleSidebar();
+  }
+
+  private sidebarPending = false;
+
+  /** The sidebar re-renders at most once per frame, however many batches arrive. */
+  private scheduleSidebar(): void {
+    if (this.sidebarPending) return;
+    this.sidebarPending = true;
+    requestAnimationFrame(() => {
+      this.sidebarPending = false;
+      this.sidebar.render(this.model.ordered(), this.model.active);
+    });
   }
 
   private renderAll(): void {

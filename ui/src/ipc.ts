@@ -141,9 +141,27 @@ export interface SendReport {
 
 export type EventHandler = (batch: SessionEvent[]) => void;
 
-function channelFor(onEvents: EventHandler): Channel<SessionEvent[]> {
-  const channel = new Channel<SessionEvent[]>();
-  channel.onmessage = onEvents;
+const utf8 = new TextDecoder();
+
+/**
+ * A batch from the event channel. The shell sends raw JSON bytes (padded with spaces) so that
+ * Tauri uses its fetch path instead of evaluating script source; tests push arrays directly.
+ */
+export function decodeBatch(message: ArrayBuffer | Uint8Array | SessionEvent[]): SessionEvent[] {
+  if (Array.isArray(message)) return message;
+  return JSON.parse(utf8.decode(message)) as SessionEvent[];
+}
+
+function channelFor(onEvents: EventHandler): Channel<ArrayBuffer | SessionEvent[]> {
+  const channel = new Channel<ArrayBuffer | SessionEvent[]>();
+  channel.onmessage = (message) => {
+    try {
+      onEvents(decodeBatch(message));
+    } finally {
+      // Flow control: the shell sends the next batch once this one is handled.
+      call("ack_events").catch(() => undefined);
+    }
+  };
   return channel;
 }
 

@@ -10,6 +10,10 @@ export interface Probe {
   frames: number[];
   /** Chat messages received while enabled (rendered or not). */
   received: number;
+  /** Milliseconds spent in the app's event handling (JS, DOM writes) while enabled. */
+  busy: number;
+  /** Milliseconds per named section, for finding where `busy` goes. */
+  sections: Record<string, number>;
   /** The message list's rendered range, set by the app. */
   view: () => { start: number; end: number; total: number };
   /** Scrolls the message list to the top once (what a user's scroll does). */
@@ -31,12 +35,16 @@ export const probe: Probe = {
   latencies: [],
   frames: [],
   received: 0,
+  busy: 0,
+  sections: {},
   view: () => ({ start: 0, end: 0, total: 0 }),
   scrollTop: () => undefined,
   start() {
     this.latencies = [];
     this.frames = [];
     this.received = 0;
+    this.busy = 0;
+    this.sections = {};
     this.enabled = true;
     last = 0;
     requestAnimationFrame(frame);
@@ -58,3 +66,14 @@ export function recordRendered(sentAts: (string | undefined)[]): void {
 }
 
 (window as unknown as { __redchatProbe: Probe }).__redchatProbe = probe;
+
+/** Runs `f`, adding its duration to section `name` while the probe is on. */
+export function timed<T>(name: string, f: () => T): T {
+  if (!probe.enabled) return f();
+  const began = performance.now();
+  try {
+    return f();
+  } finally {
+    probe.sections[name] = (probe.sections[name] ?? 0) + performance.now() - began;
+  }
+}

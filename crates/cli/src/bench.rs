@@ -80,8 +80,14 @@ impl Outcome {
         self.sent.saturating_sub(self.received)
     }
 
+    /// Messages per second delivered (sent, for firehose runs whose receiver is elsewhere).
     fn throughput(&self) -> f64 {
-        self.received as f64 / self.seconds
+        let count = if self.mode == "firehose" {
+            self.sent
+        } else {
+            self.received
+        };
+        count as f64 / self.seconds
     }
 
     fn percentile(&self, p: f64) -> f64 {
@@ -315,7 +321,8 @@ where
         });
     }
     while tasks.join_next().await.is_some() {}
-    let seconds = start.elapsed().as_secs_f64().max(duration.as_secs_f64());
+    // Every message was sent within [start, start + duration): rate over that window.
+    let seconds = duration.as_secs_f64();
     (
         sent.load(Ordering::Relaxed),
         errors.load(Ordering::Relaxed),

@@ -191,7 +191,7 @@ fn main() {
             std::thread::sleep(Duration::from_millis(100));
         }
         let stats = app.execute(
-            "const p = window.__redchatProbe; p.stop(); return { latencies: p.latencies, frames: p.frames, \
+            "const p = window.__redchatProbe; p.stop(); return { latencies: p.latencies, frames: p.frames, busy: p.busy, sections: p.sections, \
              nodes: document.getElementsByTagName('*').length, view: p.view() }",
             json!([]),
         );
@@ -213,7 +213,7 @@ fn main() {
             "achievedRate": bench["runs"][0]["redchat"]["throughput"],
             "renderedLatencyMs": { "p50": percentile(&mut lat, 0.5), "p99": percentile(&mut lat, 0.99), "max": percentile(&mut lat, 1.0), "samples": lat.len() },
             "frameMs": { "p50": percentile(&mut frames, 0.5), "p99": percentile(&mut frames, 0.99), "max": percentile(&mut frames, 1.0), "frames": frames.len() },
-            "domNodes": stats["nodes"], "view": stats["view"], "pssMiB": kib as f64 / 1024.0,
+            "jsBusyMs": stats["busy"], "jsSectionsMs": stats["sections"], "domNodes": stats["nodes"], "view": stats["view"], "pssMiB": kib as f64 / 1024.0,
         });
         println!("{rate} msg/s: {run}");
         runs.push(run);

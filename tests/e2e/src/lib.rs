@@ -157,7 +157,11 @@ impl AppUnderTest {
             }
             if Instant::now() > deadline {
                 let status = self.text("#status");
-                panic!("timed out waiting for {what}; status: {status:?}; last: {v}");
+                let title = self.text("#conversation-title");
+                let messages = self.text("#messages");
+                panic!(
+                    "timed out waiting for {what}; status: {status:?}; open: {title:?}; messages: {messages:?}; last: {v}"
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }

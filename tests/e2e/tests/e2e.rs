@@ -141,7 +141,36 @@ fn chat_in_the_real_window_and_settings_survive_a_restart() {
         ),
         json!(0)
     );
+    // Disconnect from the UI: UNSUBSCRIBE, status says so; Connect comes back.
+    app.click("#toggle-connection");
+    app.wait_for(
+        "disconnected status",
+        "return document.querySelector('#status').dataset.phase === 'disconnected'",
+        json!([]),
+    );
+    assert_eq!(
+        numsub(&server, "alice"),
+        0,
+        "disconnect unsubscribes the inbox"
+    );
+    app.click("#toggle-connection");
+    app.wait_for(
+        "connected again",
+        "return document.querySelector('#status').textContent === arguments[0]",
+        json!([connected]),
+    );
+    assert_eq!(numsub(&server, "alice"), 1);
+
+    // Closing the app leaves nobody on the inbox.
     app.close();
+    let deadline = std::time::Instant::now() + WAIT;
+    while numsub(&server, "alice") != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "inbox still subscribed after the app closed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     // The settings file remembers everything but the password, and nothing on disk holds it.
     let hits = home.files_containing(PASSWORD);

@@ -6,8 +6,9 @@
 
 import { h, replaceChildren, type Disposable } from "../dom";
 import { localDateTime, localTime } from "../format";
+
 import type { Conversation, Entry } from "../model";
-import { recordRendered } from "../probe";
+import { recordRendered, timed } from "../probe";
 
 /** Most rows in the DOM at once (~8 nodes each). */
 export const WINDOW = 150;
@@ -35,7 +36,7 @@ export function renderEntry(entry: Entry): HTMLElement {
       "div",
       { class: "meta" },
       h("span", { class: "from" }, entry.mine ? `${entry.from} (you)` : entry.from),
-      h("time", { datetime: entry.time, title: localDateTime(entry.time) }, localTime(entry.time)),
+      h("time", { datetime: entry.time }, localTime(entry.time)),
       entry.legacy ? h("span", { class: "badge", title: "sent by the original client" }, "classic") : null,
       entry.delivery ? h("span", { class: "delivery" }, DELIVERY_LABEL[entry.delivery]) : null,
     ),
@@ -59,11 +60,20 @@ export class MessageList implements Disposable {
 
   constructor() {
     this.header = h("header", { class: "conversation-header", id: "conversation-title" });
-    this.list = h("ol", { class: "messages", id: "messages", "aria-live": "polite" });
+    this.list = h("ol", { class: "messages", id: "messages" });
     this.newer = h("button", { type: "button", class: "newer", id: "newer", hidden: true });
     this.el = h("section", { class: "conversation" }, this.header, this.list, this.newer);
     const signal = this.abort.signal;
     this.list.addEventListener("scroll", () => this.onScroll(), { signal, passive: true });
+    // Full date on hover, computed when asked for rather than for every row rendered.
+    this.list.addEventListener(
+      "mouseover",
+      (e) => {
+        const time = (e.target as Element).closest?.("time");
+        if (time && !time.title) time.title = localDateTime(time.dateTime);
+      },
+      { signal },
+    );
     this.newer.addEventListener("click", () => this.show(this.conversation), { signal });
   }
 
@@ -109,7 +119,8 @@ export class MessageList implements Disposable {
     const c = this.conversation;
     if (!c || key !== c.key) return;
     const before = c.entries.length - entries.length;
-    if (this.end !== before || !this.atEnd()) {
+    // One layout read per batch; everything after it only writes.
+    if (this.end !== before || !timed("atEnd", () => this.atEnd())) {
       // Reading history: don't move the view; count what is waiting below.
       this.setUnseen(this.unseen + entries.filter((e) => !e.mine).length);
       if (entries.some((e) => e.mine)) this.show(c);
@@ -122,11 +133,12 @@ export class MessageList implements Disposable {
       this.start = this.end - WINDOW;
       replaceChildren(this.list, ...c.entries.slice(this.start, this.end).map((e) => this.row(e)));
     } else {
-      this.list.append(...entries.map((e) => this.row(e)));
+      const rows = timed("build", () => entries.map((e) => this.row(e)));
+      timed("insert", () => this.list.append(...rows));
       this.end = c.entries.length;
-      this.trimTop();
+      timed("trim", () => this.trimTop(true));
     }
-    this.scrollToEnd();
+    timed("scroll", () => this.scrollToEnd());
     recordRendered(entries.map((e) => e.sentAt));
   }
 
@@ -150,23 +162,26 @@ export class MessageList implements Disposable {
       const to = Math.min(c.entries.length, this.end + PAGE);
       this.list.append(...c.entries.slice(this.end, to).map((e) => this.row(e)));
       this.end = to;
-      this.trimTop();
+      this.trimTop(false);
       if (this.end === c.entries.length) this.setUnseen(0);
     }
   }
 
-  /** Drops rows above the window, keeping what is on screen in place. */
-  private trimTop(): void {
+  /**
+   * Drops rows above the window, keeping what is on screen in place. At the bottom
+   * (`pinned`), the view is scrolled to the end anyway, so nothing is measured.
+   */
+  private trimTop(pinned: boolean): void {
     const c = this.conversation;
     if (!c || this.end - this.start <= WINDOW) return;
     const drop = this.end - this.start - WINDOW;
-    const height = this.list.scrollHeight;
+    const height = pinned ? 0 : this.list.scrollHeight;
     for (const entry of c.entries.slice(this.start, this.start + drop)) {
       this.rows.get(entry)?.remove();
       this.rows.delete(entry);
     }
     this.start += drop;
-    this.list.scrollTop -= height - this.list.scrollHeight;
+    if (!pinned) this.list.scrollTop -= height - this.list.scrollHeight;
   }
 
   private trimBottom(): void {
@@ -195,7 +210,12 @@ export class MessageList implements Disposable {
   }
 
   private scrollToEnd(): void {
-    this.list.scrollTop = this.list.scrollHeight;
+    // (A huge constant would avoid the layout read, but WebKit does not clamp values beyond
+    // its layout range: the view then stays put.)
+    const height = timed("scrollRead", () => this.list.scrollHeight);
+    timed("scrollWrite", () => {
+      this.list.scrollTop = height;
+    });
   }
 
   dispose(): void {

@@ -21,22 +21,36 @@ export class Sidebar implements Disposable {
     );
   }
 
+  /** Rows by conversation key: re-rendering updates them in place, so a row being clicked is
+   * never swapped out from under the pointer. */
+  private readonly rows = new Map<string, { li: HTMLElement; title: HTMLElement; unread: HTMLElement }>();
+
   render(conversations: Conversation[], active: string | null): void {
     if (conversations.length === 0) {
+      this.rows.clear();
       replaceChildren(this.list, h("li", { class: "empty" }, "No conversations yet. Type @name and a message below."));
       return;
     }
-    replaceChildren(
-      this.list,
-      ...conversations.map((c) =>
-        h(
-          "li",
-          { "data-key": c.key, class: c.key === active ? "active" : "", "aria-current": c.key === active ? "true" : undefined },
-          h("span", { class: "title" }, c.title),
-          c.unread > 0 ? h("span", { class: "unread", "aria-label": `${c.unread} unread` }, String(c.unread)) : null,
-        ),
-      ),
-    );
+    const lis = conversations.map((c) => {
+      let row = this.rows.get(c.key);
+      if (!row) {
+        const title = h("span", { class: "title" });
+        const unread = h("span", { class: "unread" });
+        row = { li: h("li", { "data-key": c.key }, title, unread), title, unread };
+        this.rows.set(c.key, row);
+      }
+      const isActive = c.key === active;
+      row.li.className = isActive ? "active" : "";
+      if (isActive) row.li.setAttribute("aria-current", "true");
+      else row.li.removeAttribute("aria-current");
+      if (row.title.textContent !== c.title) row.title.textContent = c.title;
+      row.unread.hidden = c.unread === 0;
+      row.unread.textContent = c.unread > 0 ? String(c.unread) : "";
+      row.unread.setAttribute("aria-label", `${c.unread} unread`);
+      return row.li;
+    });
+    const same = lis.length === this.list.children.length && lis.every((li, i) => this.list.children[i] === li);
+    if (!same) this.list.replaceChildren(...lis);
   }
 
   dispose(): void {
