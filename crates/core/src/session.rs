@@ -302,9 +302,17 @@ impl Session {
     /// [`Error::NotConnected`] after shutdown, [`Error::Timeout`] or a connection error when
     /// the link is down (the message was not sent).
     pub async fn send(&self, draft: Draft) -> Result<SendReport> {
+        self.request(|reply| Command::Send { draft, reply }).await
+    }
+
+    /// Hands a command to the session and waits (bounded) for its reply.
+    async fn request<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
+    ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Send { draft, reply })
+            .send(command(reply))
             .await
             .map_err(|_| Error::NotConnected)?;
         let limit = self.inner.response_timeout + Duration::from_secs(1);
@@ -330,25 +338,13 @@ impl Session {
                 limit: crate::MAX_CONTENT_BYTES,
             });
         }
-        let (reply, answer) = oneshot::channel();
-        let command = Command::Publish {
-            channel: channel.to_string(),
-            text: text.to_string(),
+        let (channel, text) = (channel.to_string(), text.to_string());
+        self.request(|reply| Command::Publish {
+            channel,
+            text,
             reply,
-        };
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| Error::NotConnected)?;
-        let limit = self.inner.response_timeout + Duration::from_secs(1);
-        match tokio::time::timeout(limit, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::NotConnected),
-            Err(_) => Err(Error::Timeout {
-                addr: self.inner.addr.clone(),
-                after: limit,
-            }),
-        }
+        })
+        .await
     }
 
     /// UNSUBSCRIBEs, closes the connection and ends the event stream, waiting at most

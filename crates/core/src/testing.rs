@@ -171,6 +171,41 @@ impl RedisServer {
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+
+    /// A plain synchronous connection, standing in for another client.
+    ///
+    /// # Panics
+    /// When the server cannot be reached (the test cannot go on).
+    pub fn raw(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("raw connection to the test server")
+    }
+
+    /// PUBLISHes `payload` to `channel` from another client; returns the receiver count.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub fn publish(&self, channel: &str, payload: impl AsRef<[u8]>) -> u64 {
+        redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload.as_ref())
+            .query(&mut self.raw())
+            .expect("PUBLISH")
+    }
+
+    /// `PUBSUB NUMSUB channel`: how many clients listen on it.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub fn numsub(&self, channel: &str) -> u64 {
+        let (_, n): (String, u64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut self.raw())
+            .expect("PUBSUB NUMSUB");
+        n
+    }
 }
 
 impl Drop for RedisServer {

@@ -24,27 +24,15 @@ pub fn cli_process(server: &RedisServer, args: &[&str]) -> Command {
 }
 
 pub fn raw(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap()
+    server.raw()
 }
 
 pub fn publish(server: &RedisServer, channel: &str, payload: &str) -> u64 {
-    redis::cmd("PUBLISH")
-        .arg(channel)
-        .arg(payload)
-        .query(&mut raw(server))
-        .unwrap()
+    server.publish(channel, payload)
 }
 
 pub fn numsub(server: &RedisServer, channel: &str) -> u64 {
-    let (_, n): (String, u64) = redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(channel)
-        .query(&mut raw(server))
-        .unwrap();
-    n
+    server.numsub(channel)
 }
 
 /// Waits until `channel` has `n` subscribers (the process under test is ready).

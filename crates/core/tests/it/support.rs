@@ -44,27 +44,14 @@ pub async fn next_matching(
     }
 }
 
-/// A plain synchronous redis-rs connection, standing in for another client.
 pub fn raw(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap()
+    server.raw()
 }
 
 pub fn publish(server: &RedisServer, channel: &str, payload: &[u8]) -> u64 {
-    redis::cmd("PUBLISH")
-        .arg(channel)
-        .arg(payload)
-        .query(&mut raw(server))
-        .unwrap()
+    server.publish(channel, payload)
 }
 
 pub fn numsub(server: &RedisServer, channel: &str) -> u64 {
-    let (_, n): (String, u64) = redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(channel)
-        .query(&mut raw(server))
-        .unwrap();
-    n
+    server.numsub(channel)
 }
