@@ -259,24 +259,11 @@ impl AppState {
     /// `message_too_large`) or connection errors.
     pub async fn send(&self, to: Option<String>, text: &str) -> Result<SendReport, IpcError> {
         let draft = match to {
-            Some(to) => Draft::new(Username::parse(&to)?, strip_address(text, &to))?,
+            Some(to) => Draft::in_conversation(Username::parse(&to)?, text)?,
             None => redchat_core::parse_line(text)?,
         };
         let session = self.live.lock().await.as_ref().map(|l| l.session.clone());
         let session = session.ok_or_else(|| IpcError::from(redchat_core::Error::NotConnected))?;
         Ok(session.send(draft).await?)
-    }
-}
-
-/// In a conversation with `to`, a line may still start with `@to`: don't address it twice.
-fn strip_address<'a>(text: &'a str, to: &str) -> &'a str {
-    let trimmed = text.trim_start();
-    match trimmed.strip_prefix('@') {
-        Some(rest) => match rest.split_once(char::is_whitespace) {
-            Some((name, body)) if name.trim().eq_ignore_ascii_case(to.trim()) => body,
-            None if rest.trim().eq_ignore_ascii_case(to.trim()) => "",
-            _ => text,
-        },
-        None => text,
     }
 }

@@ -39,6 +39,24 @@ impl Draft {
     }
 }
 
+impl Draft {
+    /// A line typed in an open conversation with `to`. The line may still start with `@to`
+    /// (typed out of habit): it is not addressed twice. A line starting with another `@name`
+    /// is a message to `to` that happens to start with that text.
+    ///
+    /// # Errors
+    /// As [`Draft::new`].
+    pub fn in_conversation(to: Username, text: &str) -> Result<Draft> {
+        let body = text
+            .trim_start()
+            .strip_prefix('@')
+            .map(|rest| rest.split_once(char::is_whitespace).unwrap_or((rest, "")))
+            .filter(|(name, _)| Username::parse(name).is_ok_and(|n| n == to))
+            .map_or(text, |(_, body)| body);
+        Draft::new(to, body)
+    }
+}
+
 /// Parses a typed line of the form `@name message`.
 ///
 /// # Errors
@@ -66,6 +84,28 @@ mod tests {
         assert_eq!(
             d.content, "@bob hello there",
             "content written as the original client does"
+        );
+    }
+
+    #[test]
+    fn conversation_lines_are_not_addressed_twice() {
+        let bob = Username::parse("bob").unwrap();
+        let cases = [
+            ("hello", "@bob hello"),
+            ("@bob hello", "@bob hello"),
+            ("  @BOB  hello", "@bob hello"),
+            ("@carol look at this", "@bob @carol look at this"),
+        ];
+        for (typed, content) in cases {
+            assert_eq!(
+                Draft::in_conversation(bob.clone(), typed).unwrap().content,
+                content,
+                "{typed:?}"
+            );
+        }
+        assert_eq!(
+            Draft::in_conversation(bob, "@bob").unwrap_err().code(),
+            "invalid_message"
         );
     }
 

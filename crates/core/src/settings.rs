@@ -146,7 +146,7 @@ impl ConnectionSettings {
         if s.contains(',') || s.contains('=') {
             return parse_stackexchange(s);
         }
-        let (host, port) = parse_endpoint(s, 0, None)?;
+        let (host, port) = parse_endpoint(s, 0, 6379)?;
         Ok(Parsed {
             settings: ConnectionSettings::new(host, port),
             notes: Vec::new(),
@@ -277,7 +277,7 @@ fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
         Some(at) => (Some(&authority[..at]), &authority[at + 1..], start + at + 1),
         None => (None, authority, start),
     };
-    let (host, port) = parse_endpoint(hostport, char_pos(s, host_start), Some(6379))?;
+    let (host, port) = parse_endpoint(hostport, char_pos(s, host_start), 6379)?;
     let mut settings = ConnectionSettings::new(host, port);
     settings.tls = tls;
     if let Some(info) = userinfo {
@@ -391,11 +391,7 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
         ));
     }
     // StackExchange.Redis defaults the port to 6380 when ssl=True.
-    let (host, port) = parse_endpoint(
-        endpoint,
-        char_pos(s, ep_at),
-        Some(if tls { 6380 } else { 6379 }),
-    )?;
+    let (host, port) = parse_endpoint(endpoint, char_pos(s, ep_at), if tls { 6380 } else { 6379 })?;
     let settings = ConnectionSettings {
         host,
         port,
@@ -428,12 +424,7 @@ fn parse_millis(value: &str, at: usize, name: &str) -> Result<Duration, ParseErr
 }
 
 /// Parses `host[:port]` or `[v6]:port`. `at` is the character position of `s` in the input.
-fn parse_endpoint(
-    s: &str,
-    at: usize,
-    default_port: Option<u16>,
-) -> Result<(String, u16), ParseError> {
-    let default_port = default_port.unwrap_or(6379);
+fn parse_endpoint(s: &str, at: usize, default_port: u16) -> Result<(String, u16), ParseError> {
     let (host, port_part, port_at) = if let Some(v6) = s.strip_prefix('[') {
         let Some(end) = v6.find(']') else {
             return fail(at, "missing \"]\" after the IPv6 address");

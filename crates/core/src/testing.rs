@@ -135,7 +135,6 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server.port = port;
         server
     }
 

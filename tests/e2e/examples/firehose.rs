@@ -68,22 +68,6 @@ fn app_pid(app: &Path, home: &Path) -> Option<u32> {
         })
 }
 
-fn connect(app: &AppUnderTest, url: &str, user: &str) {
-    app.wait_for(
-        "settings",
-        "return !document.querySelector('.overlay').hidden",
-        json!([]),
-    );
-    app.type_into("#connection", url);
-    app.type_into("#username", user);
-    app.click("#connect");
-    app.wait_for(
-        "connected",
-        "return document.querySelector('#status').dataset.phase === 'connected'",
-        json!([]),
-    );
-}
-
 fn settle_pss(pid: u32) -> u64 {
     // Let the page finish loading and settle.
     std::thread::sleep(Duration::from_secs(3));
@@ -136,7 +120,7 @@ fn main() {
         "idle: {:.0} MiB PSS; start to first paint {first_paint:?}",
         idle_kib as f64 / 1024.0
     );
-    connect(&app, &url, "sink");
+    app.connect_as(&url, "sink");
 
     let mut runs = Vec::new();
     for rate in [1000u64, 5000, 10000] {

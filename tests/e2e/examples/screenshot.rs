@@ -8,22 +8,6 @@ use redchat_core::testing::RedisServer;
 use redchat_e2e::{AppUnderTest, DataHome};
 use serde_json::json;
 
-fn connect(app: &AppUnderTest, addr: &str, user: &str) {
-    app.wait_for(
-        "settings",
-        "return !document.querySelector('.overlay').hidden",
-        json!([]),
-    );
-    app.type_into("#connection", &format!("redis://{addr}"));
-    app.type_into("#username", user);
-    app.click("#connect");
-    app.wait_for(
-        "connected",
-        "return document.querySelector('#status').dataset.phase === 'connected'",
-        json!([]),
-    );
-}
-
 fn wait_entry(app: &AppUnderTest, needle: &str) {
     app.wait_for(
         "message",
@@ -40,8 +24,8 @@ fn main() {
     let bob = AppUnderTest::start(&home_b.0);
     alice.set_window_rect(0, 0, 800, 760);
     bob.set_window_rect(800, 0, 800, 760);
-    connect(&alice, &addr, "Alice");
-    connect(&bob, &addr, "Bob");
+    alice.connect_as(&format!("redis://{addr}"), "Alice");
+    bob.connect_as(&format!("redis://{addr}"), "Bob");
 
     alice.type_and_enter("#compose", "@bob hi Bob! Is the deploy done?");
     wait_entry(&bob, "Is the deploy done?");

@@ -240,6 +240,24 @@ impl AppUnderTest {
         );
     }
 
+    /// First-run flow: waits for the settings form, connects to `connection` as `user` and
+    /// waits for the connected status.
+    pub fn connect_as(&self, connection: &str, user: &str) {
+        self.wait_for(
+            "the settings form",
+            "return !document.querySelector('.overlay').hidden",
+            json!([]),
+        );
+        self.type_into("#connection", connection);
+        self.type_into("#username", user);
+        self.click("#connect");
+        self.wait_for(
+            "connected status",
+            "return document.querySelector('#status').dataset.phase === 'connected'",
+            json!([]),
+        );
+    }
+
     /// Moves and resizes the window.
     pub fn set_window_rect(&self, x: i64, y: i64, width: i64, height: i64) {
         self.request(

@@ -51,22 +51,15 @@ fn chat_in_the_real_window_and_settings_survive_a_restart() {
 
     // First run: settings open; connect as Alice with the password in the Azure-style string.
     let app = AppUnderTest::start(&home.0);
-    app.wait_for(
-        "the settings form",
-        "return !document.querySelector('.overlay').hidden",
-        json!([]),
-    );
-    app.type_into(
-        "#connection",
+    app.connect_as(
         &format!("{addr},password={PASSWORD},abortConnect=False"),
+        " Alice ",
     );
-    app.type_into("#username", " Alice ");
-    app.click("#connect");
     let connected = format!("Connected as alice · {addr}");
-    app.wait_for(
-        "connected status",
-        "return document.querySelector('#status').textContent === arguments[0]",
-        json!([connected]),
+    assert_eq!(
+        app.text("#status"),
+        connected,
+        "the status names the normalised user"
     );
 
     // A message published by a second client, in the original client's exact format, arrives.

@@ -6,7 +6,6 @@
 
 import { h, replaceChildren, type Disposable } from "../dom";
 import { localDateTime, localTime } from "../format";
-
 import type { Conversation, Entry } from "../model";
 import { recordRendered, timed } from "../probe";
 
@@ -212,10 +211,7 @@ export class MessageList implements Disposable {
   private scrollToEnd(): void {
     // (A huge constant would avoid the layout read, but WebKit does not clamp values beyond
     // its layout range: the view then stays put.)
-    const height = timed("scrollRead", () => this.list.scrollHeight);
-    timed("scrollWrite", () => {
-      this.list.scrollTop = height;
-    });
+    this.list.scrollTop = this.list.scrollHeight;
   }
 
   dispose(): void {

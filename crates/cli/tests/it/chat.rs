@@ -1,17 +1,21 @@
 //! Interactive chat in a real pseudo-terminal, read back through a terminal emulator.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 use crate::support::*;
 
+/// The emulated screen, and a condition signalled whenever output changed it.
+type Screen = Arc<(Mutex<vt100::Parser>, Condvar)>;
+
 struct Terminal {
-    screen: Arc<Mutex<vt100::Parser>>,
+    screen: Screen,
     writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
+    /// Receives the child's exit status once it exits.
+    exited: std::sync::mpsc::Receiver<portable_pty::ExitStatus>,
 }
 
 impl Terminal {
@@ -32,11 +36,8 @@ impl Terminal {
         drop(pty.slave);
         let mut reader = pty.master.try_clone_reader().unwrap();
         let writer = pty.master.take_writer().unwrap();
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(
-            24.try_into().unwrap(),
-            100.try_into().unwrap(),
-            0,
-        )));
+        let parser = vt100::Parser::new(24.try_into().unwrap(), 100.try_into().unwrap(), 0);
+        let screen: Screen = Arc::new((Mutex::new(parser), Condvar::new()));
         let sink = screen.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -44,7 +45,15 @@ impl Terminal {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().process(&buf[..n]);
+                sink.0.lock().unwrap().process(&buf[..n]);
+                sink.1.notify_all();
+            }
+        });
+        let (exit_tx, exited) = std::sync::mpsc::channel();
+        let mut child = child;
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = exit_tx.send(status);
             }
         });
         // Keep the master alive as long as the terminal: dropping it hangs up the child.
@@ -52,12 +61,11 @@ impl Terminal {
         Terminal {
             screen,
             writer,
-            child,
+            exited,
         }
     }
 
-    fn rows(&self) -> Vec<String> {
-        let parser = self.screen.lock().unwrap();
+    fn rows_of(parser: &vt100::Parser) -> Vec<String> {
         parser
             .screen()
             .rows(0, 100)
@@ -65,19 +73,23 @@ impl Terminal {
             .collect()
     }
 
+    /// Waits (woken by each screen update) until `pred` holds for the screen's rows.
     fn wait(&self, what: &str, mut pred: impl FnMut(&[String]) -> bool) -> Vec<String> {
         let deadline = Instant::now() + WAIT;
+        let (lock, changed) = &*self.screen;
+        let mut parser = lock.lock().unwrap();
         loop {
-            let rows = self.rows();
+            let rows = Self::rows_of(&parser);
             if pred(&rows) {
                 return rows;
             }
+            let left = deadline.saturating_duration_since(Instant::now());
             assert!(
-                Instant::now() < deadline,
+                !left.is_zero(),
                 "terminal never showed {what}; screen:\n{}",
                 rows.join("\n")
             );
-            std::thread::sleep(Duration::from_millis(20));
+            parser = changed.wait_timeout(parser, left).unwrap().0;
         }
     }
 
@@ -149,14 +161,7 @@ fn incoming_message_leaves_the_half_typed_line_intact() {
     });
 
     term.type_text("/quit\r");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = term.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "chat did not exit on /quit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = term.exited.recv_timeout(WAIT).expect("chat exits on /quit");
     assert!(status.success(), "clean exit: {status:?}");
     assert_eq!(numsub(&server, "alice"), 0, "UNSUBSCRIBEd on the way out");
 }
