@@ -69,6 +69,9 @@ pub enum Error {
     /// Any other error reported by Redis.
     #[error("redis error: {0}")]
     Redis(String),
+    /// The outbox or inbox cursor could not be read or written on this computer.
+    #[error("local storage problem: {0}")]
+    Storage(String),
 }
 
 impl Error {
@@ -86,6 +89,7 @@ impl Error {
             Error::UnsupportedServer(_) => "unsupported_server",
             Error::NotConnected => "not_connected",
             Error::Redis(_) => "redis",
+            Error::Storage(_) => "storage",
         }
     }
 

@@ -12,17 +12,27 @@
 //! - [`session`]: the chat session: one task owns the Redis connection, callers hold a
 //!   cheap [`Session`] handle and read typed [`Event`]s.
 //! - [`error`]: the crate's [`Error`] with predicates and stable codes.
+//!
+//! Private: `outbox` (messages kept until Redis confirmed them, on disk), `inbox` (stream
+//! entries, history pages), `store` (per server + user files, the inbox cursor).
 
 pub mod compose;
 pub mod error;
+mod inbox;
+mod outbox;
 pub mod session;
 pub mod settings;
+mod store;
 pub mod username;
 pub mod wire;
 
 pub use compose::{Draft, parse_line};
 pub use error::{Error, Result};
-pub use session::{Event, Events, SendReport, Session, SessionConfig, Status};
+pub use inbox::{HistoryCursor, HistoryPage};
+pub use session::{
+    Delivery, Event, Events, Outgoing, OutgoingState, SendReport, Session, SessionConfig, State,
+    Stats, Status,
+};
 pub use settings::{ConnectionSettings, ParseError, Parsed, Secret};
 pub use username::{Namespace, Username, UsernameError};
 pub use wire::{

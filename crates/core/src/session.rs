@@ -1,36 +1,66 @@
-//! The chat session: one task owns the Redis connection; callers hold a cheap [`Session`].
+//! The chat session: supervised connections, the outbox, durable inboxes and history.
 //!
-//! ## Behavior
-//! - One RESP3 connection per session, through redis-rs' `ConnectionManager` with a push
-//!   sender and automatic resubscription: commands and pub/sub share the socket (one client
-//!   on managed Redis instead of two), and after a reconnect the inbox SUBSCRIBE is replayed.
-//! - A heartbeat PING (every [`SessionConfig::heartbeat`]) notices dead links, forces the
-//!   manager to reconnect when it has given up (an idle manager does not come back on its
-//!   own after a long outage), and keeps Azure's 10-minute idle timeout away.
-//! - Status changes are [`Event`]s like messages, so the UI always shows the truth:
-//!   `Connected` is only reported once the inbox subscription is confirmed.
-//! - Every payload on the inbox becomes an event ([`crate::wire::decode`] never fails).
-//! - [`Session::shutdown`] UNSUBSCRIBEs and closes the connection within a bounded time.
-//!   Dropping every handle does the same, without waiting.
-//! - Servers without RESP3 (Redis < 6) are refused at connect time with
-//!   [`Error::UnsupportedServer`]; there is no RESP2 fallback.
+//! ## Tasks
+//! - **Supervisor** owns the main link: one RESP3 connection carrying the SUBSCRIBEs (pushes)
+//!   and the short commands (PUBLISH, XADD, PING, history). A fresh connection is opened for
+//!   every attempt and subscribes before the session reports `Connected`, so a subscription
+//!   is never silently lost. A dead link is noticed by the connection closing, by a heartbeat
+//!   PING that gets no answer in time (a black-holed link), or by TCP keepalive; it is then
+//!   reopened with exponential backoff and jitter, forever, until shutdown. "Retry now" cuts
+//!   the wait short.
+//! - **Publisher** sends the outbox in order, in batches, on the main link. A message leaves
+//!   the outbox only when Redis confirmed it; a connection problem keeps it queued.
+//! - **Inbox reader** (durable mode) has its own connection for the blocking `XREAD`, reads the
+//!   inbox stream from the persisted cursor (catch-up, then live) and shows each message once.
+//!
+//! See `docs/delivery.md` for the guarantees.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncConnectionConfig, PushInfo, PushKind};
-use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, RetryMethod, Value};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use crate::compose::Draft;
 use crate::error::{Error, Result};
+use crate::inbox::{self, HistoryCursor, HistoryPage, PAYLOAD_FIELD};
+use crate::outbox::{Outbox, Queued};
 use crate::settings::ConnectionSettings;
+use crate::store::{self, CursorFile, Seen, entry_id};
 use crate::username::{Namespace, Username};
 use crate::wire::{self, ChatMessage, Incoming, PlainText, Unreadable};
 
 /// Default heartbeat period.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
+/// Default longest wait between reconnect attempts.
+pub const DEFAULT_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Default approximate length limit of each inbox and sent stream (`XADD MAXLEN ~`).
+pub const DEFAULT_STREAM_MAX_LEN: u64 = 10_000;
+/// First wait between reconnect attempts.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// Entries per XREAD.
+const READ_BATCH: usize = 256;
+/// How long one XREAD blocks.
+const READ_BLOCK: Duration = Duration::from_secs(5);
+/// Messages per transaction when sending the outbox.
+const SEND_BATCH: usize = 64;
+
+/// How messages are delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Delivery {
+    /// PUBLISH for whoever is listening now, and XADD to the recipient's inbox stream so an
+    /// offline recipient gets it on their next connect. Inbox and history are read from streams.
+    #[default]
+    Durable,
+    /// PUBLISH only, exactly like the original client: nobody listening means the message is gone.
+    LiveOnly,
+}
 
 /// Everything needed to start a session.
 #[derive(Debug, Clone)]
@@ -39,17 +69,29 @@ pub struct SessionConfig {
     pub settings: ConnectionSettings,
     /// Who we are; our inbox is `namespace + user`.
     pub user: Username,
-    /// Inbox channel prefix (empty by default, like the original client).
+    /// Prefix of inbox channels and stream keys (empty by default, like the original client).
     pub namespace: Namespace,
     /// Heartbeat period.
     pub heartbeat: Duration,
     /// Channels to listen on besides the inbox, e.g. the original console client's shared
     /// `messages` channel. Their payloads are decoded like inbox payloads.
     pub extra_channels: Vec<String>,
+    /// Durable (default) or live-only delivery.
+    pub delivery: Delivery,
+    /// Where the outbox and the inbox cursor are kept (per server + user below it). `None`:
+    /// in memory only, lost when the process ends.
+    pub data_dir: Option<PathBuf>,
+    /// Longest wait between reconnect attempts.
+    pub max_retry_delay: Duration,
+    /// Approximate length limit of the inbox and sent streams.
+    pub stream_max_len: u64,
+    /// When the first connection fails for a reason that may pass (unreachable, timeout),
+    /// start anyway and keep trying, instead of returning the error.
+    pub keep_trying: bool,
 }
 
 impl SessionConfig {
-    /// A config with the default namespace and heartbeat.
+    /// A config with the defaults: durable, in-memory outbox, fail fast on the first connect.
     pub fn new(settings: ConnectionSettings, user: Username) -> Self {
         SessionConfig {
             settings,
@@ -57,6 +99,11 @@ impl SessionConfig {
             namespace: Namespace::default(),
             heartbeat: DEFAULT_HEARTBEAT,
             extra_channels: Vec::new(),
+            delivery: Delivery::Durable,
+            data_dir: None,
+            max_retry_delay: DEFAULT_MAX_RETRY_DELAY,
+            stream_max_len: DEFAULT_STREAM_MAX_LEN,
+            keep_trying: false,
         }
     }
 }
@@ -65,9 +112,9 @@ impl SessionConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum State {
-    /// Connected and subscribed to the inbox.
+    /// Connected and subscribed.
     Connected,
-    /// The link broke; the session is reconnecting on its own.
+    /// The link is down; the session is reconnecting on its own.
     Reconnecting,
     /// The session has ended.
     Disconnected,
@@ -85,9 +132,47 @@ pub struct Status {
     pub addr: String,
     /// Why, when the state is not `Connected`.
     pub reason: Option<String>,
+    /// Reconnect attempts made in this outage (0 when connected).
+    pub attempt: u32,
+    /// Milliseconds until the next attempt, while waiting for it.
+    pub retry_in_ms: Option<u64>,
+    /// The delivery mode.
+    pub delivery: Delivery,
+    /// Messages waiting in the outbox.
+    pub queued: usize,
 }
 
-/// What leaves the session: messages and status changes, in order.
+/// Where a message we sent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutgoingState {
+    /// In the outbox (on disk when there is a data directory), not yet confirmed by Redis.
+    Queued,
+    /// Confirmed, and at least one client was listening.
+    Delivered,
+    /// Confirmed and stored in the recipient's inbox stream; nobody was listening now.
+    Stored,
+    /// Live-only: confirmed, but nobody was listening, so nobody got it.
+    NotDelivered,
+    /// Redis refused it; [`Session::retry`] queues it again.
+    Failed,
+}
+
+/// A change in the state of a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    /// The message.
+    pub message: ChatMessage,
+    /// Its state.
+    pub state: OutgoingState,
+    /// PUBLISH's receiver count, once sent.
+    pub receivers: Option<u64>,
+    /// Why it failed.
+    pub reason: Option<String>,
+}
+
+/// What leaves the session, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Event {
@@ -99,6 +184,19 @@ pub enum Event {
     Unreadable(Unreadable),
     /// The connection state changed.
     Status(Status),
+    /// A message we sent changed state (also sent for messages found in the outbox at start).
+    Outgoing(Outgoing),
+    /// Reading the inbox stream caught up with its end; `count` messages arrived while we
+    /// were away (since the last entry this device had read).
+    CaughtUp {
+        /// Messages shown by the catch-up.
+        count: usize,
+    },
+    /// Something the user should know that is not a message.
+    Notice {
+        /// The text.
+        text: String,
+    },
 }
 
 impl From<Incoming> for Event {
@@ -111,15 +209,31 @@ impl From<Incoming> for Event {
     }
 }
 
-/// The outcome of a send.
+/// The outcome of a confirmed send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SendReport {
     /// The message as sent.
     pub message: ChatMessage,
-    /// PUBLISH's receiver count: 0 means nobody was listening and the message is gone. It is a
-    /// hint, not presence: pattern subscribers and several devices all count.
+    /// PUBLISH's receiver count. A hint, not presence: pattern subscribers and several
+    /// devices all count.
     pub receivers: u64,
+    /// Also stored in the recipient's inbox stream (durable mode).
+    pub stored: bool,
+}
+
+/// Counters for benchmarks and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Copies of a message already shown, hidden (same message id twice).
+    pub duplicates_hidden: u64,
+    /// Live copies of durable messages not shown because the stream copy is shown instead.
+    pub live_copies_skipped: u64,
+    /// Times the main link was lost and reopened.
+    pub reconnects: u64,
+    /// Messages shown by catch-ups from the inbox stream.
+    pub caught_up: u64,
 }
 
 /// The receiving end of a session's events. Ends after the `Disconnected` status.
@@ -146,134 +260,178 @@ impl Events {
     }
 }
 
-enum Command {
-    Send {
-        draft: Draft,
-        reply: oneshot::Sender<Result<SendReport>>,
-    },
-    Publish {
-        channel: String,
-        text: String,
-        reply: oneshot::Sender<Result<u64>>,
-    },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
-}
-
-/// A cheap, cloneable handle to a running session.
+/// A cheap, cloneable handle to a running session. Dropping the last handle stops it.
 #[derive(Debug, Clone)]
 pub struct Session {
-    commands: mpsc::Sender<Command>,
-    inner: Arc<Identity>,
+    shared: Arc<Shared>,
+    _guard: Arc<StopOnDrop>,
+}
+
+#[derive(Debug)]
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop.send_replace(true);
+    }
 }
 
 #[derive(Debug)]
 struct Identity {
     user: Username,
     inbox: String,
+    inbox_stream: String,
+    sent_stream: String,
     /// The inbox and any extra channels: everything we SUBSCRIBE to.
     channels: Vec<String>,
     addr: String,
     namespace: Namespace,
+    tls: bool,
+    delivery: Delivery,
+    heartbeat: Duration,
+    connect_timeout: Duration,
     response_timeout: Duration,
+    max_retry_delay: Duration,
+    stream_max_len: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    duplicates_hidden: AtomicU64,
+    live_copies_skipped: AtomicU64,
+    reconnects: AtomicU64,
+    caught_up: AtomicU64,
+}
+
+type Waiter = oneshot::Sender<Result<SendReport>>;
+
+#[derive(Debug)]
+struct Shared {
+    id: Identity,
+    client: redis::Client,
+    events: mpsc::UnboundedSender<Event>,
+    outbox: Mutex<Outbox>,
+    outbox_changed: Notify,
+    failed: Mutex<HashMap<String, Queued>>,
+    waiters: Mutex<HashMap<String, Waiter>>,
+    /// The main link while it is up.
+    link: watch::Sender<Option<MultiplexedConnection>>,
+    stop: watch::Sender<bool>,
+    /// Set by the supervisor once everything is closed.
+    finished: watch::Sender<bool>,
+    /// "Retry now".
+    wake: Notify,
+    /// Another task saw an error on the link: check it now.
+    suspect: Notify,
+    seen: Mutex<Seen>,
+    counters: Counters,
+}
+
+/// How the connected phase ended.
+enum Ended {
+    Stopped(MultiplexedConnection),
+    Lost(String),
 }
 
 impl Session {
-    /// Connects, subscribes to the inbox and starts the session task.
+    /// Connects, subscribes and starts the session's tasks.
     ///
-    /// Bounded by the settings' connect timeout. Must be called inside a Tokio runtime.
+    /// The first attempt is bounded by the settings' connect timeout and reports precisely
+    /// what is wrong; with [`SessionConfig::keep_trying`], a reason that may pass
+    /// (unreachable, timeout) starts the session in `Reconnecting` instead.
+    /// Must be called inside a Tokio runtime.
     ///
     /// # Errors
     /// [`Error::Auth`], [`Error::Unreachable`], [`Error::Timeout`], [`Error::Tls`],
-    /// [`Error::UnsupportedServer`] or [`Error::Redis`], each with a message for the user.
+    /// [`Error::UnsupportedServer`], [`Error::Redis`] or [`Error::Storage`] (outbox file).
     pub async fn connect(config: SessionConfig) -> Result<(Session, Events)> {
         // rustls needs a process-wide crypto provider; a second install is a harmless no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let settings = &config.settings;
         let addr = settings.addr();
-        let classify = |e: redis::RedisError| Error::from_redis(&e, &addr, settings.tls);
-        let timeout_error = || Error::Timeout {
-            addr: addr.clone(),
-            after: settings.connect_timeout,
-        };
+        let info = settings
+            .connection_info()
+            .map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
         let client =
-            redis::Client::open(settings.connection_info().map_err(classify)?).map_err(classify)?;
-        reach(settings).await?;
-
-        // One plain attempt first: the manager retries every error (a wrong password six
-        // times), while a single connection tells us at once what is wrong.
-        let probe_config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(settings.connect_timeout))
-            .set_response_timeout(Some(settings.response_timeout));
-        let probe = tokio::time::timeout(
-            settings.connect_timeout,
-            client.get_multiplexed_async_connection_with_config(&probe_config),
-        )
-        .await
-        .map_err(|_| handshake_timeout(settings))?
-        .map_err(|e| {
-            if e.is_timeout() {
-                handshake_timeout(settings)
-            } else {
-                classify(e)
+            redis::Client::open(info).map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
+        let (outbox, cursor_file) = match &config.data_dir {
+            Some(dir) => {
+                let dir = store::session_dir(dir, settings, &config.namespace, &config.user);
+                let outbox = Outbox::open(&dir.join("outbox.jsonl")).map_err(|e| {
+                    Error::Storage(format!("cannot open the outbox in {}: {e}", dir.display()))
+                })?;
+                (outbox, CursorFile::new(Some(dir.join("inbox.json"))))
             }
-        })?;
-        drop(probe);
-
-        let (push_tx, push_rx) = mpsc::unbounded_channel::<PushInfo>();
-        let manager_config = ConnectionManagerConfig::new()
-            .set_push_sender(push_tx)
-            .set_automatic_resubscription()
-            .set_connection_timeout(Some(settings.connect_timeout.min(Duration::from_secs(5))))
-            .set_response_timeout(Some(settings.response_timeout))
-            .set_max_delay(Duration::from_secs(2));
-        let subscribe = async {
-            let mut conn = ConnectionManager::new_with_config(client, manager_config).await?;
-            conn.subscribe(config.namespace.inbox(&config.user)).await?;
-            for channel in &config.extra_channels {
-                conn.subscribe(channel).await?;
-            }
-            Ok::<_, redis::RedisError>(conn)
+            None => (Outbox::in_memory(), CursorFile::new(None)),
         };
-        let conn = tokio::time::timeout(settings.connect_timeout, subscribe)
-            .await
-            .map_err(|_| timeout_error())?
-            .map_err(classify)?;
-
-        let identity = Arc::new(Identity {
-            channels: std::iter::once(config.namespace.inbox(&config.user))
+        let ns = &config.namespace;
+        let id = Identity {
+            inbox: ns.inbox(&config.user),
+            inbox_stream: ns.inbox_stream(&config.user),
+            sent_stream: ns.sent_stream(&config.user),
+            channels: std::iter::once(ns.inbox(&config.user))
                 .chain(config.extra_channels.iter().cloned())
                 .collect(),
-            inbox: config.namespace.inbox(&config.user),
             user: config.user.clone(),
-            addr: addr.clone(),
-            namespace: config.namespace.clone(),
+            addr,
+            namespace: ns.clone(),
+            tls: settings.tls,
+            delivery: config.delivery,
+            heartbeat: config.heartbeat,
+            connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
-        });
+            max_retry_delay: config.max_retry_delay.max(FIRST_RETRY_DELAY),
+            stream_max_len: config.stream_max_len,
+        };
+
+        let (first, first_error) = match first_link(&client, &id, settings).await {
+            Ok(link) => (Some(link), None),
+            Err(e) if config.keep_trying && e.is_retryable() => (None, Some(e.to_string())),
+            Err(e) => return Err(e),
+        };
+
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let (commands_tx, commands_rx) = mpsc::channel(64);
-        let (publish_tx, publish_rx) = mpsc::unbounded_channel();
-        let publisher = Publisher {
-            conn: conn.clone(),
-            identity: identity.clone(),
-            tls: settings.tls,
-        };
-        tokio::spawn(publisher.run(publish_rx));
-        let actor = Actor {
-            conn,
-            identity: identity.clone(),
+        let shared = Arc::new(Shared {
+            id,
+            client,
             events: events_tx,
-            publisher: publish_tx,
-            healthy: true,
-            tls: settings.tls,
-        };
-        actor.status(State::Connected, None);
-        tokio::spawn(actor.run(commands_rx, push_rx, config.heartbeat));
+            outbox: Mutex::new(outbox),
+            outbox_changed: Notify::new(),
+            failed: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+            link: watch::Sender::new(None),
+            stop: watch::Sender::new(false),
+            finished: watch::Sender::new(false),
+            wake: Notify::new(),
+            suspect: Notify::new(),
+            seen: Mutex::new(Seen::default()),
+            counters: Counters::default(),
+        });
+        // Messages left in the outbox by an earlier run: show them as queued.
+        for q in shared.outbox().all() {
+            shared.emit(Event::Outgoing(Outgoing {
+                message: q.message,
+                state: OutgoingState::Queued,
+                receivers: None,
+                reason: None,
+            }));
+        }
+        if shared.id.delivery == Delivery::Durable {
+            let saved = cursor_file.load();
+            {
+                let mut seen = shared.seen();
+                for id in &saved.recent {
+                    seen.insert(id);
+                }
+            }
+            tokio::spawn(shared.clone().read_inbox(cursor_file, saved.last));
+        }
+        tokio::spawn(shared.clone().publish_outbox());
+        tokio::spawn(shared.clone().supervise(first, first_error));
         Ok((
             Session {
-                commands: commands_tx,
-                inner: identity,
+                _guard: Arc::new(StopOnDrop(shared.clone())),
+                shared,
             },
             Events { rx: events_rx },
         ))
@@ -281,56 +439,101 @@ impl Session {
 
     /// Our username.
     pub fn user(&self) -> &Username {
-        &self.inner.user
+        &self.shared.id.user
     }
 
     /// Our inbox channel.
     pub fn inbox(&self) -> &str {
-        &self.inner.inbox
+        &self.shared.id.inbox
     }
 
     /// `host:port` of the server.
     pub fn addr(&self) -> &str {
-        &self.inner.addr
+        &self.shared.id.addr
     }
 
-    /// Publishes `draft` to the recipient's inbox.
-    ///
-    /// Waits at most the response timeout plus a second.
-    ///
-    /// # Errors
-    /// [`Error::NotConnected`] after shutdown, [`Error::Timeout`] or a connection error when
-    /// the link is down (the message was not sent).
-    pub async fn send(&self, draft: Draft) -> Result<SendReport> {
-        self.request(|reply| Command::Send { draft, reply }).await
+    /// The delivery mode.
+    pub fn delivery(&self) -> Delivery {
+        self.shared.id.delivery
     }
 
-    /// Hands a command to the session and waits (bounded) for its reply.
-    async fn request<T>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
-    ) -> Result<T> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(command(reply))
-            .await
-            .map_err(|_| Error::NotConnected)?;
-        let limit = self.inner.response_timeout + Duration::from_secs(1);
-        match tokio::time::timeout(limit, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::NotConnected),
-            Err(_) => Err(Error::Timeout {
-                addr: self.inner.addr.clone(),
-                after: limit,
-            }),
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared.counters;
+        Stats {
+            duplicates_hidden: c.duplicates_hidden.load(Ordering::Relaxed),
+            live_copies_skipped: c.live_copies_skipped.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            caught_up: c.caught_up.load(Ordering::Relaxed),
         }
     }
 
-    /// Publishes `text` as is (no JSON) to `channel`, as the original console client did.
-    /// Returns PUBLISH's receiver count.
+    /// Messages waiting in the outbox.
+    pub fn queued(&self) -> usize {
+        self.shared.outbox().len()
+    }
+
+    /// Puts `draft` in the outbox (on disk, when there is a data directory) and returns at
+    /// once; [`Event::Outgoing`] reports how it went. Sent in order, as soon as the link is up.
     ///
     /// # Errors
-    /// As [`Session::send`]; [`Error::MessageTooLarge`] above [`crate::MAX_CONTENT_BYTES`].
+    /// [`Error::NotConnected`] after shutdown; [`Error::MessageTooLarge`];
+    /// [`Error::Storage`] when the outbox file cannot be written (nothing was queued).
+    pub async fn submit(&self, draft: Draft) -> Result<ChatMessage> {
+        self.shared.submit(draft, None)
+    }
+
+    /// Like [`Session::submit`], then waits (at most the response timeout plus a second) until
+    /// Redis confirmed the message. On timeout the message is taken back out of the outbox
+    /// unless it is already on its way.
+    ///
+    /// # Errors
+    /// As [`Session::submit`]; [`Error::Timeout`] when not confirmed in time (the link is
+    /// down); [`Error::Redis`] when Redis refused it.
+    pub async fn send(&self, draft: Draft) -> Result<SendReport> {
+        let (reply, answer) = oneshot::channel();
+        let message = self.shared.submit(draft, Some(reply))?;
+        let limit = self.shared.id.response_timeout + Duration::from_secs(1);
+        match tokio::time::timeout(limit, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::NotConnected),
+            Err(_) => {
+                self.shared.waiters().remove(&message.id);
+                self.shared.outbox().remove(&[&message.id]);
+                Err(Error::Timeout {
+                    addr: self.shared.id.addr.clone(),
+                    after: limit,
+                })
+            }
+        }
+    }
+
+    /// Queues a failed message again (same id, so a recipient never shows it twice).
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] when no failed message has that id; [`Error::Storage`].
+    pub async fn retry(&self, message_id: &str) -> Result<()> {
+        let queued = self
+            .shared
+            .failed
+            .lock()
+            .expect("failed lock")
+            .remove(message_id)
+            .ok_or_else(|| Error::InvalidMessage("no failed message with that id".into()))?;
+        self.shared.enqueue(queued)
+    }
+
+    /// Reconnects now instead of waiting for the next attempt.
+    pub fn retry_now(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Publishes `text` as is (no JSON) to `channel`, as the original console client did,
+    /// right now (not through the outbox). Returns PUBLISH's receiver count.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] while the link is down; [`Error::MessageTooLarge`] above
+    /// [`crate::MAX_CONTENT_BYTES`]; connection errors.
     pub async fn publish_text(&self, channel: &str, text: &str) -> Result<u64> {
         if text.len() > crate::MAX_CONTENT_BYTES {
             return Err(Error::MessageTooLarge {
@@ -338,27 +541,59 @@ impl Session {
                 limit: crate::MAX_CONTENT_BYTES,
             });
         }
-        let (channel, text) = (channel.to_string(), text.to_string());
-        self.request(|reply| Command::Publish {
-            channel,
-            text,
-            reply,
-        })
-        .await
+        let mut conn = self.shared.current_link()?;
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(text);
+        let publish = cmd.query_async::<u64>(&mut conn);
+        self.shared.bounded(publish).await
     }
 
-    /// UNSUBSCRIBEs, closes the connection and ends the event stream, waiting at most
-    /// `limit`. Idempotent.
-    pub async fn shutdown(&self, limit: Duration) {
-        let (reply, done) = oneshot::channel();
-        if self
-            .commands
-            .send(Command::Shutdown { reply })
-            .await
-            .is_ok()
-        {
-            let _ = tokio::time::timeout(limit, done).await;
+    /// A page of history with `peer` (every conversation when `None`) from the inbox and sent
+    /// streams: the newest `limit` messages older than `before`, oldest first. Empty in
+    /// live-only mode (nothing is stored).
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] while the link is down; connection errors.
+    pub async fn history(
+        &self,
+        peer: Option<&Username>,
+        before: Option<HistoryCursor>,
+        limit: usize,
+    ) -> Result<HistoryPage> {
+        if self.shared.id.delivery == Delivery::LiveOnly {
+            return Ok(HistoryPage {
+                messages: Vec::new(),
+                more: None,
+            });
         }
+        let mut conn = self.shared.current_link()?;
+        let id = &self.shared.id;
+        let limit_time = id.response_timeout * 4;
+        let page = inbox::history(
+            &mut conn,
+            (&id.inbox_stream, &id.sent_stream),
+            peer,
+            before,
+            limit.clamp(1, 1_000),
+        );
+        match tokio::time::timeout(limit_time, page).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                addr: id.addr.clone(),
+                after: limit_time,
+            }),
+        }
+    }
+
+    /// Stops: UNSUBSCRIBEs, closes the connections and ends the event stream, waiting at most
+    /// `limit`. Queued messages stay in the outbox file for the next session. Idempotent.
+    pub async fn shutdown(&self, limit: Duration) {
+        self.shared.stop.send_replace(true);
+        let mut finished = self.shared.finished.subscribe();
+        let _ = tokio::time::timeout(limit, async {
+            let _ = finished.wait_for(|f| *f).await;
+        })
+        .await;
     }
 }
 
@@ -410,189 +645,700 @@ fn handshake_timeout(settings: &ConnectionSettings) -> Error {
     }
 }
 
-/// Owns the receiving side: pushes, heartbeat, status, shutdown. Sends go to the
-/// [`Publisher`], so a PUBLISH waiting for its reply never holds up incoming messages.
-struct Actor {
-    conn: ConnectionManager,
-    identity: Arc<Identity>,
-    events: mpsc::UnboundedSender<Event>,
-    publisher: mpsc::UnboundedSender<Command>,
-    healthy: bool,
-    tls: bool,
+type Link = (MultiplexedConnection, mpsc::UnboundedReceiver<PushInfo>);
+
+/// The first connection, with errors that say precisely what is wrong.
+async fn first_link(
+    client: &redis::Client,
+    id: &Identity,
+    settings: &ConnectionSettings,
+) -> Result<Link> {
+    reach(settings).await?;
+    open_main(client, id, settings.connect_timeout)
+        .await
+        .map_err(|e| match e {
+            Opening::Timeout => handshake_timeout(settings),
+            Opening::Failed(e) if e.is_timeout() => handshake_timeout(settings),
+            Opening::Failed(e) => Error::from_redis(&e, &id.addr, id.tls),
+        })
 }
 
-impl Actor {
-    fn status(&self, state: State, reason: Option<String>) {
-        let _ = self.events.send(Event::Status(Status {
-            state,
-            user: self.identity.user.to_string(),
-            addr: self.identity.addr.clone(),
-            reason,
-        }));
-    }
+enum Opening {
+    Timeout,
+    Failed(redis::RedisError),
+}
 
-    fn set_healthy(&mut self, healthy: bool, reason: impl FnOnce() -> String) {
-        if healthy != self.healthy {
-            self.healthy = healthy;
-            if healthy {
-                self.status(State::Connected, None);
-            } else {
-                self.status(State::Reconnecting, Some(reason()));
+impl Opening {
+    /// A short reason for the status line while reconnecting.
+    fn reason(&self, id: &Identity) -> String {
+        match self {
+            Opening::Timeout => "no answer from the server".into(),
+            Opening::Failed(e) if e.is_connection_refusal() => "connection refused".into(),
+            Opening::Failed(e) if e.is_timeout() => "no answer from the server".into(),
+            Opening::Failed(e) if e.is_connection_dropped() || e.is_io_error() => {
+                format!("connection failed ({e})")
             }
+            Opening::Failed(e) => Error::from_redis(e, &id.addr, id.tls).to_string(),
         }
     }
+}
 
-    async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<Command>,
-        mut pushes: mpsc::UnboundedReceiver<PushInfo>,
-        heartbeat: Duration,
+/// Opens the main link: RESP3 with a fresh push channel, subscribed to every channel.
+async fn open_main(
+    client: &redis::Client,
+    id: &Identity,
+    limit: Duration,
+) -> Result<Link, Opening> {
+    let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(limit))
+        .set_response_timeout(Some(id.response_timeout))
+        .set_push_sender(tx);
+    let open = async {
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        conn.subscribe(&id.channels).await?;
+        Ok::<_, redis::RedisError>(conn)
+    };
+    match tokio::time::timeout(limit + id.response_timeout, open).await {
+        Ok(Ok(conn)) => Ok((conn, rx)),
+        Ok(Err(e)) => Err(Opening::Failed(e)),
+        Err(_) => Err(Opening::Timeout),
+    }
+}
+
+/// Resolves once the session is told to stop (the watch guard is not held across awaits).
+async fn until_stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Wait before reconnect attempt `attempt` (1-based): exponential from 100 ms, capped, with
+/// "equal jitter" (half fixed, half random) so that many clients do not retry in step.
+fn backoff(attempt: u32, max: Duration) -> Duration {
+    let exp = FIRST_RETRY_DELAY.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    let full = exp.min(max);
+    let half = full / 2;
+    half + half.mul_f64(jitter())
+}
+
+/// A number in [0, 1) that differs between calls and processes.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Shared {
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().expect("outbox lock")
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiter>> {
+        self.waiters.lock().expect("waiters lock")
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().expect("seen lock")
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    fn status(
+        &self,
+        state: State,
+        reason: Option<String>,
+        attempt: u32,
+        retry_in: Option<Duration>,
     ) {
-        let mut tick = tokio::time::interval(heartbeat);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut batch = Vec::with_capacity(256);
-        let shutdown_reply = loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    Some(command @ (Command::Send { .. } | Command::Publish { .. })) => {
-                        let _ = self.publisher.send(command);
-                    }
-                    Some(Command::Shutdown { reply }) => break Some(reply),
-                    None => break None,
-                },
-                n = pushes.recv_many(&mut batch, 256) => {
-                    if n == 0 {
-                        break None;
-                    }
-                    for push in batch.drain(..) {
-                        self.on_push(push);
-                    }
-                }
-                _ = tick.tick() => self.heartbeat().await,
-            }
-        };
-        let limit = self.identity.response_timeout.min(Duration::from_secs(2));
-        let _ = tokio::time::timeout(limit, self.conn.unsubscribe(&self.identity.channels)).await;
-        drop(self.conn);
-        let _ = self.events.send(Event::Status(Status {
-            state: State::Disconnected,
-            user: self.identity.user.to_string(),
-            addr: self.identity.addr.clone(),
-            reason: None,
+        self.emit(Event::Status(Status {
+            state,
+            user: self.id.user.to_string(),
+            addr: self.id.addr.clone(),
+            reason,
+            attempt,
+            retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
+            delivery: self.id.delivery,
+            queued: self.outbox().len(),
         }));
-        if let Some(reply) = shutdown_reply {
-            let _ = reply.send(());
-        }
     }
 
-    fn on_push(&mut self, push: PushInfo) {
-        match push.kind {
-            PushKind::Message => {
-                if let Some(msg) = redis::Msg::from_push_info(push) {
-                    let event = wire::decode(msg.get_channel_name(), msg.get_payload_bytes());
-                    let _ = self.events.send(event.into());
-                }
-            }
-            PushKind::Disconnection => {
-                self.set_healthy(false, || "connection lost; reconnecting".into());
-            }
-            // The manager replays SUBSCRIBE after reconnecting; its confirmation means the
-            // inbox is live again.
-            PushKind::Subscribe => self.set_healthy(true, String::new),
-            // The server dropped our subscription (e.g. an admin ran CLIENT KILL or a
-            // config change): ask again rather than going deaf silently.
-            PushKind::Unsubscribe => {
-                tracing::warn!("server unsubscribed the inbox; the next heartbeat resubscribes");
-                self.healthy = false;
-                self.status(
-                    State::Reconnecting,
-                    Some("subscription dropped by the server".into()),
-                );
-            }
-            _ => {}
+    fn current_link(&self) -> Result<MultiplexedConnection> {
+        if self.stopped() {
+            return Err(Error::NotConnected);
         }
+        self.link.borrow().clone().ok_or(Error::NotConnected)
     }
 
-    async fn heartbeat(&mut self) {
-        let limit = self.identity.response_timeout;
-        let ping = tokio::time::timeout(
-            limit,
-            redis::cmd("PING").query_async::<String>(&mut self.conn),
-        )
-        .await;
-        match ping {
-            Ok(Ok(_)) if self.healthy => {}
-            Ok(Ok(_)) => {
-                // Reconnected. The manager resubscribes on reconnect; subscribing again is
-                // idempotent and also covers a server-side UNSUBSCRIBE.
-                let channels = self.identity.channels.clone();
-                match tokio::time::timeout(limit, self.conn.subscribe(&channels)).await {
-                    Ok(Ok(())) => self.set_healthy(true, String::new),
-                    Ok(Err(e)) => tracing::warn!("resubscribe failed: {e}"),
-                    Err(_) => tracing::warn!("resubscribe timed out"),
-                }
-            }
-            Ok(Err(e)) => {
-                let error = Error::from_redis(&e, &self.identity.addr, self.tls);
-                self.set_healthy(false, || format!("{error}; reconnecting"));
-            }
+    async fn bounded<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T> {
+        match tokio::time::timeout(self.id.response_timeout, f).await {
+            Ok(result) => result.map_err(|e| Error::from_redis(&e, &self.id.addr, self.id.tls)),
             Err(_) => {
-                let secs = limit.as_secs_f32();
-                self.set_healthy(false, || format!("no answer for {secs}s; reconnecting"));
-            }
-        }
-    }
-}
-
-/// Sends, in the order they were asked for, on a clone of the session's connection.
-struct Publisher {
-    conn: ConnectionManager,
-    identity: Arc<Identity>,
-    tls: bool,
-}
-
-impl Publisher {
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        while let Some(command) = commands.recv().await {
-            match command {
-                Command::Send { draft, reply } => {
-                    let result = self.publish(draft).await;
-                    let _ = reply.send(result);
-                }
-                Command::Publish {
-                    channel,
-                    text,
-                    reply,
-                } => {
-                    let result = redis::cmd("PUBLISH")
-                        .arg(&channel)
-                        .arg(text)
-                        .query_async::<u64>(&mut self.conn)
-                        .await
-                        .map_err(|e| Error::from_redis(&e, &self.identity.addr, self.tls));
-                    let _ = reply.send(result);
-                }
-                Command::Shutdown { reply } => {
-                    let _ = reply.send(());
-                }
+                self.suspect.notify_one();
+                Err(Error::Timeout {
+                    addr: self.id.addr.clone(),
+                    after: self.id.response_timeout,
+                })
             }
         }
     }
 
-    async fn publish(&mut self, draft: Draft) -> Result<SendReport> {
-        let channel = self.identity.namespace.inbox(&draft.to);
-        let (message, payload) = wire::encode(
-            self.identity.user.as_str(),
+    fn submit(&self, draft: Draft, waiter: Option<Waiter>) -> Result<ChatMessage> {
+        if self.stopped() {
+            return Err(Error::NotConnected);
+        }
+        let channel = self.id.namespace.inbox(&draft.to);
+        let durable = self.id.delivery == Delivery::Durable;
+        let (message, payload) = wire::encode_with(
+            self.id.user.as_str(),
             draft.to.as_str(),
             &channel,
             &draft.content,
+            durable,
         )?;
-        let receivers: u64 = redis::cmd("PUBLISH")
-            .arg(&channel)
-            .arg(payload)
-            .query_async(&mut self.conn)
-            .await
-            .map_err(|e| Error::from_redis(&e, &self.identity.addr, self.tls))?;
-        Ok(SendReport { message, receivers })
+        let queued = Queued {
+            message: message.clone(),
+            to: draft.to.to_string(),
+            payload: String::from_utf8(payload).expect("JSON is UTF-8"),
+        };
+        if let Some(waiter) = waiter {
+            self.waiters().insert(message.id.clone(), waiter);
+        }
+        if let Err(e) = self.enqueue_quietly(queued) {
+            self.waiters().remove(&message.id);
+            return Err(e);
+        }
+        Ok(message)
+    }
+
+    fn enqueue_quietly(&self, queued: Queued) -> Result<()> {
+        self.outbox().push(queued).map_err(|e| {
+            Error::Storage(format!("could not save the message in the outbox: {e}"))
+        })?;
+        self.outbox_changed.notify_one();
+        Ok(())
+    }
+
+    fn enqueue(&self, queued: Queued) -> Result<()> {
+        let message = queued.message.clone();
+        self.enqueue_quietly(queued)?;
+        self.emit(Event::Outgoing(Outgoing {
+            message,
+            state: OutgoingState::Queued,
+            receivers: None,
+            reason: None,
+        }));
+        Ok(())
+    }
+
+    /// Owns the main link: opens it, watches it, reopens it, until stopped.
+    async fn supervise(self: Arc<Self>, mut first: Option<Link>, first_error: Option<String>) {
+        let mut stop = self.stop.subscribe();
+        let mut attempt: u32 = 0;
+        if let Some(why) = &first_error {
+            self.status(State::Reconnecting, Some(why.clone()), 0, None);
+        }
+        let mut reason = first_error.unwrap_or_default();
+        let closing = loop {
+            let (conn, pushes) = match first.take() {
+                Some(link) => link,
+                None => {
+                    if attempt > 0 {
+                        let delay = backoff(attempt, self.id.max_retry_delay);
+                        self.status(
+                            State::Reconnecting,
+                            Some(reason.clone()),
+                            attempt,
+                            Some(delay),
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = self.wake.notified() => {}
+                            _ = until_stopped(&mut stop) => break None,
+                        }
+                    }
+                    attempt += 1;
+                    let limit = self.id.connect_timeout.min(Duration::from_secs(5));
+                    let opened = tokio::select! {
+                        opened = open_main(&self.client, &self.id, limit) => opened,
+                        _ = until_stopped(&mut stop) => break None,
+                    };
+                    match opened {
+                        Ok(link) => link,
+                        Err(e) => {
+                            reason = e.reason(&self.id);
+                            tracing::info!("reconnect attempt {attempt} failed: {reason}");
+                            continue;
+                        }
+                    }
+                }
+            };
+            attempt = 0;
+            self.link.send_replace(Some(conn.clone()));
+            self.status(State::Connected, None, 0, None);
+            let ended = self.connected(conn, pushes, &mut stop).await;
+            self.link.send_replace(None);
+            match ended {
+                Ended::Stopped(conn) => break Some(conn),
+                Ended::Lost(why) => {
+                    tracing::info!("link lost: {why}");
+                    self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                    self.status(State::Reconnecting, Some(why.clone()), 0, None);
+                    reason = why;
+                }
+            }
+        };
+        if let Some(mut conn) = closing {
+            let limit = self.id.response_timeout.min(Duration::from_secs(2));
+            let _ = tokio::time::timeout(limit, conn.unsubscribe(&self.id.channels)).await;
+        }
+        for (_, waiter) in self.waiters().drain() {
+            let _ = waiter.send(Err(Error::NotConnected));
+        }
+        self.status(State::Disconnected, None, 0, None);
+        self.finished.send_replace(true);
+    }
+
+    /// The connected phase: pushes, heartbeat and error reports, until the link dies or
+    /// the session stops.
+    async fn connected(
+        &self,
+        mut conn: MultiplexedConnection,
+        mut pushes: mpsc::UnboundedReceiver<PushInfo>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Ended {
+        let mut tick = tokio::time::interval(self.id.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+        let mut batch = Vec::with_capacity(256);
+        loop {
+            tokio::select! {
+                _ = until_stopped(stop) => return Ended::Stopped(conn),
+                n = pushes.recv_many(&mut batch, 256) => {
+                    if n == 0 {
+                        return Ended::Lost("connection closed".into());
+                    }
+                    for push in batch.drain(..) {
+                        match push.kind {
+                            PushKind::Message => self.on_message(push),
+                            PushKind::Disconnection => {
+                                return Ended::Lost("connection lost".into());
+                            }
+                            // The server dropped a subscription (an admin, a config change):
+                            // a fresh link subscribes again.
+                            PushKind::Unsubscribe => {
+                                return Ended::Lost("the server dropped the subscription".into());
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Err(why) = self.ping(&mut conn).await {
+                        return Ended::Lost(why);
+                    }
+                }
+                _ = self.suspect.notified() => {
+                    if let Err(why) = self.ping(&mut conn).await {
+                        return Ended::Lost(why);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ping(&self, conn: &mut MultiplexedConnection) -> std::result::Result<(), String> {
+        let limit = self.id.response_timeout;
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<Value>(conn);
+        match tokio::time::timeout(limit, ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("connection lost ({e})")),
+            Err(_) => Err(format!(
+                "no answer to the heartbeat within {}s",
+                limit.as_secs_f32()
+            )),
+        }
+    }
+
+    fn on_message(&self, push: PushInfo) {
+        let Some(msg) = redis::Msg::from_push_info(push) else {
+            return;
+        };
+        let channel = msg.get_channel_name();
+        let incoming = wire::decode(channel, msg.get_payload_bytes());
+        if let Incoming::Chat(m) = &incoming {
+            if m.durable && self.id.delivery == Delivery::Durable && channel == self.id.inbox {
+                // The inbox reader shows it from the stream, in stream order.
+                self.counters
+                    .live_copies_skipped
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            if !m.legacy && !self.seen().insert(&m.id) {
+                self.counters
+                    .duplicates_hidden
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.emit(incoming.into());
+    }
+
+    /// Sends the outbox, oldest first, whenever the link is up.
+    async fn publish_outbox(self: Arc<Self>) {
+        let mut link = self.link.subscribe();
+        let mut stop = self.stop.subscribe();
+        let mut one_at_a_time = false;
+        loop {
+            if self.stopped() {
+                return;
+            }
+            let conn = link.borrow_and_update().clone();
+            let Some(mut conn) = conn else {
+                tokio::select! {
+                    _ = link.changed() => {}
+                    _ = until_stopped(&mut stop) => return,
+                }
+                continue;
+            };
+            let batch = self
+                .outbox()
+                .front(if one_at_a_time { 1 } else { SEND_BATCH });
+            if batch.is_empty() {
+                tokio::select! {
+                    _ = self.outbox_changed.notified() => {}
+                    _ = link.changed() => {}
+                    _ = until_stopped(&mut stop) => return,
+                }
+                continue;
+            }
+            let sent =
+                tokio::time::timeout(self.id.response_timeout, self.send_batch(&mut conn, &batch))
+                    .await;
+            match sent {
+                Ok(Ok(receivers)) => {
+                    one_at_a_time = false;
+                    self.confirm(&batch, &receivers);
+                }
+                Ok(Err(e))
+                    if matches!(e.retry_method(), RetryMethod::NoRetry) && !e.is_io_error() =>
+                {
+                    if batch.len() > 1 {
+                        // Find the one Redis refuses; the others go through.
+                        one_at_a_time = true;
+                    } else {
+                        self.fail(&batch[0], Error::from_redis(&e, &self.id.addr, self.id.tls));
+                    }
+                }
+                // Connection trouble, or a server that asks us to wait (LOADING after a restart):
+                // keep the messages, have the link checked, try again when it is back.
+                Ok(Err(_)) | Err(_) => {
+                    self.suspect.notify_one();
+                    tokio::select! {
+                        _ = link.changed() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        _ = until_stopped(&mut stop) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// One transaction: for each message XADD to the recipient's inbox and our sent stream
+    /// (durable), and PUBLISH. Returns the receiver counts.
+    async fn send_batch(
+        &self,
+        conn: &mut MultiplexedConnection,
+        batch: &[Queued],
+    ) -> redis::RedisResult<Vec<u64>> {
+        let mut pipe = redis::pipe();
+        if self.id.delivery == Delivery::LiveOnly {
+            for q in batch {
+                pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
+            }
+            return pipe.query_async(conn).await;
+        }
+        pipe.atomic();
+        for q in batch {
+            let inbox = match Username::parse(&q.to) {
+                Ok(to) => self.id.namespace.inbox_stream(&to),
+                Err(_) => format!("{}redchat:inbox:{}", self.id.namespace.as_str(), q.to),
+            };
+            for key in [inbox.as_str(), self.id.sent_stream.as_str()] {
+                pipe.cmd("XADD")
+                    .arg(key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(self.id.stream_max_len)
+                    .arg("*")
+                    .arg(PAYLOAD_FIELD)
+                    .arg(&q.payload);
+            }
+            pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
+        }
+        let values: Vec<Value> = pipe.query_async(conn).await?;
+        Ok(values
+            .chunks(3)
+            .map(|c| match c.get(2) {
+                Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                _ => 0,
+            })
+            .collect())
+    }
+
+    fn confirm(&self, batch: &[Queued], receivers: &[u64]) {
+        let ids: Vec<&str> = batch.iter().map(|q| q.message.id.as_str()).collect();
+        self.outbox().remove(&ids);
+        let stored = self.id.delivery == Delivery::Durable;
+        for (q, &n) in batch.iter().zip(receivers) {
+            let state = match (n, stored) {
+                (1.., _) => OutgoingState::Delivered,
+                (0, true) => OutgoingState::Stored,
+                (0, false) => OutgoingState::NotDelivered,
+            };
+            if let Some(waiter) = self.waiters().remove(&q.message.id) {
+                let _ = waiter.send(Ok(SendReport {
+                    message: q.message.clone(),
+                    receivers: n,
+                    stored,
+                }));
+            }
+            self.emit(Event::Outgoing(Outgoing {
+                message: q.message.clone(),
+                state,
+                receivers: Some(n),
+                reason: None,
+            }));
+        }
+    }
+
+    fn fail(&self, q: &Queued, error: Error) {
+        tracing::warn!("message {} refused: {error}", q.message.id);
+        self.outbox().remove(&[&q.message.id]);
+        self.failed
+            .lock()
+            .expect("failed lock")
+            .insert(q.message.id.clone(), q.clone());
+        let reason = error.to_string();
+        if let Some(waiter) = self.waiters().remove(&q.message.id) {
+            let _ = waiter.send(Err(error));
+        }
+        self.emit(Event::Outgoing(Outgoing {
+            message: q.message.clone(),
+            state: OutgoingState::Failed,
+            receivers: None,
+            reason: Some(reason),
+        }));
+    }
+
+    /// Opens the inbox reader's own connection: blocking reads would stall every other
+    /// command on a shared socket, and need a response timeout longer than the block.
+    async fn open_reader(&self) -> redis::RedisResult<MultiplexedConnection> {
+        let limit = self.id.connect_timeout.min(Duration::from_secs(5));
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(limit))
+            .set_response_timeout(Some(READ_BLOCK + self.id.response_timeout));
+        match tokio::time::timeout(
+            limit + self.id.response_timeout,
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(redis::RedisError::from(std::io::Error::from(
+                std::io::ErrorKind::TimedOut,
+            ))),
+        }
+    }
+
+    /// Checks the saved cursor against the stream after (re)connecting. A stream whose newest
+    /// entry is older than the cursor was reset (restarted without persistence, restored
+    /// from a backup, deleted): read it from the start; the remembered ids hide what was
+    /// already shown, so there is no duplicate flood.
+    async fn check_cursor(
+        &self,
+        conn: &mut MultiplexedConnection,
+        cursor: &str,
+    ) -> redis::RedisResult<String> {
+        if cursor == "0-0" {
+            return Ok(cursor.to_string());
+        }
+        let newest: Value = redis::cmd("XREVRANGE")
+            .arg(&self.id.inbox_stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(conn)
+            .await?;
+        let newest = inbox::entries(newest).pop().map(|e| e.id);
+        match newest.as_deref() {
+            Some(id) if entry_id(id) >= entry_id(cursor) => Ok(cursor.to_string()),
+            Some(_) => {
+                self.emit(Event::Notice {
+                    text: "The server's copy of your inbox is older than what this device has read (it lost data or was restored from a backup). Reading it again from the start; messages already shown stay hidden.".into(),
+                });
+                Ok("0-0".into())
+            }
+            // Gone (e.g. restarted without persistence): new entries may get any id.
+            None => Ok("0-0".into()),
+        }
+    }
+
+    /// Reads the inbox stream: catch-up from the saved cursor, then live, until stopped.
+    async fn read_inbox(self: Arc<Self>, cursor_file: CursorFile, saved: Option<String>) {
+        let mut cursor = saved.unwrap_or_else(|| "0-0".into());
+        let mut link = self.link.subscribe();
+        let mut stop = self.stop.subscribe();
+        let mut conn: Option<MultiplexedConnection> = None;
+        let mut failures: u32 = 0;
+        let mut catch_up: Option<usize> = None;
+        loop {
+            if self.stopped() {
+                return;
+            }
+            let reader = match &mut conn {
+                Some(c) => c,
+                None => {
+                    // Open only while the main link is up: it tells us the server is there.
+                    if link.borrow_and_update().is_none() {
+                        tokio::select! {
+                            _ = link.changed() => {}
+                            _ = until_stopped(&mut stop) => return,
+                        }
+                        continue;
+                    }
+                    if failures > 0 {
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff(failures, self.id.max_retry_delay)) => {}
+                            _ = until_stopped(&mut stop) => return,
+                        }
+                    }
+                    let opened = async {
+                        let mut c = self.open_reader().await?;
+                        let checked = tokio::time::timeout(
+                            self.id.response_timeout,
+                            self.check_cursor(&mut c, &cursor),
+                        )
+                        .await
+                        .map_err(|_| {
+                            redis::RedisError::from(std::io::Error::from(
+                                std::io::ErrorKind::TimedOut,
+                            ))
+                        })??;
+                        Ok::<_, redis::RedisError>((c, checked))
+                    };
+                    match opened.await {
+                        Ok((c, checked)) => {
+                            cursor = checked;
+                            failures = 0;
+                            catch_up = Some(0);
+                            conn.insert(c)
+                        }
+                        Err(e) => {
+                            tracing::info!("inbox reader cannot connect: {e}");
+                            failures += 1;
+                            self.suspect.notify_one();
+                            continue;
+                        }
+                    }
+                }
+            };
+            let mut cmd = redis::cmd("XREAD");
+            cmd.arg("COUNT")
+                .arg(READ_BATCH)
+                .arg("BLOCK")
+                .arg(READ_BLOCK.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(&self.id.inbox_stream)
+                .arg(&cursor);
+            let read = cmd.query_async::<Value>(reader);
+            let reply = tokio::select! {
+                reply = read => reply,
+                _ = until_stopped(&mut stop) => return,
+            };
+            match reply {
+                Ok(value) => {
+                    let entries = inbox::read_reply(value);
+                    let full = entries.len() >= READ_BATCH;
+                    if let Some(last) = entries.last() {
+                        cursor = last.id.clone();
+                    }
+                    let any = !entries.is_empty();
+                    let shown = self.show_entries(entries);
+                    if any {
+                        cursor_file.save(&cursor, &self.seen());
+                    }
+                    if let Some(count) = &mut catch_up {
+                        *count += shown;
+                        if !full {
+                            let count = *count;
+                            self.counters
+                                .caught_up
+                                .fetch_add(count as u64, Ordering::Relaxed);
+                            self.emit(Event::CaughtUp { count });
+                            catch_up = None;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::info!("inbox read failed: {e}");
+                    conn = None;
+                    failures += 1;
+                    self.suspect.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Shows stream entries not shown before; returns how many were shown.
+    fn show_entries(&self, entries: Vec<inbox::Entry>) -> usize {
+        let mut shown = 0;
+        for entry in entries {
+            let incoming = entry.decode(&self.id.inbox);
+            if let Incoming::Chat(m) = &incoming
+                && !self.seen().insert(&m.id)
+            {
+                self.counters
+                    .duplicates_hidden
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            shown += 1;
+            self.emit(incoming.into());
+        }
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter() {
+        let max = Duration::from_secs(1);
+        for attempt in 1..40 {
+            let d = backoff(attempt, max);
+            let full = FIRST_RETRY_DELAY
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .min(max);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| backoff(10, max)).collect();
+        assert!(spread.len() > 1, "jitter varies");
     }
 }

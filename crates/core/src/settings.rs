@@ -249,7 +249,20 @@ impl ConnectionSettings {
         if let Some(password) = &self.password {
             redis_info = redis_info.set_password(password.expose());
         }
-        Ok(addr.into_connection_info()?.set_redis_settings(redis_info))
+        // Keepalive probes notice a dead peer even when we are not writing; the user timeout
+        // bounds how long unacknowledged data may sit on a black-holed link.
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(std::time::Duration::from_secs(10))
+            .with_interval(std::time::Duration::from_secs(5))
+            .with_retries(3);
+        let tcp = redis::io::tcp::TcpSettings::default()
+            .set_nodelay(true)
+            .set_keepalive(keepalive)
+            .set_user_timeout(std::time::Duration::from_secs(20));
+        Ok(addr
+            .into_connection_info()?
+            .set_redis_settings(redis_info)
+            .set_tcp_settings(tcp))
     }
 }
 

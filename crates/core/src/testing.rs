@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A running redis-server. Killed (and its directory removed) on drop.
@@ -15,6 +17,7 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
+    args: Vec<String>,
 }
 
 /// A port nobody listens on (bound, then released).
@@ -39,8 +42,6 @@ impl RedisServer {
     /// # Panics
     /// As [`RedisServer::start`].
     pub fn start_with(args: &[&str]) -> RedisServer {
-        let binary =
-            std::env::var("REDCHAT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let mut last_error = String::new();
         // A freed port can be taken by someone else before we bind it: try a few.
         for _ in 0..5 {
@@ -48,15 +49,14 @@ impl RedisServer {
             let dir =
                 std::env::temp_dir().join(format!("redchat-redis-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).expect("temp dir");
-            let child = Command::new(&binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--dir", dir.to_str().expect("utf-8 temp dir")])
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {binary} (install redis-server or set REDCHAT_REDIS_SERVER): {e}"));
-            let mut server = RedisServer { child, port, dir };
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let child = spawn_plain(port, &dir, &args);
+            let mut server = RedisServer {
+                child,
+                port,
+                dir,
+                args,
+            };
             match server.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return server,
                 Err(e) => last_error = e,
@@ -123,7 +123,12 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-        let mut server = RedisServer { child, port, dir };
+        let mut server = RedisServer {
+            child,
+            port,
+            dir,
+            args: Vec::new(),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -136,6 +141,34 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         server
+    }
+
+    /// A server with the append-only file on and synced after every write, so that streams
+    /// survive [`RedisServer::kill`] + [`RedisServer::restart`].
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    pub fn start_persistent() -> RedisServer {
+        RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"])
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no final save) and waits for it to exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and directory, with the same arguments
+    /// (an append-only file, if on, is loaded), and waits until it answers.
+    ///
+    /// # Panics
+    /// When it does not come back within 10 s.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn_plain(self.port, &self.dir, &self.args);
+        if let Err(e) = self.wait_ready(Duration::from_secs(10)) {
+            panic!("redis-server did not restart on port {}: {e}", self.port);
+        }
     }
 
     fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
@@ -205,6 +238,120 @@ impl RedisServer {
             .expect("PUBSUB NUMSUB");
         n
     }
+}
+
+fn spawn_plain(port: u16, dir: &std::path::Path, args: &[String]) -> Child {
+    let binary = std::env::var("REDCHAT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    Command::new(&binary)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args(["--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {binary} (install redis-server or set REDCHAT_REDIS_SERVER): {e}")
+        })
+}
+
+/// A TCP proxy in front of a server, for network faults: it can stop forwarding in both
+/// directions without closing anything (a black-holed link), and resume.
+#[derive(Debug)]
+pub struct Proxy {
+    port: u16,
+    blackhole: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    /// Listens on a free local port and forwards every connection to `127.0.0.1:target`.
+    ///
+    /// # Panics
+    /// When no local port can be bound.
+    pub fn start(target: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy port");
+        let port = listener.local_addr().expect("proxy addr").port();
+        listener.set_nonblocking(true).expect("nonblocking listener");
+        let blackhole = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (hole, halt) = (blackhole.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !halt.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                            continue;
+                        };
+                        for (from, to) in [
+                            (client.try_clone(), server.try_clone()),
+                            (server.try_clone(), client.try_clone()),
+                        ] {
+                            if let (Ok(from), Ok(to)) = (from, to) {
+                                let (hole, halt) = (hole.clone(), halt.clone());
+                                std::thread::spawn(move || pump(from, to, &hole, &halt));
+                            }
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Proxy {
+            port,
+            blackhole,
+            stop,
+        }
+    }
+
+    /// The port clients connect to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<proxy port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops (`true`) or resumes (`false`) forwarding; connections stay open either way.
+    pub fn blackhole(&self, on: bool) {
+        self.blackhole.store(on, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, hole: &AtomicBool, halt: &AtomicBool) {
+    let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = vec![0u8; 64 * 1024];
+    while !halt.load(Ordering::SeqCst) {
+        if hole.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+    let _ = from.shutdown(std::net::Shutdown::Both);
 }
 
 impl Drop for RedisServer {

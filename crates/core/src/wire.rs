@@ -11,7 +11,7 @@
 //! text (not JSON, as `redis-cli PUBLISH` and the original console client send), or an
 //! [`Unreadable`] entry with a short safe preview.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -32,7 +32,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 const DOTNET_MIN_DATE: &str = "0001-01-01T00:00:00";
 
 /// A chat message, sent or received.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     /// Unique id: the sender's `MessageId`, or a local one for the original client's messages.
@@ -51,6 +51,9 @@ pub struct ChatMessage {
     pub channel: String,
     /// `true` when it came from a client without Redchat's extra fields.
     pub legacy: bool,
+    /// The sender also appended it to the recipient's inbox stream (durable delivery), so a
+    /// durable reader takes it from the stream and ignores the live copy.
+    pub durable: bool,
 }
 
 /// A payload that is not JSON, shown as text from the channel.
@@ -115,6 +118,8 @@ struct Envelope<'a> {
     to: &'a str,
     #[serde(rename = "Redchat")]
     version: u32,
+    #[serde(rename = "Durable", skip_serializing_if = "std::ops::Not::not")]
+    durable: bool,
 }
 
 /// Current time as RFC 3339 UTC with (at most) microsecond precision.
@@ -133,7 +138,7 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Builds the message `sender` sends to `to` and its payload.
+/// Builds the message `sender` sends to `to` and its payload (live delivery only).
 ///
 /// # Errors
 /// [`crate::Error::MessageTooLarge`] when `content` exceeds [`MAX_CONTENT_BYTES`].
@@ -142,6 +147,21 @@ pub fn encode(
     to: &str,
     channel: &str,
     content: &str,
+) -> crate::Result<(ChatMessage, Vec<u8>)> {
+    encode_with(sender, to, channel, content, false)
+}
+
+/// Like [`encode`]; `durable` marks a message that is also appended to the recipient's
+/// inbox stream (`"Durable":true` on the wire).
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_with(
+    sender: &str,
+    to: &str,
+    channel: &str,
+    content: &str,
+    durable: bool,
 ) -> crate::Result<(ChatMessage, Vec<u8>)> {
     if content.len() > MAX_CONTENT_BYTES {
         return Err(crate::Error::MessageTooLarge {
@@ -160,6 +180,7 @@ pub fn encode(
         sent_at: &sent_at,
         to,
         version: PROTOCOL_VERSION,
+        durable,
     };
     let payload =
         serde_json::to_vec(&envelope).map_err(|e| crate::Error::InvalidMessage(e.to_string()))?;
@@ -172,6 +193,7 @@ pub fn encode(
         sent_at: Some(sent_at),
         channel: channel.to_string(),
         legacy: false,
+        durable,
     };
     Ok((message, payload))
 }
@@ -272,6 +294,7 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
         received_at,
         channel: channel.to_string(),
         legacy: message_id.is_none(),
+        durable: field("Durable").and_then(serde_json::Value::as_bool) == Some(true),
     })
 }
 

@@ -1,0 +1,189 @@
+//! The outbox: messages accepted for sending, kept until Redis confirmed them.
+//!
+//! With a file, every accepted message is appended (and synced) before `submit` returns, so
+//! quitting or a crash loses nothing; confirmed messages are marked done and the file is
+//! truncated whenever the outbox is empty. The file is JSON lines:
+//! `{"add":{...}}` for an accepted message, `{"done":"<id>"}` for a confirmed or dropped one.
+//! A torn last line (crash while writing) is skipped on load.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::ChatMessage;
+
+/// A message waiting to be sent, with the exact payload to send (so a resend is identical
+/// and the recipient can hide the duplicate by id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Queued {
+    pub message: ChatMessage,
+    /// Recipient username (normalised).
+    pub to: String,
+    /// The JSON payload.
+    pub payload: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Record {
+    Add(Queued),
+    Done(String),
+}
+
+/// Messages accepted but not yet confirmed by Redis, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    pending: VecDeque<Queued>,
+    file: Option<(PathBuf, File)>,
+}
+
+impl Outbox {
+    /// An outbox in memory only: lost when the process ends.
+    pub fn in_memory() -> Outbox {
+        Outbox::default()
+    }
+
+    /// Opens (creating) the outbox file at `path` and loads what is still pending.
+    pub fn open(path: &Path) -> std::io::Result<Outbox> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut pending: VecDeque<Queued> = VecDeque::new();
+        if let Ok(file) = File::open(path) {
+            for line in BufReader::new(file).lines() {
+                let line = line?;
+                match serde_json::from_str::<Record>(&line) {
+                    Ok(Record::Add(q)) => pending.push_back(q),
+                    Ok(Record::Done(id)) => pending.retain(|q| q.message.id != id),
+                    Err(e) => tracing::warn!("skipping a damaged outbox line: {e}"),
+                }
+            }
+        }
+        // Rewrite with only what is pending, then append from there.
+        let tmp = path.with_extension("tmp");
+        {
+            let mut out = File::create(&tmp)?;
+            for q in &pending {
+                writeln!(out, "{}", record_line(&Record::Add(q.clone())))?;
+            }
+            out.sync_data()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(Outbox {
+            pending,
+            file: Some((path.to_path_buf(), file)),
+        })
+    }
+
+    /// Accepts a message: on disk (synced) before this returns.
+    pub fn push(&mut self, queued: Queued) -> std::io::Result<()> {
+        if let Some((_, file)) = &mut self.file {
+            writeln!(file, "{}", record_line(&Record::Add(queued.clone())))?;
+            file.sync_data()?;
+        }
+        self.pending.push_back(queued);
+        Ok(())
+    }
+
+    /// Up to `max` messages from the front, oldest first.
+    pub fn front(&self, max: usize) -> Vec<Queued> {
+        self.pending.iter().take(max).cloned().collect()
+    }
+
+    /// Every pending message, oldest first.
+    pub fn all(&self) -> Vec<Queued> {
+        self.pending.iter().cloned().collect()
+    }
+
+    /// Number of pending messages.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Removes the messages with these ids (sent, or failed for good).
+    pub fn remove(&mut self, ids: &[&str]) {
+        self.pending
+            .retain(|q| !ids.contains(&q.message.id.as_str()));
+        let Some((path, file)) = &mut self.file else {
+            return;
+        };
+        let result = if self.pending.is_empty() {
+            // Nothing pending: start the file over (append mode keeps writing at the end).
+            file.set_len(0)
+        } else {
+            ids.iter().try_for_each(|id| {
+                writeln!(file, "{}", record_line(&Record::Done((*id).to_string())))
+            })
+        };
+        // Losing a "done" mark only means a resend, which the recipient hides by id.
+        if let Err(e) = result {
+            tracing::warn!("could not update the outbox {}: {e}", path.display());
+        }
+    }
+}
+
+fn record_line(record: &Record) -> String {
+    serde_json::to_string(record).expect("outbox records always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(id: &str) -> Queued {
+        let (mut message, payload) = crate::wire::encode("alice", "bob", "bob", id).unwrap();
+        message.id = id.to_string();
+        Queued {
+            message,
+            to: "bob".into(),
+            payload: String::from_utf8(payload).unwrap(),
+        }
+    }
+
+    fn ids(outbox: &Outbox) -> Vec<String> {
+        outbox.all().into_iter().map(|q| q.message.id).collect()
+    }
+
+    #[test]
+    fn survives_reopening_in_order_without_the_sent_ones() {
+        let dir = std::env::temp_dir().join(format!("redchat-outbox-{}", crate::wire::new_id()));
+        let path = dir.join("outbox.jsonl");
+        let mut outbox = Outbox::open(&path).unwrap();
+        for id in ["a", "b", "c", "d"] {
+            outbox.push(queued(id)).unwrap();
+        }
+        outbox.remove(&["a", "c"]);
+        drop(outbox);
+        let mut reopened = Outbox::open(&path).unwrap();
+        assert_eq!(ids(&reopened), ["b", "d"]);
+        assert_eq!(reopened.front(1)[0].message.id, "b");
+        reopened.remove(&["b", "d"]);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            0,
+            "empty outbox, empty file"
+        );
+        reopened.push(queued("e")).unwrap();
+        drop(reopened);
+        assert_eq!(ids(&Outbox::open(&path).unwrap()), ["e"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_line_is_skipped() {
+        let dir = std::env::temp_dir().join(format!("redchat-outbox-{}", crate::wire::new_id()));
+        let path = dir.join("outbox.jsonl");
+        let mut outbox = Outbox::open(&path).unwrap();
+        outbox.push(queued("a")).unwrap();
+        drop(outbox);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"add":{"message":{"id":"b","#).unwrap();
+        drop(file);
+        assert_eq!(ids(&Outbox::open(&path).unwrap()), ["a"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

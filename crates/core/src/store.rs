@@ -1,0 +1,205 @@
+//! What a session keeps on disk, per server + user: the outbox and the inbox cursor.
+//!
+//! Layout under the caller's data directory (the app's data dir, the CLI's
+//! `$XDG_DATA_HOME/redchat`): `<host>-<port>-db<n>/<namespace><user>/{outbox.jsonl,inbox.json}`.
+//! Nothing secret is stored: no password, no connection string.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::settings::ConnectionSettings;
+use crate::username::{Namespace, Username};
+
+/// Message ids remembered to hide duplicates (in memory).
+pub(crate) const SEEN_CAPACITY: usize = 20_000;
+/// Message ids persisted with the cursor, so a restart does not show a duplicate either.
+const PERSISTED_RECENT: usize = 2_000;
+
+/// The directory for one server + user under `data_dir`.
+pub(crate) fn session_dir(
+    data_dir: &Path,
+    settings: &ConnectionSettings,
+    namespace: &Namespace,
+    user: &Username,
+) -> PathBuf {
+    data_dir
+        .join(safe(&format!(
+            "{}-{}-db{}",
+            settings.host, settings.port, settings.db
+        )))
+        .join(safe(&format!("{}{}", namespace.as_str(), user.as_str())))
+}
+
+/// A file-name-safe version of `s`: ASCII letters, digits, `.`, `-`, `_`; the rest become `_`.
+fn safe(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with('.') {
+        format!("_{out}")
+    } else {
+        out
+    }
+}
+
+/// Ids already shown, bounded: the oldest are forgotten first.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Seen {
+    /// Records `id`; `false` when it was already there (a duplicate).
+    pub fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() == SEEN_CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        self.set.insert(id.to_string());
+        self.order.push_back(id.to_string());
+        true
+    }
+
+    fn recent(&self) -> Vec<String> {
+        let skip = self.order.len().saturating_sub(PERSISTED_RECENT);
+        self.order.iter().skip(skip).cloned().collect()
+    }
+}
+
+/// How far the inbox stream has been read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cursor {
+    /// Last stream entry id shown; `None` before the first read (read from the start).
+    pub last: Option<String>,
+    /// Recently shown message ids.
+    #[serde(default)]
+    pub recent: Vec<String>,
+}
+
+/// The cursor's file, or none (memory only).
+#[derive(Debug)]
+pub(crate) struct CursorFile(Option<PathBuf>);
+
+impl CursorFile {
+    pub fn new(path: Option<PathBuf>) -> Self {
+        CursorFile(path)
+    }
+
+    /// The saved cursor; the default when there is none or it is unreadable.
+    pub fn load(&self) -> Cursor {
+        let Some(path) = &self.0 else {
+            return Cursor::default();
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!("ignoring a damaged inbox cursor {}: {e}", path.display());
+                Cursor::default()
+            }),
+            Err(_) => Cursor::default(),
+        }
+    }
+
+    /// Saves the cursor and recent ids (write to a temporary file, then rename).
+    pub fn save(&self, last: &str, seen: &Seen) {
+        let Some(path) = &self.0 else { return };
+        let cursor = Cursor {
+            last: Some(last.to_string()),
+            recent: seen.recent(),
+        };
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = path.with_extension("tmp");
+            std::fs::write(
+                &tmp,
+                serde_json::to_vec(&cursor).map_err(std::io::Error::other)?,
+            )?;
+            std::fs::rename(tmp, path)
+        };
+        if let Err(e) = write() {
+            tracing::warn!("could not save the inbox cursor {}: {e}", path.display());
+        }
+    }
+}
+
+/// A stream entry id `<ms>-<seq>` as numbers, for ordering.
+pub(crate) fn entry_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-')?;
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_names_are_safe_and_distinct() {
+        let settings = ConnectionSettings::new("::1", 6380);
+        let user = Username::parse("bob").unwrap();
+        let dir = session_dir(
+            Path::new("/data"),
+            &settings,
+            &Namespace::parse("../x").unwrap_or_default(),
+            &user,
+        );
+        assert!(dir.starts_with("/data"));
+        assert!(
+            dir.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir)),
+            "{dir:?} stays inside the data directory"
+        );
+        assert_eq!(
+            session_dir(Path::new("/d"), &settings, &Namespace::default(), &user),
+            Path::new("/d/__1-6380-db0/bob")
+        );
+    }
+
+    #[test]
+    fn seen_forgets_the_oldest() {
+        let mut seen = Seen::default();
+        assert!(seen.insert("a"));
+        assert!(!seen.insert("a"));
+        for i in 0..SEEN_CAPACITY {
+            seen.insert(&i.to_string());
+        }
+        assert!(seen.insert("a"), "the oldest id was forgotten");
+        assert_eq!(seen.recent().len(), PERSISTED_RECENT);
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let path =
+            std::env::temp_dir().join(format!("redchat-cursor-{}.json", crate::wire::new_id()));
+        let file = CursorFile::new(Some(path.clone()));
+        assert_eq!(file.load(), Cursor::default());
+        let mut seen = Seen::default();
+        seen.insert("m1");
+        file.save("5-1", &seen);
+        assert_eq!(
+            file.load(),
+            Cursor {
+                last: Some("5-1".into()),
+                recent: vec!["m1".into()]
+            }
+        );
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(entry_id("1700-3"), Some((1700, 3)));
+        assert!(entry_id("1700-3") > entry_id("999-9"));
+        assert_eq!(entry_id("x"), None);
+    }
+}
