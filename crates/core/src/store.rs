@@ -159,8 +159,10 @@ mod tests {
         );
         assert!(dir.starts_with("/data"));
         assert!(
-            dir.components()
-                .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir)),
+            dir.components().all(|c| matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::RootDir
+            )),
             "{dir:?} stays inside the data directory"
         );
         assert_eq!(

@@ -243,7 +243,14 @@ impl RedisServer {
 fn spawn_plain(port: u16, dir: &std::path::Path, args: &[String]) -> Child {
     let binary = std::env::var("REDCHAT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
     Command::new(&binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .args(["--appendonly", "no"])
         .arg("--dir")
         .arg(dir)
@@ -273,7 +280,9 @@ impl Proxy {
     pub fn start(target: u16) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("proxy port");
         let port = listener.local_addr().expect("proxy addr").port();
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let blackhole = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let (hole, halt) = (blackhole.clone(), stop.clone());

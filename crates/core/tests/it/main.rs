@@ -2,5 +2,7 @@
 
 mod support;
 
+mod faults;
+mod history;
 mod session;
 mod tls;
