@@ -1,6 +1,6 @@
 //! IPC commands: argument plumbing only; the work is in [`crate::state::AppState`].
 
-use redchat_core::SendReport;
+use redchat_core::{ChatMessage, HistoryCursor, HistoryPage};
 use tauri::State;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
@@ -45,14 +45,37 @@ pub async fn disconnect(state: State<'_, AppState>) -> Result<(), IpcError> {
     Ok(())
 }
 
-/// Sends a message.
+/// Queues a message in the outbox; returns it at once (`outgoing` events follow).
 #[tauri::command]
 pub async fn send(
     state: State<'_, AppState>,
     to: Option<String>,
     text: String,
-) -> Result<SendReport, IpcError> {
+) -> Result<ChatMessage, IpcError> {
     state.send(to, &text).await
+}
+
+/// Queues a failed message again.
+#[tauri::command]
+pub async fn retry_message(state: State<'_, AppState>, id: String) -> Result<(), IpcError> {
+    state.retry_message(&id).await
+}
+
+/// Reconnects now instead of waiting for the next attempt.
+#[tauri::command]
+pub async fn retry_now(state: State<'_, AppState>) -> Result<(), IpcError> {
+    state.retry_now().await
+}
+
+/// A page of history, oldest first.
+#[tauri::command]
+pub async fn history(
+    state: State<'_, AppState>,
+    peer: Option<String>,
+    before: Option<HistoryCursor>,
+    limit: usize,
+) -> Result<HistoryPage, IpcError> {
+    state.history(peer, before, limit).await
 }
 
 /// The page has handled the last batch of events; the next may come.

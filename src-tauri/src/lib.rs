@@ -48,6 +48,9 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::attach,
         commands::disconnect,
         commands::send,
+        commands::retry_message,
+        commands::retry_now,
+        commands::history,
         commands::ack_events,
     ]
 }
@@ -60,7 +63,14 @@ pub fn run() {
     let builder = tauri::Builder::default().plugin(tauri_plugin_store::Builder::default().build());
     let builder = builder.setup(|app| {
         let store = profile::PluginStore::open(app.handle())?;
-        let state = AppState::new(Box::new(store), Secrets::new(Box::new(secrets::OsKeychain)));
+        // The outbox and inbox cursor live next to settings.json; if the directory cannot be
+        // found, sessions keep them in memory (and say nothing is lost only while running).
+        let data_dir = app.path().app_data_dir().ok();
+        let state = AppState::new(
+            Box::new(store),
+            Secrets::new(Box::new(secrets::OsKeychain)),
+            data_dir,
+        );
         app.manage(state);
         // The footprint benchmark's floor: this same binary showing an empty page.
         if std::env::var_os("REDCHAT_BLANK_WINDOW").is_some()

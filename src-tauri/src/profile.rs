@@ -1,4 +1,4 @@
-//! Saved settings: connection string (without its password), username, namespace.
+//! Saved settings: connection string (without its password), username, namespace, delivery mode.
 //!
 //! The real app keeps them with tauri-plugin-store in `settings.json` in the app data dir
 //! (`$XDG_DATA_HOME/dev.redchat.desktop/` on Linux). Passwords never go there: see
@@ -21,6 +21,8 @@ pub struct Profile {
     pub username: String,
     /// Inbox channel prefix.
     pub namespace: String,
+    /// Durable (default) or live-only delivery.
+    pub delivery: redchat_core::Delivery,
 }
 
 impl Default for Profile {
@@ -29,6 +31,7 @@ impl Default for Profile {
             connection: DEFAULT_CONNECTION.into(),
             username: String::new(),
             namespace: String::new(),
+            delivery: redchat_core::Delivery::Durable,
         }
     }
 }

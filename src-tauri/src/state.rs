@@ -1,10 +1,12 @@
 //! The app's state and what each command does, free of IPC plumbing so it reads top-down.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redchat_core::{
-    ConnectionSettings, Draft, Namespace, Secret, SendReport, Session, SessionConfig, Username,
+    ChatMessage, ConnectionSettings, Delivery, Draft, HistoryCursor, HistoryPage, Namespace,
+    Secret, Session, SessionConfig, Username,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -18,6 +20,8 @@ use crate::stream::{self, Target};
 pub struct AppState {
     profile: Box<dyn ProfileStore>,
     secrets: Secrets,
+    /// Where sessions keep their outbox and inbox cursor; `None`: in memory only.
+    data_dir: Option<PathBuf>,
     live: tokio::sync::Mutex<Option<Live>>,
 }
 
@@ -42,6 +46,13 @@ pub struct ConnectRequest {
     /// Password typed into the password field, when the connection string has none.
     #[serde(default)]
     pub password: Option<String>,
+    /// Durable (default) or live-only delivery.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Start even when the server cannot be reached now, and keep trying (the automatic
+    /// connect at start-up); otherwise such errors are returned at once.
+    #[serde(default)]
+    pub keep_trying: bool,
 }
 
 /// A live session, as the page sees it.
@@ -62,6 +73,8 @@ pub struct Connected {
     pub password: Storage,
     /// Why the keychain could not be used, when it could not.
     pub keychain_problem: Option<String>,
+    /// The delivery mode.
+    pub delivery: Delivery,
 }
 
 /// What the settings form starts from.
@@ -104,11 +117,17 @@ fn account(settings: &ConnectionSettings) -> String {
 }
 
 impl AppState {
-    /// State over a profile store and secrets.
-    pub fn new(profile: Box<dyn ProfileStore>, secrets: Secrets) -> Self {
+    /// State over a profile store and secrets; sessions keep their outbox and inbox cursor
+    /// under `data_dir` (in memory only when `None`).
+    pub fn new(
+        profile: Box<dyn ProfileStore>,
+        secrets: Secrets,
+        data_dir: Option<PathBuf>,
+    ) -> Self {
         AppState {
             profile,
             secrets,
+            data_dir,
             live: tokio::sync::Mutex::new(None),
         }
     }
@@ -177,6 +196,7 @@ impl AppState {
             connection,
             username: user.to_string(),
             namespace: namespace.as_str().to_string(),
+            delivery: request.delivery,
         };
         self.profile
             .save(&profile)
@@ -189,6 +209,9 @@ impl AppState {
         let tls = settings.tls;
         let mut config = SessionConfig::new(settings, user);
         config.namespace = namespace;
+        config.delivery = request.delivery;
+        config.data_dir = self.data_dir.clone();
+        config.keep_trying = request.keep_trying;
         let (session, events) = Session::connect(config).await.map_err(|e| {
             if e.is_auth() && password.is_none() {
                 let why = match self.secrets.unavailable_reason() {
@@ -216,6 +239,7 @@ impl AppState {
             notes: parsed.notes,
             password: storage,
             keychain_problem: self.secrets.unavailable_reason(),
+            delivery: session.delivery(),
         };
         let target: Target = Arc::new(Mutex::new(Some(channel)));
         let credit = stream::credit();
@@ -252,18 +276,57 @@ impl AppState {
         }
     }
 
-    /// Sends `text` to `to`, or to the `@name` it starts with when `to` is absent.
+    fn session(&self, live: &Option<Live>) -> Result<Session, IpcError> {
+        live.as_ref()
+            .map(|l| l.session.clone())
+            .ok_or_else(|| IpcError::from(redchat_core::Error::NotConnected))
+    }
+
+    /// Puts `text` for `to` (or for the `@name` it starts with when `to` is absent) in the
+    /// outbox and returns the message; `outgoing` events report how it went.
     ///
     /// # Errors
-    /// `not_connected`, input errors (`invalid_message`, `invalid_username`,
-    /// `message_too_large`) or connection errors.
-    pub async fn send(&self, to: Option<String>, text: &str) -> Result<SendReport, IpcError> {
+    /// `not_connected` without a session, input errors (`invalid_message`,
+    /// `invalid_username`, `message_too_large`) or `storage` (outbox file).
+    pub async fn send(&self, to: Option<String>, text: &str) -> Result<ChatMessage, IpcError> {
         let draft = match to {
             Some(to) => Draft::in_conversation(Username::parse(&to)?, text)?,
             None => redchat_core::parse_line(text)?,
         };
-        let session = self.live.lock().await.as_ref().map(|l| l.session.clone());
-        let session = session.ok_or_else(|| IpcError::from(redchat_core::Error::NotConnected))?;
-        Ok(session.send(draft).await?)
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.submit(draft).await?)
+    }
+
+    /// Queues a failed message again.
+    ///
+    /// # Errors
+    /// `not_connected`, `invalid_message` (no failed message with that id), `storage`.
+    pub async fn retry_message(&self, id: &str) -> Result<(), IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.retry(id).await?)
+    }
+
+    /// Reconnects now instead of waiting for the next attempt.
+    ///
+    /// # Errors
+    /// `not_connected` without a session.
+    pub async fn retry_now(&self) -> Result<(), IpcError> {
+        self.session(&*self.live.lock().await)?.retry_now();
+        Ok(())
+    }
+
+    /// A page of history with `peer` (all conversations when absent).
+    ///
+    /// # Errors
+    /// `invalid_username`, `not_connected` (no session, or the link is down), `timeout`.
+    pub async fn history(
+        &self,
+        peer: Option<String>,
+        before: Option<HistoryCursor>,
+        limit: usize,
+    ) -> Result<HistoryPage, IpcError> {
+        let peer = peer.map(|p| Username::parse(&p)).transpose()?;
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.history(peer.as_ref(), before, limit).await?)
     }
 }

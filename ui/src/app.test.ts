@@ -1,106 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
-import { App } from "./app";
+import { clearMocks } from "@tauri-apps/api/mocks";
 import * as ipc from "./ipc";
-
-type Handler = (cmd: string, args: Record<string, unknown>) => unknown;
-
-interface Harness {
-  app: App;
-  calls: { cmd: string; args: Record<string, unknown> }[];
-  push(events: ipc.SessionEvent[]): void;
-}
-
-const profile: ipc.ProfileView = {
-  profile: { connection: "redis://127.0.0.1:6379", username: "alice", namespace: "" },
-  passwordSaved: false,
-  keychainProblem: null,
-};
-
-const connected: ipc.Connected = {
-  user: "alice",
-  inbox: "alice",
-  addr: "127.0.0.1:6379",
-  tls: false,
-  notes: [],
-  password: "none",
-  keychainProblem: null,
-};
-
-function chat(content: string, sender = "bob", id: string = crypto.randomUUID()): ipc.SessionEvent {
-  return {
-    kind: "chat",
-    id,
-    sender,
-    to: "alice",
-    content,
-    sentAt: null,
-    receivedAt: "2026-11-24T10:00:00.000Z",
-    channel: "alice",
-    legacy: false,
-  };
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-  await new Promise((r) => setTimeout(r, 0));
-}
-
-async function start(overrides: Partial<Record<string, Handler>> = {}): Promise<Harness> {
-  const calls: Harness["calls"] = [];
-  let channelId: number | null = null;
-  let index = 0;
-  const handlers: Record<string, Handler> = {
-    load_profile: () => profile,
-    attach: () => null,
-    check_connection: () => ({ addr: "127.0.0.1:6379", tls: false, user: null, hasPassword: false, db: 0, notes: [] }),
-    connect: () => connected,
-    send: (_cmd, args) => ({
-      message: { id: crypto.randomUUID(), sender: "alice", to: args.to, content: `@${String(args.to)} ${String(args.text)}`, sentAt: null, receivedAt: new Date().toISOString(), channel: String(args.to), legacy: false },
-      receivers: 1,
-    }),
-    disconnect: () => null,
-    ack_events: () => null,
-    ...overrides,
-  };
-  mockIPC((cmd, args) => {
-    const a = (args ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args: a });
-    if (cmd === "connect" || cmd === "attach") {
-      // mockIPC hands over the Channel object itself (the real IPC sends "__CHANNEL__:<id>").
-      channelId = (a.events as { id: number }).id;
-      index = 0;
-    }
-    const handler = handlers[cmd];
-    if (!handler) throw new Error(`unexpected command ${cmd}`);
-    return handler(cmd, a);
-  });
-  const app = new App(ipc);
-  document.body.append(app.el);
-  await app.start();
-  await settle();
-  return {
-    app,
-    calls,
-    push(events) {
-      if (channelId === null) throw new Error("no channel yet");
-      const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback(id: number, data: unknown): void } }).__TAURI_INTERNALS__;
-      internals.runCallback(channelId, { index: index++, message: events });
-    },
-  };
-}
-
-function text(selector: string): string {
-  return document.querySelector(selector)?.textContent ?? "";
-}
-
-async function typeAndSend(line: string): Promise<void> {
-  const input = document.querySelector<HTMLTextAreaElement>("#compose");
-  if (!input) throw new Error("no composer");
-  input.value = line;
-  input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
-  await settle();
-}
+import { chat, el, type Harness, outgoing, profile, sentMessage, settle, start, status, text, typeAndSend } from "./test/harness";
 
 describe("App", () => {
   let harness: Harness | null = null;
@@ -116,12 +17,14 @@ describe("App", () => {
   it("connects with the saved profile and shows the status", async () => {
     harness = await start();
     expect(harness.calls.map((c) => c.cmd)).toContain("connect");
+    // The start-up connect keeps trying if the server is not reachable yet.
+    expect(harness.callsOf("connect")[0]?.request).toMatchObject({ username: "alice", keepTrying: true });
     expect(text("#status")).toBe("Connected as alice · 127.0.0.1:6379");
-    harness.push([{ kind: "status", state: "reconnecting", user: "alice", addr: "127.0.0.1:6379", reason: "connection lost; reconnecting" }]);
+    harness.push([status({ state: "reconnecting", reason: "connection lost; reconnecting", attempt: 1 })]);
     await settle();
-    expect(text("#status")).toContain("Reconnecting to 127.0.0.1:6379 — connection lost");
+    expect(text("#status")).toBe("Reconnecting… attempt 1 — connection lost; reconnecting");
     expect(document.querySelector("#status")?.getAttribute("data-phase")).toBe("reconnecting");
-    harness.push([{ kind: "status", state: "connected", user: "alice", addr: "127.0.0.1:6379", reason: null }]);
+    harness.push([status({ state: "connected" })]);
     await settle();
     expect(text("#status")).toBe("Connected as alice · 127.0.0.1:6379");
   });
@@ -162,39 +65,43 @@ describe("App", () => {
   it("sends @user messages and shows them as mine", async () => {
     harness = await start();
     await typeAndSend("@Bob hi there");
-    const send = harness.calls.find((c) => c.cmd === "send");
-    expect(send?.args).toEqual({ to: "bob", text: "hi there" });
-    const mine = document.querySelector("#messages .entry.mine");
-    expect(mine?.textContent).toContain("@bob hi there");
-    expect(mine?.textContent).toContain("alice (you)");
-    expect(mine?.classList.contains("delivered")).toBe(true);
+    const send = harness.callsOf("send")[0];
+    expect(send).toEqual({ to: "bob", text: "hi there" });
+    const mine = el("#messages .entry.mine");
+    expect(mine.textContent).toContain("@bob hi there");
+    expect(mine.textContent).toContain("alice (you)");
+    expect(mine.classList.contains("queued")).toBe(true);
     expect(text("#conversation-title")).toBe("@bob");
+    expect(el<HTMLTextAreaElement>("#compose").value).toBe("");
   });
 
-  it("tells inline that the recipient is not active when nobody received it", async () => {
-    harness = await start({
-      send: (_c, args) => ({
-        message: { id: "m1", sender: "alice", to: args.to, content: "@carol hello?", sentAt: null, receivedAt: new Date().toISOString(), channel: "carol", legacy: false },
-        receivers: 0,
-      }),
-    });
+  it("tells inline that the recipient is not active when a live-only message reached nobody", async () => {
+    const m = sentMessage("carol", "hello?", "m1");
+    harness = await start({ send: () => m });
     await typeAndSend("@carol hello?");
+    harness.push([outgoing(m, "notDelivered")]);
+    await settle();
     expect(text("#messages .entry.notice")).toBe("carol is not active: the message was not delivered.");
-    expect(document.querySelector("#messages .entry.mine .delivery")?.textContent).toBe("not delivered");
+    expect(text("#messages .entry.mine .delivery")).toBe("Not delivered — carol is not active");
+    // A repeated event for the same state adds no second notice.
+    harness.push([outgoing(m, "notDelivered")]);
+    await settle();
+    expect(document.querySelectorAll("#messages .entry.notice").length).toBe(1);
   });
 
-  it("keeps the typed line and shows the error when sending fails", async () => {
+  it("keeps the typed line and shows the error when the message cannot even be queued", async () => {
     harness = await start({
       send: () => {
-        throw { code: "not_connected", message: "not connected" };
+        throw { code: "storage", message: "could not write the outbox: disk full" };
       },
     });
     await typeAndSend("@bob are you there");
-    expect(document.querySelector("#messages .entry.mine.failed")).not.toBeNull();
-    expect(text("#compose-error")).toBe("not connected");
+    expect(document.querySelector("#messages .entry.mine")).toBeNull();
+    expect(text("#compose-error")).toBe("could not write the outbox: disk full");
+    expect(el<HTMLTextAreaElement>("#compose").value).toBe("@bob are you there");
     await typeAndSend("no recipient here");
-    // The open conversation is bob's now, so this goes to bob; clear it and test the rule.
-    expect(harness.calls.filter((c) => c.cmd === "send").at(-1)?.args).toEqual({ to: "bob", text: "no recipient here" });
+    // The open conversation is bob's now, so this goes to bob.
+    expect(harness.callsOf("send").at(-1)).toEqual({ to: "bob", text: "no recipient here" });
   });
 
   it("refuses a line without a recipient when no conversation is open", async () => {
@@ -202,7 +109,7 @@ describe("App", () => {
     await typeAndSend("hello");
     expect(text("#compose-error")).toBe('start with @name, e.g. "@bob hello"');
     expect(document.querySelector<HTMLTextAreaElement>("#compose")?.value).toBe("hello");
-    expect(harness.calls.map((c) => c.cmd)).not.toContain("send");
+    expect(harness.callsOf("send")).toEqual([]);
   });
 
   it("renders hostile remote text as text, never as markup", async () => {
@@ -246,6 +153,7 @@ describe("App", () => {
 describe("toIpcError", () => {
   it("keeps known codes and maps unknown ones to internal", () => {
     expect(ipc.toIpcError({ code: "tls", message: "m" }).code).toBe("tls");
+    expect(ipc.toIpcError({ code: "storage", message: "m" }).code).toBe("storage");
     expect(ipc.toIpcError({ code: "brand_new", message: "m" }).code).toBe("internal");
     expect(ipc.toIpcError("boom")).toMatchObject({ code: "internal", message: "boom" });
   });

@@ -1,5 +1,5 @@
 // The only module that talks to Rust. Types mirror src-tauri/src/state.rs and
-// crates/core (session.rs, wire.rs); error codes mirror IpcError / core Error::code.
+// crates/core (session.rs, wire.rs, inbox.rs); error codes mirror IpcError / core Error::code.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 
@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   "redis",
   "keychain",
   "settings_store",
+  "storage",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -52,10 +53,17 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+/**
+ * How messages travel. Durable: PUBLISH plus the recipient's inbox stream, so offline people
+ * get them later and there is history. Live only: PUBLISH alone, like the original client.
+ */
+export type DeliveryMode = "durable" | "liveOnly";
+
 export interface Profile {
   connection: string;
   username: string;
   namespace: string;
+  delivery: DeliveryMode;
 }
 
 export interface ProfileView {
@@ -77,7 +85,10 @@ export interface ConnectRequest {
   connection: string;
   username: string;
   namespace: string;
+  delivery: DeliveryMode;
   password?: string;
+  /** Start even if the server cannot be reached now, and keep trying (start-up connect). */
+  keepTrying?: boolean;
 }
 
 export type PasswordStorage = "keychain" | "sessionOnly" | "none";
@@ -90,6 +101,7 @@ export interface Connected {
   notes: string[];
   password: PasswordStorage;
   keychainProblem: string | null;
+  delivery: DeliveryMode;
 }
 
 export interface ChatMessage {
@@ -101,6 +113,8 @@ export interface ChatMessage {
   receivedAt: string;
   channel: string;
   legacy: boolean;
+  /** Came from (or went to) an inbox stream rather than only pub/sub. */
+  durable: boolean;
 }
 
 export interface PlainText {
@@ -126,17 +140,54 @@ export interface Status {
   user: string;
   addr: string;
   reason: string | null;
+  /** Reconnect attempts in this outage (0 when connected). */
+  attempt: number;
+  /** Milliseconds until the next attempt, while waiting for it. */
+  retryInMs: number | null;
+  delivery: DeliveryMode;
+  /** Messages waiting in the outbox. */
+  queued: number;
+}
+
+/**
+ * Where a message we sent stands. queued: in the outbox; delivered: someone was listening;
+ * stored: nobody was listening, kept in the recipient's inbox stream; notDelivered: live-only
+ * and nobody was listening (lost); failed: Redis refused it (retry_message re-queues it).
+ */
+export type OutgoingState = "queued" | "delivered" | "stored" | "notDelivered" | "failed";
+
+export interface Outgoing {
+  message: ChatMessage;
+  state: OutgoingState;
+  /** PUBLISH's receiver count, once sent. */
+  receivers: number | null;
+  /** Why it failed. */
+  reason: string | null;
 }
 
 export type SessionEvent =
   | ({ kind: "chat" } & ChatMessage)
   | ({ kind: "plain" } & PlainText)
   | ({ kind: "unreadable" } & Unreadable)
-  | ({ kind: "status" } & Status);
+  | ({ kind: "status" } & Status)
+  /** A message we sent changed state; also sent at start for messages left in the outbox. */
+  | ({ kind: "outgoing" } & Outgoing)
+  /** Reading the inbox caught up; `count` messages (sent just before as chat events) arrived while away. */
+  | { kind: "caughtUp"; count: number }
+  /** Something to tell the user that is not a message. */
+  | { kind: "notice"; text: string };
 
-export interface SendReport {
-  message: ChatMessage;
-  receivers: number;
+/** Where the next older history page starts: opaque per-stream positions. */
+export interface HistoryCursor {
+  inbox: string | null;
+  sent: string | null;
+}
+
+export interface HistoryPage {
+  /** Oldest first. */
+  messages: ChatMessage[];
+  /** Cursor for the next older page; null when there is nothing older. */
+  more: HistoryCursor | null;
 }
 
 export type EventHandler = (batch: SessionEvent[]) => void;
@@ -186,7 +237,29 @@ export function disconnect(): Promise<void> {
   return call("disconnect");
 }
 
-/** Sends `text` to `to`, or to the `@name` the text starts with when `to` is null. */
-export function send(to: string | null, text: string): Promise<SendReport> {
+/**
+ * Puts `text` for `to` (or the `@name` the text starts with, when `to` is null) in the outbox
+ * and returns the message, state "queued"; later states arrive as `outgoing` events, which may
+ * come before this resolves.
+ */
+export function send(to: string | null, text: string): Promise<ChatMessage> {
   return call("send", { to, text });
+}
+
+/** Queues a failed message again. */
+export function retryMessage(id: string): Promise<void> {
+  return call("retry_message", { id });
+}
+
+/** Reconnects now instead of waiting for the next attempt. */
+export function retryNow(): Promise<void> {
+  return call("retry_now");
+}
+
+/**
+ * Up to `limit` messages with `peer` (all conversations when null) older than `before` (from
+ * the newest when null). Empty in live-only mode. Rejects with not_connected while offline.
+ */
+export function history(peer: string | null, before: HistoryCursor | null, limit: number): Promise<HistoryPage> {
+  return call("history", { peer, before, limit });
 }

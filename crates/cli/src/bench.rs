@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use redchat_core::{ConnectionSettings, Draft, Event, Session, SessionConfig, Username};
+use redchat_core::{ConnectionSettings, Delivery, Draft, Event, Session, SessionConfig, Username};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -58,6 +58,14 @@ pub struct BenchArgs {
     /// With --to: the name all simulated users send as (one conversation for the receiver).
     #[arg(long, requires = "to")]
     sender: Option<String>,
+    /// Chaos: start a private redis-server (AOF on), SIGKILL it a third of the way into the
+    /// run and restart it; report sent / shown / lost / duplicates / recovery per delivery
+    /// mode (durable and live-only), for each --chaos-down.
+    #[arg(long, conflicts_with_all = ["matrix", "to", "baseline"])]
+    chaos: bool,
+    /// Seconds the server stays down in --chaos runs (repeatable).
+    #[arg(long, default_values_t = [1.0, 10.0])]
+    chaos_down: Vec<f64>,
 }
 
 /// One run's figures.
@@ -110,7 +118,7 @@ impl Outcome {
     }
 }
 
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
@@ -124,6 +132,9 @@ pub async fn run(args: &ConnectionArgs, bench: &BenchArgs) -> Result<std::proces
     let duration = Duration::from_secs_f64(bench.duration);
     let mut outcomes = Vec::new();
     let mut raw_limit = None;
+    if bench.chaos {
+        return chaos(bench, duration).await;
+    }
     if bench.matrix {
         raw_limit = redis_benchmark(&settings);
         println!("{}", header());
@@ -216,6 +227,36 @@ pub async fn run(args: &ConnectionArgs, bench: &BenchArgs) -> Result<std::proces
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+async fn chaos(bench: &BenchArgs, duration: Duration) -> Result<std::process::ExitCode> {
+    println!("{}", crate::chaos::ChaosOutcome::header());
+    let mut runs = Vec::new();
+    for &down in &bench.chaos_down {
+        for delivery in [Delivery::Durable, Delivery::LiveOnly] {
+            let outcome = crate::chaos::chaos_run(
+                delivery,
+                bench.users,
+                bench.rate,
+                duration,
+                Duration::from_secs_f64(down),
+                bench.payload,
+            )
+            .await?;
+            println!("{}", outcome.row());
+            runs.push(outcome.to_json());
+        }
+    }
+    if let Some(path) = &bench.out {
+        let doc = json!({ "machine": machine(), "durationSeconds": bench.duration, "runs": runs });
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).ok();
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 fn header() -> String {
     format!(
         "{:<9} {:>5} {:>6} {:>7} {:>8} {:>8} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8}",
@@ -288,7 +329,12 @@ fn wire_size(payload: usize) -> usize {
 
 /// Sends for `duration` at `rate` spread over `senders` tasks; `send(i)` sends user i's next
 /// message and says whether it went out.
-async fn pace<F, Fut>(users: usize, rate: u64, duration: Duration, send: F) -> (u64, u64, f64)
+pub(crate) async fn pace<F, Fut>(
+    users: usize,
+    rate: u64,
+    duration: Duration,
+    send: F,
+) -> (u64, u64, f64)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -364,6 +410,8 @@ async fn firehose_run(
         };
         let mut config = SessionConfig::new(settings.clone(), name);
         config.heartbeat = Duration::from_secs(5);
+        // Live pub/sub, as the window firehose measures rendering, not storage.
+        config.delivery = Delivery::LiveOnly;
         let (session, events) = Session::connect(config)
             .await
             .context("connecting a bench user")?;
@@ -420,6 +468,8 @@ async fn redchat_run(
             let _permit = limit.acquire().await;
             let mut config = SessionConfig::new(settings, user);
             config.heartbeat = Duration::from_secs(5);
+            // Live-only: the same work as the bare redis-rs baseline (PUBLISH, push).
+            config.delivery = Delivery::LiveOnly;
             Session::connect(config).await.map(|s| (i, s))
         });
     }
@@ -585,7 +635,7 @@ async fn baseline_run(
     })
 }
 
-fn uuid_fragment() -> String {
+pub(crate) fn uuid_fragment() -> String {
     format!("{:08x}", now_us() as u32)
 }
 

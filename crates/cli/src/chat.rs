@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redchat_core::{Draft, Username, parse_line};
+use redchat_core::{Draft, Event, State, Username, parse_line};
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 use tokio::runtime::Runtime;
 
+use crate::connection::Lifetime;
 use crate::{ConnectionArgs, connection, output};
 
 /// Runs the chat until Ctrl-D or `/quit`. With `broadcast`, lines go as plain text
@@ -23,26 +24,36 @@ pub fn run(
     broadcast: Option<String>,
 ) -> Result<ExitCode> {
     let extra = broadcast.iter().cloned().collect();
-    let (session, mut events) = runtime.block_on(connection::connect(args, user, extra))?;
+    let (session, mut events) = runtime.block_on(connection::connect(
+        args,
+        user,
+        extra,
+        Lifetime::Interactive,
+    ))?;
     let me = session.user().to_string();
     let (mut input, mut print) = Input::open()?;
     let own_channel = broadcast.clone();
     let me_for_printer = me.clone();
     runtime.spawn(async move {
         let mut batch = Vec::new();
+        let mut quiet = QuietStatus::default();
         while events.recv_many(&mut batch, 256).await > 0 {
             let lines: Vec<String> = batch
                 .drain(..)
                 .filter_map(|event| {
                     // Our own broadcast lines come back on the shared channel: don't echo.
-                    if let (Some(channel), redchat_core::Event::Plain(p)) = (&own_channel, &event)
+                    if let (Some(channel), Event::Plain(p)) = (&own_channel, &event)
                         && &p.channel == channel
                         && p.text.starts_with(&format!("{me_for_printer}: "))
                     {
                         return None;
                     }
-                    output::human(&event)
-                        .or_else(|| output::status(&event).map(|s| format!("* {s}")))
+                    if let Event::Status(s) = &event
+                        && !quiet.worth_a_line(s)
+                    {
+                        return None;
+                    }
+                    output::human(&event).or_else(|| output::notice(&event))
                 })
                 .collect();
             if !lines.is_empty() && !print(lines.join("\n")) {
@@ -53,10 +64,11 @@ pub fn run(
 
     match &broadcast {
         Some(channel) => println!(
-            "Connected as {me} on #{channel}. Type a line and press Enter; Ctrl-D or /quit to leave."
+            "Chatting as {me} on #{channel}. Type a line and press Enter; Ctrl-D or /quit to leave."
         ),
         None => println!(
-            "Connected as {me}. Type @name message and press Enter; Ctrl-D or /quit to leave."
+            "Chatting as {me}. Type @name message and press Enter; /retry reconnects now (or \
+             /retry <id> sends a failed message again); Ctrl-D or /quit to leave."
         ),
     }
     let mut peer: Option<Username> = None;
@@ -75,6 +87,16 @@ pub fn run(
         }
         if text == "/quit" {
             break;
+        }
+        if text == "/retry" {
+            session.retry_now();
+            continue;
+        }
+        if let Some(id) = text.strip_prefix("/retry ") {
+            if let Err(e) = runtime.block_on(retry(&session, id.trim())) {
+                eprintln!("! {e}");
+            }
+            continue;
         }
         input.remember(text);
         if let Some(channel) = &broadcast {
@@ -97,10 +119,11 @@ pub fn run(
             }
         };
         peer = Some(draft.to.clone());
-        match runtime.block_on(session.send(draft)) {
-            Ok(report) if report.receivers == 0 => {
-                let to = report.message.to.unwrap_or_default();
-                println!("! {to} is not active: the message was not delivered");
+        // Into the outbox (on disk): sent as soon as the link is up; the printer reports
+        // "stored", "not delivered" or "failed" when it is settled.
+        match runtime.block_on(session.submit(draft)) {
+            Ok(_) if !session.is_connected() => {
+                println!("* queued: not connected, sent when the connection is back");
             }
             Ok(_) => {}
             Err(e) => eprintln!("! not sent: {e}"),
@@ -108,6 +131,32 @@ pub fn run(
     }
     runtime.block_on(session.shutdown(Duration::from_secs(2)));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Queues the failed message whose id starts with `prefix` again.
+async fn retry(session: &redchat_core::Session, prefix: &str) -> redchat_core::Result<()> {
+    if prefix.len() < 4 {
+        return Err(redchat_core::Error::InvalidMessage(
+            "give at least the first 4 characters of the message id".into(),
+        ));
+    }
+    session.retry(prefix).await
+}
+
+/// Status lines worth printing: state or reason changes, and reconnect attempts 1, 2, 4, 8…
+/// (a long outage should not flood the screen).
+#[derive(Default)]
+struct QuietStatus {
+    last: Option<(State, Option<String>)>,
+}
+
+impl QuietStatus {
+    fn worth_a_line(&mut self, s: &redchat_core::Status) -> bool {
+        let now = (s.state, s.reason.clone());
+        let changed = self.last.as_ref() != Some(&now);
+        self.last = Some(now);
+        changed || s.attempt.is_power_of_two()
+    }
 }
 
 /// Where lines come from: a line editor on a terminal, plain lines from a pipe (scripts).

@@ -1,13 +1,36 @@
 //! Turning `--url` and the environment into a connected session.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use redchat_core::{
-    ConnectionSettings, Events, Namespace, Secret, Session, SessionConfig, Username,
+    ConnectionSettings, Delivery, Events, Namespace, Secret, Session, SessionConfig, Username,
 };
 
 use crate::ConnectionArgs;
+
+/// How long-lived the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// One message and out (`send`): outbox in memory, fail fast.
+    OneShot,
+    /// `listen`: the inbox cursor on disk (catch up on what arrived while away).
+    Listener,
+    /// `chat`: outbox and cursor on disk; start even if the server is away and keep trying.
+    Interactive,
+}
+
+/// `--data-dir`, else `$XDG_DATA_HOME/redchat`, else `~/.local/share/redchat`.
+fn data_dir(args: &ConnectionArgs) -> Option<PathBuf> {
+    args.data_dir.clone().or_else(|| {
+        std::env::var_os("XDG_DATA_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .map(|d| d.join("redchat"))
+    })
+}
 
 /// Parses the connection string and username, finds the password (in the string,
 /// `REDCHAT_PASSWORD`, or a prompt when the server asks for one and stdin is a terminal) and
@@ -16,6 +39,7 @@ pub async fn connect(
     args: &ConnectionArgs,
     user: &str,
     extra_channels: Vec<String>,
+    lifetime: Lifetime,
 ) -> Result<(Session, Events)> {
     let parsed = ConnectionSettings::parse(&args.url).context("reading --url / REDCHAT_URL")?;
     for note in &parsed.notes {
@@ -33,6 +57,15 @@ pub async fn connect(
     let mut config = SessionConfig::new(settings, user);
     config.namespace = namespace;
     config.extra_channels = extra_channels;
+    config.delivery = if args.live_only {
+        Delivery::LiveOnly
+    } else {
+        Delivery::Durable
+    };
+    if lifetime != Lifetime::OneShot {
+        config.data_dir = data_dir(args);
+    }
+    config.keep_trying = lifetime == Lifetime::Interactive;
     match Session::connect(config.clone()).await {
         Ok(session) => Ok(session),
         Err(e)

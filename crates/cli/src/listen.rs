@@ -7,10 +7,12 @@ use std::time::Duration;
 use anyhow::Result;
 use redchat_core::Event;
 
+use crate::connection::Lifetime;
 use crate::{ConnectionArgs, connection, output};
 
 pub async fn run(args: &ConnectionArgs, user: &str, json: bool) -> Result<ExitCode> {
-    let (session, mut events) = connection::connect(args, user, Vec::new()).await?;
+    let (session, mut events) =
+        connection::connect(args, user, Vec::new(), Lifetime::Listener).await?;
     let mut batch = Vec::new();
     loop {
         tokio::select! {
@@ -36,7 +38,7 @@ fn print_event(out: &mut impl Write, event: &Event, json: bool) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string(event)?)?;
     } else if let Some(line) = output::human(event) {
         writeln!(out, "{line}")?;
-    } else if let Some(line) = output::status(event) {
+    } else if let Some(line) = output::status(event).or_else(|| output::notice(event)) {
         eprintln!("{line}");
     }
     Ok(())

@@ -12,6 +12,7 @@
 //! - [`bench`]: load against Redis, Redchat's path vs bare redis-rs.
 
 mod bench;
+mod chaos;
 mod chat;
 mod connection;
 mod listen;
@@ -35,8 +36,14 @@ Connection strings: redis://[user:password@]host[:port][/db], rediss://... (TLS)
 Azure portal's form name.redis.cache.windows.net:6380,password=KEY,ssl=True,abortConnect=False.
 Keep passwords off the command line: set REDCHAT_PASSWORD, or leave it out and be asked.
 
-Exit codes: 0 success; 1 error (bad input, connection, authentication); 2 usage error;
-3 message not delivered (nobody was listening).
+Delivery: durable by default: every message is also appended to the recipient's inbox stream,
+so an offline recipient gets it on their next connect (see docs/delivery.md); --live-only
+gives the original client's semantics. `chat` keeps unsent messages in an outbox on disk and
+reconnects forever (/retry reconnects now).
+
+Exit codes: 0 success (delivered, or stored for an offline recipient); 1 error (bad input,
+connection, authentication); 2 usage error; 3 message not delivered (--live-only and nobody
+was listening).
 
 Examples:
   redchat-cli chat --user alice
@@ -65,6 +72,14 @@ struct ConnectionArgs {
     /// Prefix for inbox channel names (empty: same inboxes as the original client).
     #[arg(long, env = "REDCHAT_NAMESPACE", default_value = "", global = true)]
     namespace: String,
+    /// Live-only delivery, like the original client: PUBLISH only, nothing stored, messages
+    /// to offline users are lost. Default: durable (also kept in the recipient's inbox stream).
+    #[arg(long, env = "REDCHAT_LIVE_ONLY", global = true)]
+    live_only: bool,
+    /// Where `chat` and `listen` keep the outbox and the inbox cursor
+    /// [default: $XDG_DATA_HOME/redchat or ~/.local/share/redchat].
+    #[arg(long, env = "REDCHAT_DATA_DIR", global = true)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]

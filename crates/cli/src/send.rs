@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use redchat_core::{Draft, Username, parse_line};
 
+use crate::connection::Lifetime;
 use crate::{ConnectionArgs, EXIT_NOT_DELIVERED, connection};
 
 pub async fn run(
@@ -19,15 +20,19 @@ pub async fn run(
         None => parse_line(message),
     }
     .context("reading the message")?;
-    let (session, _events) = connection::connect(args, user, Vec::new()).await?;
+    let (session, _events) = connection::connect(args, user, Vec::new(), Lifetime::OneShot).await?;
     let result = session.send(draft).await;
     session.shutdown(Duration::from_secs(2)).await;
     let report = result.context("sending")?;
     println!("{}", report.receivers);
-    if report.receivers == 0 {
-        let to = report.message.to.unwrap_or_default();
-        eprintln!("{to} is not active: the message was not delivered");
-        return Ok(ExitCode::from(EXIT_NOT_DELIVERED));
+    let to = report.message.to.unwrap_or_default();
+    match (report.receivers, report.stored) {
+        (0, true) => eprintln!("{to} is not active: stored, delivered when they connect"),
+        (0, false) => {
+            eprintln!("{to} is not active: the message was not delivered");
+            return Ok(ExitCode::from(EXIT_NOT_DELIVERED));
+        }
+        _ => {}
     }
     Ok(ExitCode::SUCCESS)
 }

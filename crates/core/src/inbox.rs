@@ -8,6 +8,7 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::error::{Error, Result};
 use crate::store::entry_id;
@@ -192,8 +193,17 @@ impl Scan<'_> {
         Ok(())
     }
 
-    fn head(&self) -> Option<(u64, u64)> {
-        self.buffered.front().and_then(|(id, _)| entry_id(id))
+    /// Order key of the next entry: server time, then (within one millisecond, where the
+    /// two streams' sequence numbers are unrelated) the sender's time, then the sequence.
+    fn head(&self) -> Option<(u64, i128, u64)> {
+        let (id, m) = self.buffered.front()?;
+        let (ms, seq) = entry_id(id)?;
+        let sent = m
+            .sent_at
+            .as_deref()
+            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+            .map_or(0, OffsetDateTime::unix_timestamp_nanos);
+        Some((ms, sent, seq))
     }
 
     fn take(&mut self) -> Option<ChatMessage> {

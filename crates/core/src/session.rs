@@ -38,7 +38,7 @@ use crate::wire::{self, ChatMessage, Incoming, PlainText, Unreadable};
 /// Default heartbeat period.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(2);
 /// Default longest wait between reconnect attempts.
-pub const DEFAULT_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// Default approximate length limit of each inbox and sent stream (`XADD MAXLEN ~`).
 pub const DEFAULT_STREAM_MAX_LEN: u64 = 10_000;
 /// First wait between reconnect attempts.
@@ -240,23 +240,48 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct Events {
     rx: mpsc::UnboundedReceiver<Event>,
+    ended: bool,
+}
+
+fn is_final(event: &Event) -> bool {
+    matches!(event, Event::Status(s) if s.state == State::Disconnected)
 }
 
 impl Events {
     /// The next event; `None` once the session has ended and every event was read.
     pub async fn recv(&mut self) -> Option<Event> {
-        self.rx.recv().await
+        if self.ended {
+            return None;
+        }
+        let event = self.rx.recv().await?;
+        self.ended = is_final(&event);
+        Some(event)
     }
 
     /// An event if one is ready, without waiting.
     pub fn try_recv(&mut self) -> Option<Event> {
-        self.rx.try_recv().ok()
+        if self.ended {
+            return None;
+        }
+        let event = self.rx.try_recv().ok()?;
+        self.ended = is_final(&event);
+        Some(event)
     }
 
     /// Waits for at least one event, then takes up to `limit` without waiting further.
     /// Returns 0 once the session has ended.
     pub async fn recv_many(&mut self, buf: &mut Vec<Event>, limit: usize) -> usize {
-        self.rx.recv_many(buf, limit).await
+        if self.ended {
+            return 0;
+        }
+        let start = buf.len();
+        let n = self.rx.recv_many(buf, limit).await;
+        if let Some(end) = buf[start..].iter().position(is_final) {
+            self.ended = true;
+            buf.truncate(start + end + 1);
+            return end + 1;
+        }
+        n
     }
 }
 
@@ -433,7 +458,10 @@ impl Session {
                 _guard: Arc::new(StopOnDrop(shared.clone())),
                 shared,
             },
-            Events { rx: events_rx },
+            Events {
+                rx: events_rx,
+                ended: false,
+            },
         ))
     }
 
@@ -466,6 +494,11 @@ impl Session {
             reconnects: c.reconnects.load(Ordering::Relaxed),
             caught_up: c.caught_up.load(Ordering::Relaxed),
         }
+    }
+
+    /// The main link is up (connected and subscribed).
+    pub fn is_connected(&self) -> bool {
+        self.shared.link.borrow().is_some()
     }
 
     /// Messages waiting in the outbox.
@@ -509,17 +542,27 @@ impl Session {
     }
 
     /// Queues a failed message again (same id, so a recipient never shows it twice).
+    /// `message_id` may be a unique prefix of the id (as shown by the CLI).
     ///
     /// # Errors
-    /// [`Error::InvalidMessage`] when no failed message has that id; [`Error::Storage`].
+    /// [`Error::InvalidMessage`] when no failed message (or more than one) matches;
+    /// [`Error::Storage`].
     pub async fn retry(&self, message_id: &str) -> Result<()> {
-        let queued = self
-            .shared
-            .failed
-            .lock()
-            .expect("failed lock")
-            .remove(message_id)
-            .ok_or_else(|| Error::InvalidMessage("no failed message with that id".into()))?;
+        let queued = {
+            let mut failed = self.shared.failed.lock().expect("failed lock");
+            let key = if failed.contains_key(message_id) {
+                Some(message_id.to_string())
+            } else {
+                let mut matching = failed.keys().filter(|k| k.starts_with(message_id));
+                match (matching.next(), matching.next()) {
+                    (Some(k), None) => Some(k.clone()),
+                    _ => None,
+                }
+            };
+            key.and_then(|k| failed.remove(&k))
+        };
+        let queued =
+            queued.ok_or_else(|| Error::InvalidMessage("no failed message with that id".into()))?;
         self.shared.enqueue(queued)
     }
 

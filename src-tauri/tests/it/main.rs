@@ -24,6 +24,7 @@ fn app_with(keychain: MemoryKeychain) -> App {
     let state = AppState::new(
         Box::new(profile.clone()),
         Secrets::new(Box::new(keychain.clone())),
+        None,
     );
     let app = redchat_lib::configure(mock_builder(), state)
         .build(mock_context(noop_assets()))
@@ -120,9 +121,35 @@ fn connect_send_and_errors_cross_as_codes() {
         "the password goes to the keychain"
     );
 
-    let report = invoke(&app, "send", json!({"to": "nobody", "text": "hello?"})).unwrap();
-    assert_eq!(report["receivers"], 0, "absent recipient reported");
-    assert_eq!(report["message"]["content"], "@nobody hello?");
+    assert_eq!(ok["delivery"], "durable", "durable by default");
+    let queued = invoke(&app, "send", json!({"to": "nobody", "text": "hello?"})).unwrap();
+    assert_eq!(
+        queued["content"], "@nobody hello?",
+        "queued and returned at once"
+    );
+    // Stored for later: history shows it once the outbox has sent it (no event channel in
+    // this mock, so poll, bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = invoke(
+            &app,
+            "history",
+            json!({"peer": "nobody", "before": null, "limit": 10}),
+        )
+        .unwrap();
+        if page["messages"][0]["id"] == queued["id"] {
+            assert_eq!(page["more"], Value::Null);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not in history: {page}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    invoke(&app, "retry_now", json!({})).unwrap();
+    let err = invoke(&app, "retry_message", json!({"id": "no-such-id"})).unwrap_err();
+    assert_eq!(err["code"], "invalid_message", "{err}");
 
     let err = invoke(&app, "send", json!({"to": null, "text": "no recipient"})).unwrap_err();
     assert_eq!(err["code"], "invalid_message", "{err}");
@@ -136,6 +163,25 @@ fn connect_send_and_errors_cross_as_codes() {
     invoke(&app, "disconnect", json!({})).unwrap();
     let err = invoke(&app, "send", json!({"to": "bob", "text": "hi"})).unwrap_err();
     assert_eq!(err["code"], "not_connected", "{err}");
+
+    // The automatic connect at start-up keeps trying when the server is not there yet;
+    // a connect from the form says at once.
+    let nowhere = format!("127.0.0.1:{}", redchat_core::testing::free_port());
+    let err = invoke(
+        &app,
+        "connect",
+        json!({"request": {"connection": nowhere, "username": "alice"}, "events": "__CHANNEL__:3"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "unreachable", "{err}");
+    let ok = invoke(&app, "connect", json!({"request": {"connection": nowhere, "username": "alice", "keepTrying": true, "delivery": "liveOnly"}, "events": "__CHANNEL__:4"})).unwrap();
+    assert_eq!(ok["delivery"], "liveOnly");
+    let queued = invoke(&app, "send", json!({"to": "bob", "text": "later"})).unwrap();
+    assert_eq!(
+        queued["content"], "@bob later",
+        "queued while the server is away"
+    );
+    invoke(&app, "disconnect", json!({})).unwrap();
 }
 
 #[test]

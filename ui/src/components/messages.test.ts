@@ -14,6 +14,7 @@ function chats(n: number, from = 0): SessionEvent[] {
     receivedAt: "2026-11-24T10:00:00Z",
     channel: "alice",
     legacy: false,
+    durable: false,
   }));
 }
 

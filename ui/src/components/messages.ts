@@ -1,12 +1,13 @@
 // The open conversation's messages, windowed: at most WINDOW rows are in the DOM whatever the
 // conversation's length. Scrolling near the top renders the previous PAGE rows (and drops rows
-// at the bottom); near the bottom, the next ones. New messages render live only while the view
-// is at the newest message; otherwise a "new messages" button counts them. Rows are built with
-// text nodes only.
+// at the bottom); near the bottom, the next ones. At the real top of what is loaded, an edge row
+// loads older history (on scroll, or its button) and says when there is no more. New messages
+// render live only while the view is at the newest message; otherwise a "new messages" button
+// counts them. Rows are built with text nodes only.
 
 import { h, replaceChildren, type Disposable } from "../dom";
 import { localDateTime, localTime } from "../format";
-import type { Conversation, Entry } from "../model";
+import type { Conversation, Entry, Older } from "../model";
 import { recordRendered, timed } from "../probe";
 
 /** Most rows in the DOM at once (~8 nodes each). */
@@ -16,39 +17,105 @@ export const PAGE = 60;
 /** Distance from an edge (px) that loads the next page. */
 const EDGE = 300;
 
-const DELIVERY_LABEL = {
-  sending: "sending…",
+/** What the delivery line of a message we sent says; `online`: connected right now. */
+export function deliveryLabel(entry: Entry, online: boolean): string {
+  const peer = entry.to ?? "they";
+  const state = entry.delivery;
+  if (state === undefined) return "";
+  switch (state) {
+    case "queued":
+      return online ? "Sending…" : "Waiting for connection";
+    case "delivered":
+      return "Delivered";
+    case "stored":
+      return `Stored — ${peer} gets it on next connect`;
+    case "notDelivered":
+      return `Not delivered — ${peer} is not active`;
+    case "failed":
+      return `Failed: ${entry.reason ?? "unknown error"}`;
+  }
+}
+
+/** Class for a delivery state (kebab-case, as CSS likes it). */
+const DELIVERY_CLASS = {
+  queued: "queued",
   delivered: "delivered",
-  undelivered: "not delivered",
+  stored: "stored",
+  notDelivered: "not-delivered",
   failed: "failed",
 } as const;
 
-export function renderEntry(entry: Entry): HTMLElement {
-  const classes = ["entry", entry.kind, entry.mine ? "mine" : "", entry.delivery ?? ""].filter(Boolean).join(" ");
+export function renderEntry(entry: Entry, online = true): HTMLElement {
+  const state = entry.delivery ? DELIVERY_CLASS[entry.delivery] : "";
+  const classes = ["entry", entry.kind, entry.mine ? "mine" : "", state].filter(Boolean).join(" ");
   if (entry.kind === "notice") {
     return h("li", { class: classes, "data-id": entry.id, role: "note" }, h("span", { class: "text" }, entry.text));
   }
   return h(
     "li",
-    { class: classes, "data-id": entry.id },
+    { class: classes, "data-id": entry.id, "data-state": entry.delivery },
     h(
       "div",
       { class: "meta" },
       h("span", { class: "from" }, entry.mine ? `${entry.from} (you)` : entry.from),
       h("time", { datetime: entry.time }, localTime(entry.time)),
       entry.legacy ? h("span", { class: "badge", title: "sent by the original client" }, "classic") : null,
-      entry.delivery ? h("span", { class: "delivery" }, DELIVERY_LABEL[entry.delivery]) : null,
+      entry.delivery ? h("span", { class: "delivery" }, deliveryLabel(entry, online)) : null,
+      entry.delivery === "failed"
+        ? h("button", { type: "button", class: "retry", "data-retry": entry.id, "aria-label": `Retry sending to ${entry.to ?? "them"}` }, "Retry")
+        : null,
     ),
     entry.detail ? h("div", { class: "detail" }, entry.detail) : null,
     h("div", { class: "text" }, entry.text),
   );
 }
 
+/** What the edge row at the top of a conversation shows. */
+function renderEdge(edge: HTMLElement, older: Older): void {
+  edge.dataset.state = older.state;
+  const loadButton = (label: string) => h("button", { type: "button", class: "load-older", "data-load-older": "" }, label);
+  switch (older.state) {
+    case "idle":
+      replaceChildren(edge, loadButton("Load older messages"));
+      break;
+    case "loading":
+      replaceChildren(edge, h("span", { class: "edge-text" }, "Loading older messages…"));
+      break;
+    case "error":
+      replaceChildren(
+        edge,
+        h("span", { class: "edge-text error-text" }, `Couldn't load older messages: ${older.error ?? "unknown error"}`),
+        loadButton("Try again"),
+      );
+      break;
+    case "end":
+      replaceChildren(edge, h("span", { class: "edge-text" }, "Beginning of history"));
+      break;
+    case "off":
+      replaceChildren(edge, h("span", { class: "edge-text" }, "History is off in live-only mode"));
+      break;
+    case "none":
+      replaceChildren(edge);
+      break;
+  }
+}
+
+export interface ListActions {
+  /** Retry sending the failed message `id`. */
+  retry(id: string): void;
+  /** The view reached the top of conversation `key`: load older history. */
+  loadOlder(key: string): void;
+}
+
+const NO_ACTIONS: ListActions = { retry: () => undefined, loadOlder: () => undefined };
+
 export class MessageList implements Disposable {
   readonly el: HTMLElement;
   private readonly list: HTMLOListElement;
   private readonly header: HTMLElement;
   private readonly newer: HTMLButtonElement;
+  /** First row while the real top of the loaded entries is shown: older history, or why not. */
+  private readonly edge: HTMLElement;
   private readonly abort = new AbortController();
   private conversation: Conversation | null = null;
   /** Rendered range of `conversation.entries`: [start, end). */
@@ -56,11 +123,13 @@ export class MessageList implements Disposable {
   private end = 0;
   private rows = new Map<Entry, HTMLElement>();
   private unseen = 0;
+  private online = true;
 
-  constructor() {
+  constructor(private readonly actions: ListActions = NO_ACTIONS) {
     this.header = h("header", { class: "conversation-header", id: "conversation-title" });
     this.list = h("ol", { class: "messages", id: "messages" });
     this.newer = h("button", { type: "button", class: "newer", id: "newer", hidden: true });
+    this.edge = h("li", { class: "history-edge", id: "history-edge", "aria-live": "polite" });
     this.el = h("section", { class: "conversation" }, this.header, this.list, this.newer);
     const signal = this.abort.signal;
     this.list.addEventListener("scroll", () => this.onScroll(), { signal, passive: true });
@@ -70,6 +139,20 @@ export class MessageList implements Disposable {
       (e) => {
         const time = (e.target as Element).closest?.("time");
         if (time && !time.title) time.title = localDateTime(time.dateTime);
+      },
+      { signal },
+    );
+    this.list.addEventListener(
+      "click",
+      (e) => {
+        const target = e.target as Element;
+        const retry = target.closest?.<HTMLButtonElement>("button[data-retry]");
+        if (retry?.dataset.retry) {
+          retry.disabled = true;
+          this.actions.retry(retry.dataset.retry);
+        } else if (target.closest?.("button[data-load-older]") && this.conversation) {
+          this.actions.loadOlder(this.conversation.key);
+        }
       },
       { signal },
     );
@@ -88,9 +171,18 @@ export class MessageList implements Disposable {
   }
 
   private row(entry: Entry): HTMLElement {
-    const row = renderEntry(entry);
+    const row = renderEntry(entry, this.online);
     this.rows.set(entry, row);
     return row;
+  }
+
+  /** Connected or not: messages waiting in the outbox say "Sending…" or "Waiting for connection". */
+  setOnline(online: boolean): void {
+    if (online === this.online) return;
+    this.online = online;
+    for (const [entry, row] of this.rows) {
+      if (entry.delivery === "queued") row.replaceWith(this.row(entry));
+    }
   }
 
   /** Shows `conversation` at its newest message. */
@@ -110,6 +202,7 @@ export class MessageList implements Disposable {
     this.end = conversation.entries.length;
     this.start = Math.max(0, this.end - WINDOW);
     replaceChildren(this.list, ...conversation.entries.slice(this.start, this.end).map((e) => this.row(e)));
+    this.syncEdge();
     this.scrollToEnd();
   }
 
@@ -131,6 +224,7 @@ export class MessageList implements Disposable {
       this.end = c.entries.length;
       this.start = this.end - WINDOW;
       replaceChildren(this.list, ...c.entries.slice(this.start, this.end).map((e) => this.row(e)));
+      this.syncEdge();
     } else {
       const rows = timed("build", () => entries.map((e) => this.row(e)));
       timed("insert", () => this.list.append(...rows));
@@ -141,10 +235,77 @@ export class MessageList implements Disposable {
     recordRendered(entries.map((e) => e.sentAt));
   }
 
+  /**
+   * `entries` (older history) were just added before the first entry of conversation `key`.
+   * At the newest message the view stays there; reading at the top, what is on screen stays
+   * in place and the new rows appear above it.
+   */
+  prepend(key: string, entries: Entry[]): void {
+    const c = this.conversation;
+    if (!c || key !== c.key || entries.length === 0) return;
+    const n = entries.length;
+    if (this.start > 0 || this.end === 0) {
+      // Not rendered (above the window), or nothing was rendered: indices shift / start over.
+      if (this.end === 0) this.show(c);
+      else {
+        this.start += n;
+        this.end += n;
+      }
+      return;
+    }
+    if (this.atEnd()) {
+      if (this.end + n > WINDOW) {
+        this.show(c);
+        return;
+      }
+      this.insertAtTop(entries.map((e) => this.row(e)));
+      this.end += n;
+      this.scrollToEnd();
+      return;
+    }
+    const height = this.list.scrollHeight;
+    const top = this.list.scrollTop;
+    const shown = Math.min(n, PAGE);
+    const rows = entries.slice(n - shown).map((e) => this.row(e));
+    this.insertAtTop(rows);
+    this.start = n - shown;
+    this.end += n;
+    this.syncEdge();
+    this.list.scrollTop = top + (this.list.scrollHeight - height);
+    this.trimBottom();
+  }
+
+  /** Inserts rows before the first entry row (after the edge row, if shown). */
+  private insertAtTop(rows: HTMLElement[]): void {
+    if (this.edge.parentNode === this.list) this.edge.after(...rows);
+    else this.list.prepend(...rows);
+  }
+
+  /** Entries of conversation `key` were inserted anywhere: render it again. */
+  reload(key: string): void {
+    if (key === this.conversation?.key) this.show(this.conversation);
+  }
+
   update(key: string, entry: Entry): void {
     if (key !== this.conversation?.key) return;
     const old = this.rows.get(entry);
     if (old) old.replaceWith(this.row(entry));
+  }
+
+  /** The older-history state of conversation `key` changed. */
+  refreshEdge(key: string | null = null): void {
+    if (key === null || key === this.conversation?.key) this.syncEdge();
+  }
+
+  /** Puts the edge row first while the real top is rendered, with what it should say. */
+  private syncEdge(): void {
+    const c = this.conversation;
+    if (!c || this.start > 0 || c.older.state === "none") {
+      this.edge.remove();
+      return;
+    }
+    renderEdge(this.edge, c.older);
+    if (this.list.firstChild !== this.edge) this.list.prepend(this.edge);
   }
 
   private onScroll(): void {
@@ -155,8 +316,12 @@ export class MessageList implements Disposable {
       const height = this.list.scrollHeight;
       this.list.prepend(...c.entries.slice(from, this.start).map((e) => this.row(e)));
       this.start = from;
+      this.syncEdge();
       this.list.scrollTop += this.list.scrollHeight - height;
       this.trimBottom();
+    } else if (this.list.scrollTop < EDGE && c.older.state === "idle") {
+      // The real top of what is loaded: ask for older history (once; the state says loading).
+      this.actions.loadOlder(c.key);
     } else if (this.end < c.entries.length && this.nearBottom()) {
       const to = Math.min(c.entries.length, this.end + PAGE);
       this.list.append(...c.entries.slice(this.end, to).map((e) => this.row(e)));
@@ -180,6 +345,7 @@ export class MessageList implements Disposable {
       this.rows.delete(entry);
     }
     this.start += drop;
+    this.edge.remove();
     if (!pinned) this.list.scrollTop -= height - this.list.scrollHeight;
   }
 

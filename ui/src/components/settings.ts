@@ -1,9 +1,26 @@
 // The settings form: connection string (validated inline as you type), optional password,
-// username, namespace. The password field is never pre-filled: it lives in the keychain.
+// username, delivery mode, namespace. The password field is never pre-filled: it lives in the
+// keychain.
 
 import { normaliseName, usernameProblem } from "../compose";
 import { h, replaceChildren, type Disposable } from "../dom";
-import type { ConnectionCheck, ConnectRequest, IpcError, ProfileView } from "../ipc";
+import type { ConnectionCheck, ConnectRequest, DeliveryMode, IpcError, ProfileView } from "../ipc";
+
+/** The delivery choices, with what each means for the user. */
+export const DELIVERY_CHOICES: { mode: DeliveryMode; label: string; explanation: string }[] = [
+  {
+    mode: "durable",
+    label: "Durable (recommended)",
+    explanation:
+      "Messages to people who are offline are kept on the Redis server (in Redis Streams) and delivered when they connect; your history is kept (about the last 10,000 messages per inbox).",
+  },
+  {
+    mode: "liveOnly",
+    label: "Live only (like the original client)",
+    explanation:
+      "A message reaches only whoever is connected at that moment. Nothing is stored: messages to offline people are lost and there is no history.",
+  },
+];
 
 export interface SettingsDeps {
   check(connection: string): Promise<ConnectionCheck>;
@@ -18,6 +35,7 @@ export class SettingsDialog implements Disposable {
   private readonly password: HTMLInputElement;
   private readonly username: HTMLInputElement;
   private readonly namespace: HTMLInputElement;
+  private readonly deliveryInputs: HTMLInputElement[];
   private readonly connectionHint: HTMLElement;
   private readonly usernameHint: HTMLElement;
   private readonly passwordHint: HTMLElement;
@@ -44,6 +62,23 @@ export class SettingsDialog implements Disposable {
     this.error = h("p", { class: "error", id: "settings-error", role: "alert" });
     this.submitButton = h("button", { type: "submit", id: "connect", class: "primary" }, "Connect");
     const cancel = h("button", { type: "button", id: "settings-cancel" }, "Cancel");
+    this.deliveryInputs = DELIVERY_CHOICES.map(({ mode }) =>
+      h("input", { type: "radio", name: "delivery", value: mode, id: `delivery-${mode}`, "data-delivery": mode, "aria-describedby": `delivery-${mode}-hint` }),
+    );
+    const delivery = h(
+      "fieldset",
+      { class: "delivery", id: "delivery" },
+      h("legend", {}, "Delivery"),
+      ...DELIVERY_CHOICES.map(({ mode, label, explanation }, i) =>
+        h(
+          "div",
+          { class: "choice" },
+          this.deliveryInputs[i],
+          h("label", { for: `delivery-${mode}` }, label),
+          h("p", { class: "hint", id: `delivery-${mode}-hint` }, explanation),
+        ),
+      ),
+    );
 
     const form = h(
       "form",
@@ -58,6 +93,7 @@ export class SettingsDialog implements Disposable {
       h("label", { for: "username" }, "Username"),
       this.username,
       this.usernameHint,
+      delivery,
       h("details", {}, h("summary", {}, "Advanced"), h("label", { for: "namespace" }, "Channel prefix (namespace)"), this.namespace),
       this.error,
       h("div", { class: "actions" }, cancel, this.submitButton),
@@ -87,6 +123,7 @@ export class SettingsDialog implements Disposable {
     this.username.value = view.profile.username;
     this.namespace.value = view.profile.namespace;
     this.password.value = "";
+    this.delivery = view.profile.delivery ?? "durable";
     const keychain = view.keychainProblem
       ? "No system keychain is available here, so the password is kept for this session only and asked for again next time."
       : view.passwordSaved
@@ -112,6 +149,15 @@ export class SettingsDialog implements Disposable {
   showError(error: IpcError | null): void {
     replaceChildren(this.error, error ? error.message : null);
     this.error.dataset.code = error?.code ?? "";
+  }
+
+  /** The delivery mode chosen (durable unless live-only is checked). */
+  get delivery(): DeliveryMode {
+    return this.deliveryInputs.find((input) => input.checked)?.value === "liveOnly" ? "liveOnly" : "durable";
+  }
+
+  set delivery(mode: DeliveryMode) {
+    for (const input of this.deliveryInputs) input.checked = input.value === mode;
   }
 
   private async validateConnection(): Promise<void> {
@@ -155,6 +201,7 @@ export class SettingsDialog implements Disposable {
       connection: this.connection.value,
       username: this.username.value,
       namespace: this.namespace.value,
+      delivery: this.delivery,
     };
     if (this.password.value) request.password = this.password.value;
     this.deps.submit(request);

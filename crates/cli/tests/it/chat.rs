@@ -31,6 +31,7 @@ impl Terminal {
         let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("redchat-cli"));
         cmd.args(args);
         cmd.env("REDCHAT_URL", server.url());
+        cmd.env("REDCHAT_DATA_DIR", data_dir(server));
         cmd.env("TERM", "xterm-256color");
         let child = pty.slave.spawn_command(cmd).unwrap();
         drop(pty.slave);
@@ -153,11 +154,11 @@ fn incoming_message_leaves_the_half_typed_line_intact() {
     assert_eq!(payload["Content"], "@bob hello world");
     drop(bob);
 
-    // Nobody on carol's inbox: reported inline.
+    // Nobody on carol's inbox: stored for her (durable), reported inline.
     term.type_text("@carol are you there?\r");
     term.wait("the offline notice", |rows| {
         rows.iter()
-            .any(|r| r == "! carol is not active: the message was not delivered")
+            .any(|r| r == "* carol is not active: stored, delivered when they connect")
     });
 
     term.type_text("/quit\r");

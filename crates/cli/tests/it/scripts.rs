@@ -25,12 +25,32 @@ fn send_exit_codes_tell_delivered_from_not_delivered_from_error() {
     assert_eq!(line["kind"], "chat");
     assert_eq!(line["content"], "@alice hi from a script");
 
+    // Durable (default): kept for nobody, so the script succeeded.
     cli(&server)
         .args(["send", "--user", "bob", "--to", "nobody", "anyone?"])
         .assert()
+        .code(0)
+        .stdout("0\n")
+        .stderr(predicates_str(
+            "nobody is not active: stored, delivered when they connect",
+        ));
+    // Live-only: gone, and the exit code says so.
+    cli(&server)
+        .args([
+            "--live-only",
+            "send",
+            "--user",
+            "bob",
+            "--to",
+            "nobody",
+            "anyone?",
+        ])
+        .assert()
         .code(3)
         .stdout("0\n")
-        .stderr(predicates_str("nobody is not active"));
+        .stderr(predicates_str(
+            "nobody is not active: the message was not delivered",
+        ));
 
     cli(&server)
         .args(["send", "--user", "bob", "no recipient"])
@@ -69,7 +89,7 @@ fn wrong_password_and_unreachable_server_fail_clearly() {
     // The password from the environment, never the command line.
     cli(&server)
         .env("REDCHAT_PASSWORD", "pw")
-        .args(["send", "--user", "bob", "@alice x"])
+        .args(["--live-only", "send", "--user", "bob", "@alice x"])
         .assert()
         .code(3);
     let nowhere = format!("redis://127.0.0.1:{}", redchat_core::testing::free_port());
@@ -150,17 +170,16 @@ fn broadcast_speaks_plain_text_on_the_shared_channel() {
     assert!(line.ends_with("#messages: bob: hi alice"), "{line:?}");
 }
 
-/// The next NDJSON line that is not a status line (the first line is the connected status).
+/// The next NDJSON line that is a message (status and catch-up lines come first).
 fn next_json(lines: &Lines, what: &str) -> Value {
     loop {
         let line: Value = serde_json::from_str(&lines.next(what)).expect("every line is JSON");
-        if line["kind"] != "status" {
-            return line;
+        match line["kind"].as_str() {
+            Some("chat" | "plain" | "unreadable") => return line,
+            Some("status") => assert_eq!(line["state"], "connected", "{line}"),
+            Some("caughtUp") => assert_eq!(line["count"], 0, "nothing to catch up: {line}"),
+            _ => panic!("unexpected line {line}"),
         }
-        assert_eq!(
-            line["state"], "connected",
-            "status lines have a state: {line}"
-        );
     }
 }
 

@@ -7,9 +7,19 @@ pub use redchat_core::testing::RedisServer;
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// Outbox and inbox cursors of the CLI processes of one test (one server per test).
+pub fn data_dir(server: &RedisServer) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "redchat-cli-data-{}-{}",
+        std::process::id(),
+        server.port()
+    ))
+}
+
 pub fn cli(server: &RedisServer) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("redchat-cli").unwrap();
     cmd.env("REDCHAT_URL", server.url())
+        .env("REDCHAT_DATA_DIR", data_dir(server))
         .env_remove("REDCHAT_PASSWORD")
         .timeout(WAIT);
     cmd
@@ -19,6 +29,7 @@ pub fn cli_process(server: &RedisServer, args: &[&str]) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("redchat-cli"));
     cmd.args(args)
         .env("REDCHAT_URL", server.url())
+        .env("REDCHAT_DATA_DIR", data_dir(server))
         .env_remove("REDCHAT_PASSWORD");
     cmd
 }

@@ -88,64 +88,51 @@ async fn expect_exactly(events: &mut Events, expected: &[String]) {
 
 /// The session is connected and both delivery paths work: a plain-text probe PUBLISHed to the
 /// inbox and one appended to the inbox stream both arrive, and no chat message (a late
-/// duplicate) arrives before them.
+/// duplicate) arrives before them. The live probe is repeated until it arrives: PUBLISH
+/// may still count a dead subscription the server has not dropped yet.
 async fn assert_live(server_url: &str, events: &mut Events, user: &str, durable: bool) {
     let client = redis::Client::open(server_url).unwrap();
     let mut raw = client.get_connection().unwrap();
-    // Wait until the session says it is connected (events may already have said so).
     let probe = format!("probe-{}", redchat_core::wire::new_id());
-    let mut pending: HashSet<&str> = HashSet::new();
+    let stream_probe = format!("{probe}-stream");
+    if durable {
+        let _: String = redis::cmd("XADD")
+            .arg(format!("redchat:inbox:{user}"))
+            .arg("*")
+            .arg("payload")
+            .arg(&stream_probe)
+            .query(&mut raw)
+            .unwrap();
+    }
+    let (mut live, mut stored) = (false, !durable);
     let result = tokio::time::timeout(EXCHANGE, async {
-        loop {
-            // Publish until the subscription is back: PUBLISH reports receivers.
-            let receivers: u64 = redis::cmd("PUBLISH")
-                .arg(user)
-                .arg(&probe)
-                .query(&mut raw)
-                .unwrap();
-            if receivers > 0 {
-                break;
+        while !(live && stored) {
+            if !live {
+                let _: u64 = redis::cmd("PUBLISH")
+                    .arg(user)
+                    .arg(&probe)
+                    .query(&mut raw)
+                    .unwrap();
             }
-            match tokio::time::timeout(Duration::from_millis(200), events.recv()).await {
-                Ok(Some(Event::Chat(m))) => panic!("late message: {}", m.content),
-                Ok(None) => panic!("events ended"),
-                _ => {}
-            }
-        }
-        pending.insert("live");
-        if durable {
-            let _: String = redis::cmd("XADD")
-                .arg(format!("redchat:inbox:{user}"))
-                .arg("*")
-                .arg("payload")
-                .arg(format!("{probe}-stream"))
-                .query(&mut raw)
-                .unwrap();
-            pending.insert("stream");
-        }
-        let mut connected = false;
-        while !pending.is_empty() || !connected {
-            match events.recv().await {
-                Some(Event::Plain(p)) if p.text == probe => {
-                    pending.remove("live");
-                }
-                Some(Event::Plain(p)) if p.text == format!("{probe}-stream") => {
-                    pending.remove("stream");
-                }
+            // Bounded read between probes; the probe itself is the event we wait for.
+            let Ok(event) = tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+            else {
+                continue;
+            };
+            match event {
+                Some(Event::Plain(p)) if p.text == probe => live = true,
+                Some(Event::Plain(p)) if p.text == stream_probe => stored = true,
                 Some(Event::Chat(m)) => panic!("late or duplicate message: {}", m.content),
-                Some(Event::Status(s)) => connected = s.state == State::Connected,
                 Some(_) => {}
                 None => panic!("events ended"),
-            }
-            // A probe received means the subscription is live; the status may have come
-            // before we started reading.
-            if pending.is_empty() {
-                connected = true;
             }
         }
     })
     .await;
-    assert!(result.is_ok(), "session not live again within {EXCHANGE:?}");
+    assert!(
+        result.is_ok(),
+        "session not live again within {EXCHANGE:?} (live {live}, stream {stored})"
+    );
 }
 
 async fn wait_state(events: &mut Events, state: State) {
@@ -277,6 +264,7 @@ async fn outbox_survives_the_sender_dying_while_offline() {
     );
     expect_exactly(&mut bob, &expected).await;
     assert_eq!(again.queued(), 0);
+    again.shutdown(Duration::from_secs(2)).await;
     std::fs::remove_dir_all(data).unwrap();
 }
 
@@ -360,6 +348,7 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
         1,
         "the already shown message stayed hidden"
     );
+    again.shutdown(Duration::from_secs(2)).await;
     std::fs::remove_dir_all(data).unwrap();
 }
 

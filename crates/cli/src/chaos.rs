@@ -1,0 +1,257 @@
+//! `bench --chaos`: the ring benchmark while the server is killed (SIGKILL) and restarted.
+//!
+//! The benchmark starts its own redis-server (append-only file synced on every write, so
+//! the streams survive the kill) on a free port, runs N users sending in a ring through the
+//! real core with the outbox (`Session::submit`), kills the server a third of the way in,
+//! restarts it after `--chaos-down` seconds on the same port, and keeps sending. Per delivery
+//! mode it reports messages sent, shown (distinct), lost, duplicates hidden by id, duplicates
+//! shown (must be 0), the time from the server answering again to every session being
+//! connected again, and to the last message sent before that (the outage backlog) being shown.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use redchat_core::testing::RedisServer;
+use redchat_core::{
+    ConnectionSettings, Delivery, Draft, Event, Session, SessionConfig, State, Username,
+};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::bench::{pace, uuid_fragment};
+
+/// One chaos run's figures.
+#[derive(Debug, Clone)]
+pub struct ChaosOutcome {
+    delivery: Delivery,
+    users: usize,
+    rate: u64,
+    down: Duration,
+    sent: u64,
+    shown: u64,
+    duplicates_shown: u64,
+    duplicates_hidden: u64,
+    reconnect_ms: Vec<f64>,
+    /// From the server answering again until the last message sent before that was shown.
+    backlog_ms: f64,
+}
+
+impl ChaosOutcome {
+    fn lost(&self) -> u64 {
+        self.sent.saturating_sub(self.shown)
+    }
+
+    fn max_reconnect_ms(&self) -> f64 {
+        self.reconnect_ms.iter().copied().fold(f64::NAN, f64::max)
+    }
+
+    fn median_reconnect_ms(&self) -> f64 {
+        let mut v = self.reconnect_ms.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "delivery": self.delivery, "users": self.users, "rate": self.rate,
+            "downSeconds": self.down.as_secs_f64(), "sent": self.sent, "shown": self.shown,
+            "lost": self.lost(), "duplicatesHidden": self.duplicates_hidden,
+            "duplicatesShown": self.duplicates_shown,
+            "reconnectMs": { "median": self.median_reconnect_ms(), "max": self.max_reconnect_ms() },
+            "backlogShownAfterServerBackMs": self.backlog_ms,
+        })
+    }
+
+    pub fn header() -> String {
+        format!(
+            "{:<9} {:>5} {:>6} {:>6} {:>7} {:>7} {:>6} {:>8} {:>8} {:>11} {:>11}",
+            "delivery",
+            "users",
+            "rate",
+            "down s",
+            "sent",
+            "shown",
+            "lost",
+            "dup hid",
+            "dup shw",
+            "reconn max",
+            "backlog ms"
+        )
+    }
+
+    pub fn row(&self) -> String {
+        format!(
+            "{:<9} {:>5} {:>6} {:>6.1} {:>7} {:>7} {:>6} {:>8} {:>8} {:>11.0} {:>11.0}",
+            match self.delivery {
+                Delivery::Durable => "durable",
+                Delivery::LiveOnly => "live-only",
+            },
+            self.users,
+            self.rate,
+            self.down.as_secs_f64(),
+            self.sent,
+            self.shown,
+            self.lost(),
+            self.duplicates_hidden,
+            self.duplicates_shown,
+            self.max_reconnect_ms(),
+            self.backlog_ms
+        )
+    }
+}
+
+/// What each receiving task saw.
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<String>,
+    duplicates: u64,
+    /// Per message shown: when it was sent (µs since the epoch) and when it was shown.
+    shown: Vec<(u64, Instant)>,
+    /// When the session reported `Connected` (in order).
+    connected: Vec<Instant>,
+}
+
+/// Runs the ring with a server kill in the middle.
+pub async fn chaos_run(
+    delivery: Delivery,
+    users: usize,
+    rate: u64,
+    duration: Duration,
+    down: Duration,
+    payload: usize,
+) -> Result<ChaosOutcome> {
+    let server = tokio::task::spawn_blocking(RedisServer::start_persistent).await?;
+    let settings = ConnectionSettings::parse(&server.url())?.settings;
+    let run = uuid_fragment();
+    let names: Vec<Username> = (0..users)
+        .map(|i| Username::parse(&format!("c{run}-u{i}")).expect("valid name"))
+        .collect();
+    let mut sessions = Vec::with_capacity(users);
+    let mut receivers = JoinSet::new();
+    for name in &names {
+        // The app's defaults, apart from the mode: the figures are what users get.
+        let mut config = SessionConfig::new(settings.clone(), name.clone());
+        config.delivery = delivery;
+        let (session, mut events) = Session::connect(config)
+            .await
+            .context("connecting a chaos user")?;
+        sessions.push(session);
+        receivers.spawn(async move {
+            let mut seen = Seen::default();
+            let mut batch = Vec::new();
+            while events.recv_many(&mut batch, 512).await > 0 {
+                let now = Instant::now();
+                for event in batch.drain(..) {
+                    match event {
+                        Event::Chat(m) => {
+                            if seen.ids.insert(m.id) {
+                                let sent = m
+                                    .sent_at
+                                    .as_deref()
+                                    .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                                    .map_or(0, |t| (t.unix_timestamp_nanos() / 1000) as u64);
+                                seen.shown.push((sent, now));
+                            } else {
+                                seen.duplicates += 1;
+                            }
+                        }
+                        Event::Status(s) if s.state == State::Connected => {
+                            seen.connected.push(now);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            seen
+        });
+    }
+    let sessions = Arc::new(sessions);
+    let body = "x".repeat(payload);
+    let drafts: Arc<Vec<Draft>> = Arc::new(
+        (0..users)
+            .map(|i| Draft::new(names[(i + 1) % users].clone(), &body).expect("chaos draft"))
+            .collect(),
+    );
+
+    // The fault: SIGKILL a third of the way in, restart `down` later on the same port.
+    let server = Arc::new(Mutex::new(server));
+    let ready_at: Arc<Mutex<Option<(Instant, u64)>>> = Arc::new(Mutex::new(None));
+    let killed_at = Instant::now() + duration / 3;
+    let fault = {
+        let (server, ready_at) = (server.clone(), ready_at.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(killed_at).await;
+            let s = server.clone();
+            tokio::task::spawn_blocking(move || s.lock().expect("server lock").kill()).await?;
+            tokio::time::sleep(down).await;
+            let s = server.clone();
+            tokio::task::spawn_blocking(move || s.lock().expect("server lock").restart()).await?;
+            *ready_at.lock().expect("ready lock") = Some((Instant::now(), crate::bench::now_us()));
+            anyhow::Ok(())
+        })
+    };
+    let senders = sessions.clone();
+    let (sent, _errors, _seconds) = pace(users, rate, duration, move |i| {
+        let (session, draft) = (senders[i].clone(), drafts[i].clone());
+        async move { session.submit(draft).await.is_ok() }
+    })
+    .await;
+    fault.await??;
+    let (ready, ready_us) = ready_at
+        .lock()
+        .expect("ready lock")
+        .context("the server came back")?;
+
+    // Settle: every outbox empty, then nothing new shown for 3 s (the inbox readers block
+    // for 5 s at most, so stragglers would show up well within this).
+    let settle_limit = Instant::now() + Duration::from_secs(60);
+    while sessions.iter().any(|s| s.queued() > 0) && Instant::now() < settle_limit {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let duplicates_hidden = sessions
+        .iter()
+        .map(|s| s.stats().duplicates_hidden)
+        .sum::<u64>();
+    for s in sessions.iter() {
+        s.shutdown(Duration::from_secs(2)).await;
+    }
+    let shown = AtomicU64::new(0);
+    let mut duplicates_shown = 0;
+    let mut reconnect_ms = Vec::new();
+    let mut backlog_shown = ready;
+    while let Some(seen) = receivers.join_next().await {
+        let seen = seen?;
+        shown.fetch_add(seen.ids.len() as u64, Ordering::Relaxed);
+        duplicates_shown += seen.duplicates;
+        // A session may connect between the server answering and `ready` being taken: 0 ms.
+        if let Some(back) = seen.connected.iter().find(|t| **t > killed_at) {
+            reconnect_ms.push(back.saturating_duration_since(ready).as_secs_f64() * 1000.0);
+        }
+        // Messages sent before the server was back: when was the last of them shown?
+        for (sent, at) in &seen.shown {
+            if *sent < ready_us {
+                backlog_shown = backlog_shown.max(*at);
+            }
+        }
+    }
+    drop(server);
+    Ok(ChaosOutcome {
+        delivery,
+        users,
+        rate,
+        down,
+        sent,
+        shown: shown.load(Ordering::Relaxed),
+        duplicates_shown,
+        duplicates_hidden,
+        reconnect_ms,
+        backlog_ms: backlog_shown.duration_since(ready).as_secs_f64() * 1000.0,
+    })
+}
