@@ -105,13 +105,13 @@ fn chat_in_the_real_window_and_settings_survive_a_restart() {
     );
     drop(pubsub);
 
-    // Sending to someone absent shows the notice inline.
+    // Sending to someone absent: stored in their inbox stream for later (durable default).
     app.type_and_enter("#compose", "@nobody anyone there?");
     wait_text(
         &app,
-        "offline notice",
-        "#messages .entry.notice",
-        "nobody is not active: the message was not delivered.",
+        "stored-for-later mark",
+        "#messages .entry.mine[data-state='stored']",
+        "anyone there?",
     );
 
     // Hostile text is shown as text.
@@ -204,5 +204,95 @@ fn chat_in_the_real_window_and_settings_survive_a_restart() {
         "return document.querySelector('#status').textContent === arguments[0]",
         json!([connected]),
     );
+    // History: what alice sent before the restart is back, from her sent stream.
+    app.click("#conversations li[data-key='bob']");
+    wait_text(
+        &app,
+        "history after restart",
+        "#messages .entry.mine",
+        "hi bob, it's alice",
+    );
+    app.close();
+}
+
+fn xadd(server: &RedisServer, key: &str, payload: &str) {
+    let mut conn = server.raw();
+    let _: String = redis::cmd("XADD")
+        .arg(key)
+        .arg("*")
+        .arg("payload")
+        .arg(payload)
+        .query(&mut conn)
+        .unwrap();
+}
+
+#[test]
+fn durable_delivery_through_a_server_crash_in_the_real_window() {
+    let mut server = RedisServer::start_persistent();
+    let home = DataHome::new("durable");
+    let addr = format!("127.0.0.1:{}", server.port());
+
+    // Sent to alice before she ever connected: waiting in her inbox stream.
+    let early = r#"{"Id":0,"Sender":"carol","Content":"@alice while you were away","ReceivedAt":"0001-01-01T00:00:00","MessageId":"e2e-early-1","Durable":true,"Redchat":1}"#;
+    xadd(&server, "redchat:inbox:alice", early);
+
+    let app = AppUnderTest::start(&home.0);
+    app.wait_for(
+        "the delivery choice",
+        "return !!document.querySelector('input[data-delivery=liveOnly]') && document.querySelector('input[data-delivery=durable]').checked",
+        json!([]),
+    );
+    app.connect_as(&addr, "alice");
+    wait_text(
+        &app,
+        "the catch-up banner",
+        "#banner .banner[data-banner='caught-up']",
+        "1 message arrived while you were away",
+    );
+    app.click("#conversations li[data-key='carol']");
+    wait_text(
+        &app,
+        "the stored message",
+        "#messages .entry",
+        "while you were away",
+    );
+
+    // The server dies: the window says so, counts attempts and offers "Retry now".
+    server.kill();
+    app.wait_for(
+        "reconnecting with attempts",
+        "const s = document.querySelector('#status'); return s.dataset.phase === 'reconnecting' && Number(s.dataset.attempt) >= 1 && !document.querySelector('#retry-now').hidden",
+        json!([]),
+    );
+    // A message written meanwhile waits in the outbox.
+    app.type_and_enter("#compose", "@bob written while the server was down");
+    wait_text(
+        &app,
+        "queued mark",
+        "#messages .entry.mine[data-state='queued']",
+        "written while the server was down",
+    );
+    server.restart();
+    app.execute("document.querySelector('#retry-now').click()", json!([]));
+    app.wait_for(
+        "connected again",
+        "return document.querySelector('#status').dataset.phase === 'connected'",
+        json!([]),
+    );
+    // Bob is offline: sent and stored for him.
+    wait_text(
+        &app,
+        "stored mark after reconnect",
+        "#messages .entry.mine[data-state='stored']",
+        "written while the server was down",
+    );
+    let mut conn = server.raw();
+    let entries: Vec<redis::Value> = redis::cmd("XRANGE")
+        .arg("redchat:inbox:bob")
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(entries.len(), 1, "exactly one copy in bob's inbox stream");
     app.close();
 }
