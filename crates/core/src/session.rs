@@ -1301,13 +1301,13 @@ impl Shared {
                 }
             };
             let mut cmd = redis::cmd("XREAD");
-            cmd.arg("COUNT")
-                .arg(READ_BATCH)
-                .arg("BLOCK")
-                .arg(READ_BLOCK.as_millis() as u64)
-                .arg("STREAMS")
-                .arg(&self.id.inbox_stream)
-                .arg(&cursor);
+            cmd.arg("COUNT").arg(READ_BATCH);
+            // Catching up reads what is there without waiting: an empty answer means "caught
+            // up", not "wait for the next message".
+            if catch_up.is_none() {
+                cmd.arg("BLOCK").arg(READ_BLOCK.as_millis() as u64);
+            }
+            cmd.arg("STREAMS").arg(&self.id.inbox_stream).arg(&cursor);
             let read = cmd.query_async::<Value>(reader);
             let reply = tokio::select! {
                 reply = read => reply,

@@ -24,12 +24,26 @@ fn main() {
     let bob = AppUnderTest::start(&home_b.0);
     alice.set_window_rect(0, 0, 800, 760);
     bob.set_window_rect(800, 0, 800, 760);
+    // Waiting in bob's inbox stream before he connects: shown with a catch-up banner.
+    let mut early = server.raw();
+    let _: String = redis::cmd("XADD")
+        .arg("redchat:inbox:bob")
+        .arg("*")
+        .arg("payload")
+        .arg(r#"{"Id":0,"Sender":"erin","Content":"@bob sent while you were offline","ReceivedAt":"0001-01-01T00:00:00","MessageId":"shot-1","Durable":true,"Redchat":1}"#)
+        .query(&mut early)
+        .unwrap();
     alice.connect_as(&format!("redis://{addr}"), "Alice");
     bob.connect_as(&format!("redis://{addr}"), "Bob");
 
     alice.type_and_enter("#compose", "@bob hi Bob! Is the deploy done?");
-    wait_entry(&bob, "Is the deploy done?");
+    bob.wait_for(
+        "alice's conversation",
+        "return !!document.querySelector(\"#conversations li[data-key='alice']\")",
+        json!([]),
+    );
     bob.click("#conversations li[data-key='alice']");
+    wait_entry(&bob, "Is the deploy done?");
     bob.type_and_enter(
         "#compose",
         "Yes, 2 minutes ago. Redis pub/sub only, no chat server.",
@@ -38,7 +52,11 @@ fn main() {
     alice.type_and_enter("#compose", "Great. I'll tell carol too.");
     wait_entry(&bob, "tell carol");
     alice.type_and_enter("#compose", "@carol the deploy is done");
-    wait_entry(&alice, "carol is not active");
+    alice.wait_for(
+        "stored for carol",
+        "return !!document.querySelector(\"#messages .entry.mine[data-state='stored']\")",
+        json!([]),
+    );
     let mut conn = redis::Client::open(format!("redis://{addr}"))
         .unwrap()
         .get_connection()
@@ -56,7 +74,7 @@ fn main() {
         .unwrap();
     bob.wait_for(
         "sidebar",
-        "return document.querySelectorAll('#conversations li').length >= 3",
+        "return document.querySelectorAll('#conversations li').length >= 4",
         json!([]),
     );
     bob.click("#conversations li[data-key='alice']");

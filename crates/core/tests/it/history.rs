@@ -82,3 +82,33 @@ async fn live_only_keeps_no_history() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn an_empty_inbox_is_caught_up_at_once_and_live_messages_are_not_counted() {
+    let server = RedisServer::start();
+    let (alice, _a) = connect(&server, "alice").await;
+    let (_bob, mut bob) = connect(&server, "bob").await;
+    // Catching up must not sit in the live blocking read (5 s): an empty inbox is "caught up"
+    // at once. The bound tells "did not block" from "blocked", it is not a speed goal.
+    let caught = tokio::time::timeout(std::time::Duration::from_millis(2500), async {
+        loop {
+            match bob.recv().await {
+                Some(e @ redchat_core::Event::CaughtUp { .. }) => return e,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await
+    .expect("caught up without waiting for the blocking read");
+    assert_eq!(caught, redchat_core::Event::CaughtUp { count: 0 });
+    alice.send(parse_line("@bob live").unwrap()).await.unwrap();
+    let next = next_matching(&mut bob, "the live message", |e| {
+        !matches!(e, redchat_core::Event::Status(_))
+    })
+    .await;
+    assert!(
+        matches!(next, redchat_core::Event::Chat(ref m) if m.content == "@bob live"),
+        "{next:?}"
+    );
+}
