@@ -4,6 +4,7 @@
 #   2. wire codec: criterion
 #   3. the real window under a firehose, scrolling back, and 4. footprint
 #   5. release binary and package sizes
+#   6. chaos: redis-server SIGKILLed and restarted mid-run, durable vs live-only
 # BENCH_SECONDS (default 4) and FIREHOSE_SECONDS (default 30) shorten or lengthen runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,3 +41,7 @@ echo "== 5. sizes"
     [[ -f $pkg ]] && echo "$(basename "$pkg"): $(stat -c %s "$pkg") bytes"
   done
 } | tee "$out/sizes.txt"
+
+echo "== 6. chaos: server killed (SIGKILL) and restarted mid-run, per delivery mode"
+target/perf/redchat-cli bench --chaos --users 20 --rate 1000 --duration "${CHAOS_SECONDS:-15}" \
+  --chaos-down 1 --chaos-down 30 --out "$out/chaos.json" | tee "$out/chaos.txt"

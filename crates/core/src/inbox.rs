@@ -267,6 +267,8 @@ pub(crate) async fn history(
     ];
     let mut budget = SCAN_BUDGET;
     let mut newest_first = Vec::with_capacity(limit);
+    // A message retried after a partial failure can be in a stream twice: show it once.
+    let mut ids = std::collections::HashSet::new();
     while newest_first.len() < limit {
         for scan in &mut scans {
             scan.fill(conn, &mut budget).await?;
@@ -277,7 +279,9 @@ pub(crate) async fn history(
             (None, Some(_)) => 1,
             (None, None) => break,
         };
-        if let Some(m) = scans[pick].take() {
+        if let Some(m) = scans[pick].take()
+            && ids.insert(m.id.clone())
+        {
             newest_first.push(m);
         }
     }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, RetryMethod, Value};
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
@@ -751,6 +751,23 @@ async fn open_main(
     }
 }
 
+/// How long a message may be refused by Redis for a reason that can pass (OOM, LOADING,
+/// READONLY…) before it is marked failed.
+const REFUSAL_BUDGET: Duration = Duration::from_secs(30);
+
+/// Refusals that will not pass by waiting: the key has another type, the ACL user may not
+/// run the command or touch the key, the server lacks the command (no streams).
+///
+/// A transaction reports its commands' errors inside one error ("Pipeline failure: [(Index 0,
+/// error: \"WRONGTYPE\": ...)]", "Transaction aborted: [...]"), so the text is searched too.
+fn is_permanent(e: &redis::RedisError) -> bool {
+    const CODES: [&str; 4] = ["WRONGTYPE", "NOPERM", "NOAUTH", "WRONGPASS"];
+    let text = e.to_string();
+    e.code().is_some_and(|c| CODES.contains(&c))
+        || CODES.iter().any(|c| text.contains(&format!("\"{c}\"")))
+        || text.contains("unknown command")
+}
+
 /// Resolves once the session is told to stop (the watch guard is not held across awaits).
 async fn until_stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -1040,10 +1057,18 @@ impl Shared {
     }
 
     /// Sends the outbox, oldest first, whenever the link is up.
+    ///
+    /// A message leaves the outbox only when Redis confirmed it, or when Redis refuses it for
+    /// a reason that will not pass by itself ([`is_permanent`]), or after it was refused for
+    /// [`REFUSAL_BUDGET`] (a server that stays out of memory). Everything else (connection
+    /// trouble, LOADING after a restart, OOM, a replica that is read-only during a failover)
+    /// keeps it queued and tries again.
     async fn publish_outbox(self: Arc<Self>) {
         let mut link = self.link.subscribe();
         let mut stop = self.stop.subscribe();
         let mut one_at_a_time = false;
+        // Since when the front message has been refused, and how many times.
+        let mut refused: Option<(String, tokio::time::Instant, u32)> = None;
         loop {
             if self.stopped() {
                 return;
@@ -1070,31 +1095,58 @@ impl Shared {
             let sent =
                 tokio::time::timeout(self.id.response_timeout, self.send_batch(&mut conn, &batch))
                     .await;
-            match sent {
+            let wait = match sent {
                 Ok(Ok(receivers)) => {
                     one_at_a_time = false;
+                    refused = None;
                     self.confirm(&batch, &receivers);
+                    continue;
                 }
-                Ok(Err(e))
-                    if matches!(e.retry_method(), RetryMethod::NoRetry) && !e.is_io_error() =>
-                {
-                    if batch.len() > 1 {
-                        // Find the one Redis refuses; the others go through.
-                        one_at_a_time = true;
-                    } else {
-                        self.fail(&batch[0], Error::from_redis(&e, &self.id.addr, self.id.tls));
-                    }
-                }
-                // Connection trouble, or a server that asks us to wait (LOADING after a restart):
-                // keep the messages, have the link checked, try again when it is back.
-                Ok(Err(_)) | Err(_) => {
+                Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
                     self.suspect.notify_one();
-                    tokio::select! {
-                        _ = link.changed() => {}
-                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-                        _ = until_stopped(&mut stop) => return,
-                    }
+                    Duration::from_millis(250)
                 }
+                Err(_) => {
+                    self.suspect.notify_one();
+                    Duration::from_millis(250)
+                }
+                // Redis answered with an error: find the message it refuses (the others go
+                // through), then decide whether the refusal can pass.
+                Ok(Err(_)) if batch.len() > 1 => {
+                    one_at_a_time = true;
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    let front = &batch[0];
+                    let (since, strikes) = match &refused {
+                        Some((id, since, n)) if *id == front.message.id => (*since, n + 1),
+                        _ => (tokio::time::Instant::now(), 1),
+                    };
+                    if is_permanent(&e) || since.elapsed() >= REFUSAL_BUDGET {
+                        refused = None;
+                        one_at_a_time = false;
+                        self.fail(front, Error::from_redis(&e, &self.id.addr, self.id.tls));
+                        continue;
+                    }
+                    tracing::info!("message refused for now ({e}); trying again");
+                    if strikes == 1 {
+                        self.emit(Event::Outgoing(Outgoing {
+                            message: front.message.clone(),
+                            state: OutgoingState::Queued,
+                            receivers: None,
+                            reason: Some(format!(
+                                "the server refuses it for now ({e}); trying again"
+                            )),
+                        }));
+                    }
+                    refused = Some((front.message.id.clone(), since, strikes));
+                    backoff(strikes, Duration::from_secs(2))
+                }
+            };
+            tokio::select! {
+                _ = link.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = until_stopped(&mut stop) => return,
             }
         }
     }

@@ -419,3 +419,66 @@ async fn live_only_black_hole_loses_what_the_dead_link_was_sent() {
     expect_exactly(&mut bob, &after).await;
     assert_live(&server.url(), &mut bob, "bob", false).await;
 }
+
+/// Redis refusing a message: a refusal that passes (out of memory) keeps it queued and says
+/// why; a permanent one (the inbox key has another type) fails it at once with the reason,
+/// and a retry after the cause is fixed delivers it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_messages_wait_or_fail_visibly_and_can_be_retried() {
+    let server = RedisServer::start();
+    let (alice, mut alice_events) = start(&server.url(), "alice", Delivery::Durable).await;
+    let (_bob, mut bob) = start(&server.url(), "bob", Delivery::Durable).await;
+    let mut raw = server.raw();
+    let outgoing = |state: OutgoingState| move |e: &Event| matches!(e, Event::Outgoing(o) if o.state == state && o.reason.is_some());
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(1)
+        .query(&mut raw)
+        .unwrap();
+    let first = send(&alice, 0, 1).await;
+    let Event::Outgoing(waiting) = next_matching(
+        &mut alice_events,
+        "refused for now",
+        outgoing(OutgoingState::Queued),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(waiting.reason.unwrap().contains("OOM"), "says why it waits");
+    assert_eq!(alice.queued(), 1, "still in the outbox");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(0)
+        .query(&mut raw)
+        .unwrap();
+    expect_exactly(&mut bob, &first).await;
+
+    let _: () = redis::cmd("SET")
+        .arg("redchat:inbox:bob")
+        .arg("not a stream")
+        .query(&mut raw)
+        .unwrap();
+    let message = alice
+        .submit(parse_line("@bob m-001").unwrap())
+        .await
+        .unwrap();
+    let Event::Outgoing(failed) =
+        next_matching(&mut alice_events, "failed", outgoing(OutgoingState::Failed)).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(failed.message.id, message.id);
+    assert!(failed.reason.unwrap().contains("WRONGTYPE"));
+    assert_eq!(alice.queued(), 0, "a failed message leaves the outbox");
+    let _: () = redis::cmd("DEL")
+        .arg("redchat:inbox:bob")
+        .query(&mut raw)
+        .unwrap();
+    alice.retry(&message.id[..8]).await.unwrap();
+    expect_exactly(&mut bob, &["@bob m-001".to_string()]).await;
+    assert_live(&server.url(), &mut bob, "bob", true).await;
+}
