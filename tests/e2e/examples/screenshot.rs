@@ -17,7 +17,7 @@ fn wait_entry(app: &AppUnderTest, needle: &str) {
 }
 
 fn main() {
-    let server = RedisServer::start();
+    let mut server = RedisServer::start();
     let addr = format!("127.0.0.1:{}", server.port());
     let (home_a, home_b) = (DataHome::new("shot-alice"), DataHome::new("shot-bob"));
     let alice = AppUnderTest::start(&home_a.0);
@@ -82,6 +82,8 @@ fn main() {
     alice.type_into("#compose", "@bob typing without losing my line…");
 
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshot.png");
+    // WebKitGTK under Xvfb repaints after the DOM changed: let it settle before capturing.
+    std::thread::sleep(std::time::Duration::from_secs(1));
     let status = Command::new("import")
         .args(["-window", "root"])
         .arg(&out)
@@ -89,6 +91,30 @@ fn main() {
         .expect("imagemagick's import");
     assert!(status.success(), "screenshot failed");
     println!("wrote {}", out.display());
+
+    // The same windows while the server is down: reconnect attempts, a queued message.
+    server.kill();
+    alice.type_and_enter("#compose", "@bob this one waits in the outbox");
+    alice.wait_for(
+        "the queued message",
+        "return [...document.querySelectorAll(\"#messages .entry.mine[data-state='queued']\")].some(e => e.textContent.includes('waits in the outbox'))",
+        json!([]),
+    );
+    alice.wait_for(
+        "reconnecting with a countdown",
+        "return document.querySelector('#status').dataset.phase === 'reconnecting' && Number(document.querySelector('#status').dataset.attempt) >= 2",
+        json!([]),
+    );
+    let offline = out.with_file_name("screenshot-reconnecting.png");
+    // WebKitGTK under Xvfb repaints after the DOM changed: let it settle before capturing.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let status = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&offline)
+        .status()
+        .expect("imagemagick's import");
+    assert!(status.success(), "screenshot failed");
+    println!("wrote {}", offline.display());
     alice.close();
     bob.close();
 }
