@@ -75,6 +75,9 @@ pub struct Connected {
     pub keychain_problem: Option<String>,
     /// The delivery mode.
     pub delivery: Delivery,
+    /// The link is up now (false after a keep-trying start while the server is away; status
+    /// events follow).
+    pub online: bool,
 }
 
 /// What the settings form starts from.
@@ -240,6 +243,7 @@ impl AppState {
             password: storage,
             keychain_problem: self.secrets.unavailable_reason(),
             delivery: session.delivery(),
+            online: session.is_connected(),
         };
         let target: Target = Arc::new(Mutex::new(Some(channel)));
         let credit = stream::credit();
@@ -259,7 +263,10 @@ impl AppState {
         let live = live.as_ref()?;
         *live.target.lock().expect("stream target lock") = Some(channel);
         stream::acknowledge(&live.credit);
-        Some(live.connected.clone())
+        Some(Connected {
+            online: live.session.is_connected(),
+            ..live.connected.clone()
+        })
     }
 
     /// The page has handled the last batch of events.

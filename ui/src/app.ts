@@ -43,6 +43,8 @@ export class App {
   private queuedReported = 0;
   /** Bumped per connect, so a late first history page of an earlier session is dropped. */
   private session = 0;
+  /** The newest history has been merged for this session (else: load it once connected). */
+  private recentLoaded = false;
 
   constructor(private readonly backend: Backend) {
     this.status = new StatusIndicator(() => backend.retryNow());
@@ -129,11 +131,14 @@ export class App {
     this.model.me = connected.user;
     this.addr = connected.addr;
     this.mode = connected.delivery ?? "durable";
-    this.showStatus({ phase: "connected", user: connected.user, addr: connected.addr, delivery: this.mode });
-    this.messages.setOnline(true);
+    // After a keep-trying start the server may not be there yet: status events take over.
+    const online = connected.online !== false;
+    this.showStatus({ phase: online ? "connected" : "reconnecting", user: connected.user, addr: connected.addr, delivery: this.mode });
+    this.messages.setOnline(online);
+    this.recentLoaded = false;
     this.connectButton.textContent = "Disconnect";
     this.composer.focus();
-    void this.loadRecent();
+    if (online) void this.loadRecent();
   }
 
   /** Merges the newest history of all conversations; older pages start below it. */
@@ -150,6 +155,7 @@ export class App {
       const changes = this.model.mergeHistory(page.messages);
       this.model.setHistory(page.more, false);
       this.applyChanges(changes);
+      this.recentLoaded = true;
     } catch {
       // Not fatal: each conversation loads its own history from the newest when asked.
       if (session !== this.session) return;
@@ -250,6 +256,8 @@ export class App {
       this.model.setHistory(undefined, this.mode === "liveOnly");
       this.messages.refreshEdge();
     }
+    // Started while the server was away, or the first load failed: load it now.
+    if (event.state === "connected" && !this.recentLoaded && this.model.me !== null) void this.loadRecent();
   }
 
   private select(key: string): void {

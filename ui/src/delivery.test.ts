@@ -185,6 +185,22 @@ describe("durable delivery", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("after a keep-trying start with the server away, says so and loads history once connected", async () => {
+    harness = await start({ connect: () => ({ ...connected, online: false }) });
+    expect(document.querySelector("#status")?.getAttribute("data-phase")).toBe("reconnecting");
+    expect(harness.callsOf("history")).toEqual([]);
+    harness.push([status({ state: "reconnecting", reason: "connection refused", attempt: 1, retryInMs: 400 })]);
+    await settle();
+    expect(harness.callsOf("history")).toEqual([]);
+    harness.push([status({ state: "connected" })]);
+    await settle();
+    expect(harness.callsOf("history")).toEqual([{ peer: null, before: null, limit: 200 }]);
+    // Later reconnects do not reload it.
+    harness.push([status({ state: "reconnecting", attempt: 1 }), status({ state: "connected" })]);
+    await settle();
+    expect(harness.callsOf("history")).toHaveLength(1);
+  });
+
   it("merges the newest history on connect: in time order, de-duplicated, not unread", async () => {
     const page = deferred<ipc.HistoryPage>();
     harness = await start({ history: () => page.promise });

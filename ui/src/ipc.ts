@@ -102,6 +102,8 @@ export interface Connected {
   password: PasswordStorage;
   keychainProblem: string | null;
   delivery: DeliveryMode;
+  /** The link is up now; false after a keep-trying start while the server is away. */
+  online: boolean;
 }
 
 export interface ChatMessage {

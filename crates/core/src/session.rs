@@ -350,6 +350,8 @@ struct Shared {
     suspect: Notify,
     seen: Mutex<Seen>,
     counters: Counters,
+    /// The inbox reader works; when not (permissions), durable messages are shown from pub/sub.
+    stream_readable: std::sync::atomic::AtomicBool,
 }
 
 /// How the connected phase ended.
@@ -431,7 +433,12 @@ impl Session {
             suspect: Notify::new(),
             seen: Mutex::new(Seen::default()),
             counters: Counters::default(),
+            stream_readable: std::sync::atomic::AtomicBool::new(true),
         });
+        // Up from the start when the first attempt worked (the supervisor takes over).
+        if let Some((conn, _)) = &first {
+            shared.link.send_replace(Some(conn.clone()));
+        }
         // Messages left in the outbox by an earlier run: show them as queued.
         for q in shared.outbox().all() {
             shared.emit(Event::Outgoing(Outgoing {
@@ -1039,7 +1046,11 @@ impl Shared {
         let channel = msg.get_channel_name();
         let incoming = wire::decode(channel, msg.get_payload_bytes());
         if let Incoming::Chat(m) = &incoming {
-            if m.durable && self.id.delivery == Delivery::Durable && channel == self.id.inbox {
+            if m.durable
+                && self.id.delivery == Delivery::Durable
+                && channel == self.id.inbox
+                && self.stream_readable.load(Ordering::Relaxed)
+            {
                 // The inbox reader shows it from the stream, in stream order.
                 self.counters
                     .live_copies_skipped
@@ -1343,6 +1354,7 @@ impl Shared {
                             catch_up = Some(0);
                             conn.insert(c)
                         }
+                        Err(e) if is_permanent(&e) => return self.stream_unreadable(&e),
                         Err(e) => {
                             tracing::info!("inbox reader cannot connect: {e}");
                             failures += 1;
@@ -1389,6 +1401,7 @@ impl Shared {
                         }
                     }
                 }
+                Err(e) if is_permanent(&e) => return self.stream_unreadable(&e),
                 Err(e) => {
                     tracing::info!("inbox read failed: {e}");
                     conn = None;
@@ -1397,6 +1410,19 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// The inbox stream cannot be read for good (the ACL user may not read it, the server has
+    /// no streams): say so, and show durable messages from pub/sub from now on.
+    fn stream_unreadable(&self, e: &redis::RedisError) {
+        tracing::warn!("inbox stream unreadable: {e}");
+        self.stream_readable.store(false, Ordering::Relaxed);
+        self.emit(Event::Notice {
+            text: format!(
+                "Your inbox stream cannot be read ({e}). Messages that arrive while you are connected are shown; messages stored while you were away are not. Ask for read access to {} or use live-only delivery.",
+                self.id.inbox_stream
+            ),
+        });
     }
 
     /// Shows stream entries not shown before; returns how many were shown.

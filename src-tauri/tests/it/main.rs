@@ -122,6 +122,7 @@ fn connect_send_and_errors_cross_as_codes() {
     );
 
     assert_eq!(ok["delivery"], "durable", "durable by default");
+    assert_eq!(ok["online"], true);
     let queued = invoke(&app, "send", json!({"to": "nobody", "text": "hello?"})).unwrap();
     assert_eq!(
         queued["content"], "@nobody hello?",
@@ -176,6 +177,7 @@ fn connect_send_and_errors_cross_as_codes() {
     assert_eq!(err["code"], "unreachable", "{err}");
     let ok = invoke(&app, "connect", json!({"request": {"connection": nowhere, "username": "alice", "keepTrying": true, "delivery": "liveOnly"}, "events": "__CHANNEL__:4"})).unwrap();
     assert_eq!(ok["delivery"], "liveOnly");
+    assert_eq!(ok["online"], false, "started, but the server is not there");
     let queued = invoke(&app, "send", json!({"to": "bob", "text": "later"})).unwrap();
     assert_eq!(
         queued["content"], "@bob later",

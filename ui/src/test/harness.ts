@@ -30,6 +30,7 @@ export const connected: ipc.Connected = {
   password: "none",
   keychainProblem: null,
   delivery: "durable",
+  online: true,
 };
 
 export function message(partial: Partial<ipc.ChatMessage> & { content: string }): ipc.ChatMessage {

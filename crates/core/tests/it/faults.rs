@@ -482,3 +482,38 @@ async fn refused_messages_wait_or_fail_visibly_and_can_be_retried() {
     expect_exactly(&mut bob, &["@bob m-001".to_string()]).await;
     assert_live(&server.url(), &mut bob, "bob", true).await;
 }
+
+/// An ACL user who may not read streams: the session says so and still shows durable
+/// messages live, from pub/sub, instead of waiting for a stream it cannot read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_inbox_stream_falls_back_to_live_copies() {
+    let server = RedisServer::start();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("bob")
+        .arg("on")
+        .arg(">pw")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg("-xread")
+        .arg("-xrevrange")
+        .query(&mut server.raw())
+        .unwrap();
+    let (alice, _alice_events) = start(&server.url(), "alice", Delivery::Durable).await;
+    let url = format!("redis://bob:pw@127.0.0.1:{}", server.port());
+    let (_bob, mut bob) = start(&url, "bob", Delivery::Durable).await;
+    let Event::Notice { text } = next_matching(&mut bob, "unreadable notice", |e| {
+        matches!(e, Event::Notice { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(
+        text.contains("NOPERM") || text.contains("permission"),
+        "{text}"
+    );
+    let expected = send(&alice, 0, 3).await;
+    expect_exactly(&mut bob, &expected).await;
+}
