@@ -217,12 +217,7 @@ pub async fn run(args: &ConnectionArgs, bench: &BenchArgs) -> Result<std::proces
             "redisBenchmarkPublishPerSecond": raw_limit,
             "runs": runs,
         });
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).ok();
-        }
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
+        write_json(path, &doc)?;
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -247,14 +242,20 @@ async fn chaos(bench: &BenchArgs, duration: Duration) -> Result<std::process::Ex
     }
     if let Some(path) = &bench.out {
         let doc = json!({ "machine": machine(), "durationSeconds": bench.duration, "runs": runs });
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).ok();
-        }
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
+        write_json(path, &doc)?;
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Writes a results document (creating its folder) and says where.
+fn write_json(path: &std::path::Path, doc: &Value) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(path, serde_json::to_string_pretty(doc)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 fn header() -> String {

@@ -16,6 +16,19 @@ fn wait_entry(app: &AppUnderTest, needle: &str) {
     );
 }
 
+/// Saves the whole (virtual) screen to `path`.
+fn capture(path: &std::path::Path) {
+    // WebKitGTK under Xvfb repaints after the DOM changed: let it settle before capturing.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let status = Command::new("import")
+        .args(["-window", "root"])
+        .arg(path)
+        .status()
+        .expect("imagemagick's import");
+    assert!(status.success(), "screenshot failed");
+    println!("wrote {}", path.display());
+}
+
 fn main() {
     let mut server = RedisServer::start();
     let addr = format!("127.0.0.1:{}", server.port());
@@ -82,15 +95,7 @@ fn main() {
     alice.type_into("#compose", "@bob typing without losing my line…");
 
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshot.png");
-    // WebKitGTK under Xvfb repaints after the DOM changed: let it settle before capturing.
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let status = Command::new("import")
-        .args(["-window", "root"])
-        .arg(&out)
-        .status()
-        .expect("imagemagick's import");
-    assert!(status.success(), "screenshot failed");
-    println!("wrote {}", out.display());
+    capture(&out);
 
     // The same windows while the server is down: reconnect attempts, a queued message.
     server.kill();
@@ -106,15 +111,7 @@ fn main() {
         json!([]),
     );
     let offline = out.with_file_name("screenshot-reconnecting.png");
-    // WebKitGTK under Xvfb repaints after the DOM changed: let it settle before capturing.
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let status = Command::new("import")
-        .args(["-window", "root"])
-        .arg(&offline)
-        .status()
-        .expect("imagemagick's import");
-    assert!(status.success(), "screenshot failed");
-    println!("wrote {}", offline.display());
+    capture(&offline);
     alice.close();
     bob.close();
 }
