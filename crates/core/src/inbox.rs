@@ -273,6 +273,14 @@ pub(crate) async fn history(
         for scan in &mut scans {
             scan.fill(conn, &mut budget).await?;
         }
+        // Out of budget with a stream not read far enough: its next message could be newer
+        // than the other stream's head, so the page ends here (the cursor continues it).
+        if scans
+            .iter()
+            .any(|scan| !scan.done() && scan.head().is_none())
+        {
+            break;
+        }
         let pick = match (scans[0].head(), scans[1].head()) {
             (Some(a), Some(b)) => usize::from(b > a),
             (Some(_), None) => 0,

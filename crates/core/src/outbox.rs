@@ -48,30 +48,39 @@ impl Outbox {
 
     /// Opens (creating) the outbox file at `path` and loads what is still pending.
     pub fn open(path: &Path) -> std::io::Result<Outbox> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
         let mut pending: VecDeque<Queued> = VecDeque::new();
-        if let Ok(file) = File::open(path) {
-            for line in BufReader::new(file).lines() {
-                let line = line?;
-                match serde_json::from_str::<Record>(&line) {
-                    Ok(Record::Add(q)) => pending.push_back(q),
-                    Ok(Record::Done(id)) => pending.retain(|q| q.message.id != id),
-                    Err(e) => tracing::warn!("skipping a damaged outbox line: {e}"),
+        match File::open(path) {
+            Ok(file) => {
+                // Byte lines, not `lines()`: a line torn inside a multi-byte character must be
+                // skipped like any other damaged line, not fail the whole outbox.
+                let mut reader = BufReader::new(file);
+                let mut line = Vec::new();
+                while reader.read_until(b'\n', &mut line)? > 0 {
+                    match serde_json::from_slice::<Record>(&line) {
+                        Ok(Record::Add(q)) => pending.push_back(q),
+                        Ok(Record::Done(id)) => pending.retain(|q| q.message.id != id),
+                        Err(e) => tracing::warn!("skipping a damaged outbox line: {e}"),
+                    }
+                    line.clear();
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // Unreadable but present: never overwrite what may hold queued messages.
+            Err(e) => return Err(e),
         }
-        // Rewrite with only what is pending, then append from there.
+        // Rewrite with only what is pending (synced, renamed, directory synced), then append.
         let tmp = path.with_extension("tmp");
         {
             let mut out = File::create(&tmp)?;
             for q in &pending {
-                writeln!(out, "{}", record_line(&Record::Add(q.clone())))?;
+                out.write_all(&record_line(&Record::Add(q.clone())))?;
             }
-            out.sync_data()?;
+            out.sync_all()?;
         }
         std::fs::rename(&tmp, path)?;
+        sync_dir(dir);
         let file = OpenOptions::new().append(true).open(path)?;
         Ok(Outbox {
             pending,
@@ -79,10 +88,12 @@ impl Outbox {
         })
     }
 
-    /// Accepts a message: on disk (synced) before this returns.
+    /// Accepts a message: on disk (synced) before this returns. On a write error nothing is
+    /// queued and the file is cut back to where it was, so a partial record cannot swallow
+    /// the next one.
     pub fn push(&mut self, queued: Queued) -> std::io::Result<()> {
         if let Some((_, file)) = &mut self.file {
-            writeln!(file, "{}", record_line(&Record::Add(queued.clone())))?;
+            append(file, &record_line(&Record::Add(queued.clone())))?;
             file.sync_data()?;
         }
         self.pending.push_back(queued);
@@ -115,9 +126,8 @@ impl Outbox {
             // Nothing pending: start the file over (append mode keeps writing at the end).
             file.set_len(0)
         } else {
-            ids.iter().try_for_each(|id| {
-                writeln!(file, "{}", record_line(&Record::Done((*id).to_string())))
-            })
+            ids.iter()
+                .try_for_each(|id| append(file, &record_line(&Record::Done((*id).to_string()))))
         };
         // Losing a "done" mark only means a resend, which the recipient hides by id.
         if let Err(e) = result {
@@ -126,8 +136,26 @@ impl Outbox {
     }
 }
 
-fn record_line(record: &Record) -> String {
-    serde_json::to_string(record).expect("outbox records always serialise")
+/// One record as a JSON line, newline included.
+fn record_line(record: &Record) -> Vec<u8> {
+    let mut line = serde_json::to_vec(record).expect("outbox records always serialise");
+    line.push(b'\n');
+    line
+}
+
+/// Appends `line` in one write; on failure cuts the file back to its previous length.
+fn append(file: &mut File, line: &[u8]) -> std::io::Result<()> {
+    let before = file.metadata()?.len();
+    file.write_all(line).inspect_err(|_| {
+        let _ = file.set_len(before);
+    })
+}
+
+/// Makes a rename in `dir` durable (best effort: not every platform can open a directory).
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 #[cfg(test)]
@@ -181,9 +209,16 @@ mod tests {
         outbox.push(queued("a")).unwrap();
         drop(outbox);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(br#"{"add":{"message":{"id":"b","#).unwrap();
+        // Torn inside a multi-byte character (a power cut mid-write), then a good record.
+        let torn = "{\"add\":{\"message\":{\"id\":\"b\",\"content\":\"caf\u{e9}";
+        file.write_all(&torn.as_bytes()[..torn.len() - 1]).unwrap();
+        file.write_all(b"\n").unwrap();
         drop(file);
-        assert_eq!(ids(&Outbox::open(&path).unwrap()), ["a"]);
+        let mut outbox = Outbox::open(&path).unwrap();
+        assert_eq!(ids(&outbox), ["a"]);
+        outbox.push(queued("c")).unwrap();
+        drop(outbox);
+        assert_eq!(ids(&Outbox::open(&path).unwrap()), ["a", "c"]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

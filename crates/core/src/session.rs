@@ -350,6 +350,8 @@ struct Shared {
     suspect: Notify,
     seen: Mutex<Seen>,
     counters: Counters,
+    /// Ids of the batch being sent right now.
+    in_flight: Mutex<std::collections::HashSet<String>>,
     /// The inbox reader works; when not (permissions), durable messages are shown from pub/sub.
     stream_readable: std::sync::atomic::AtomicBool,
 }
@@ -434,6 +436,7 @@ impl Session {
             seen: Mutex::new(Seen::default()),
             counters: Counters::default(),
             stream_readable: std::sync::atomic::AtomicBool::new(true),
+            in_flight: Mutex::new(std::collections::HashSet::new()),
         });
         // Up from the start when the first attempt worked (the supervisor takes over).
         if let Some((conn, _)) = &first {
@@ -448,6 +451,7 @@ impl Session {
                 reason: None,
             }));
         }
+        let mut helpers = Vec::new();
         if shared.id.delivery == Delivery::Durable {
             let saved = cursor_file.load();
             {
@@ -456,10 +460,12 @@ impl Session {
                     seen.insert(id);
                 }
             }
-            tokio::spawn(shared.clone().read_inbox(cursor_file, saved.last));
+            helpers.push(tokio::spawn(
+                shared.clone().read_inbox(cursor_file, saved.last),
+            ));
         }
-        tokio::spawn(shared.clone().publish_outbox());
-        tokio::spawn(shared.clone().supervise(first, first_error));
+        helpers.push(tokio::spawn(shared.clone().publish_outbox()));
+        tokio::spawn(shared.clone().supervise(first, first_error, helpers));
         Ok((
             Session {
                 _guard: Arc::new(StopOnDrop(shared.clone())),
@@ -531,19 +537,23 @@ impl Session {
     /// As [`Session::submit`]; [`Error::Timeout`] when not confirmed in time (the link is
     /// down); [`Error::Redis`] when Redis refused it.
     pub async fn send(&self, draft: Draft) -> Result<SendReport> {
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
         let message = self.shared.submit(draft, Some(reply))?;
         let limit = self.shared.id.response_timeout + Duration::from_secs(1);
-        match tokio::time::timeout(limit, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::NotConnected),
-            Err(_) => {
-                self.shared.waiters().remove(&message.id);
-                self.shared.outbox().remove(&[&message.id]);
-                Err(Error::Timeout {
-                    addr: self.shared.id.addr.clone(),
-                    after: limit,
-                })
+        loop {
+            match tokio::time::timeout(limit, &mut answer).await {
+                Ok(Ok(result)) => return result,
+                Ok(Err(_)) => return Err(Error::NotConnected),
+                // On its way: the publisher's own bounded wait decides; wait for it.
+                Err(_) if self.shared.in_flight().contains(&message.id) => continue,
+                Err(_) => {
+                    self.shared.waiters().remove(&message.id);
+                    self.shared.outbox().remove(&[&message.id]);
+                    return Err(Error::Timeout {
+                        addr: self.shared.id.addr.clone(),
+                        after: limit,
+                    });
+                }
             }
         }
     }
@@ -768,10 +778,29 @@ const REFUSAL_BUDGET: Duration = Duration::from_secs(30);
 /// A transaction reports its commands' errors inside one error ("Pipeline failure: [(Index 0,
 /// error: \"WRONGTYPE\": ...)]", "Transaction aborted: [...]"), so the text is searched too.
 fn is_permanent(e: &redis::RedisError) -> bool {
-    const CODES: [&str; 4] = ["WRONGTYPE", "NOPERM", "NOAUTH", "WRONGPASS"];
+    has_code(e, &["WRONGTYPE", "NOPERM", "NOAUTH", "WRONGPASS"])
+}
+
+/// Refusals that stop the inbox reader for good: it may not read the stream, or the server
+/// has no streams. (A key of another type may be fixed by an admin: the reader keeps trying.)
+fn reader_refused(e: &redis::RedisError) -> bool {
+    has_code(e, &["NOPERM", "NOAUTH", "WRONGPASS"])
+}
+
+/// The error, or one of a transaction's errors, has one of `codes` (or is an unknown command).
+fn has_code(e: &redis::RedisError, codes: &[&str]) -> bool {
+    let upper = |c: &str| c.to_ascii_uppercase();
     let text = e.to_string();
-    e.code().is_some_and(|c| CODES.contains(&c))
-        || CODES.iter().any(|c| text.contains(&format!("\"{c}\"")))
+    e.code().is_some_and(|c| codes.contains(&upper(c).as_str()))
+        || e.clone().into_server_errors().is_some_and(|errors| {
+            errors
+                .iter()
+                .any(|(_, err)| codes.contains(&upper(err.code()).as_str()))
+        })
+        // Older shapes of the aggregated message: `error: "WRONGTYPE": ...`, `NoPerm: ...`.
+        || codes.iter().any(|c| {
+            text.contains(&format!("\"{c}\"")) || text.to_ascii_uppercase().contains(&format!("{c}:"))
+        })
         || text.contains("unknown command")
 }
 
@@ -812,6 +841,10 @@ impl Shared {
 
     fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiter>> {
         self.waiters.lock().expect("waiters lock")
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.in_flight.lock().expect("in-flight lock")
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
@@ -910,7 +943,12 @@ impl Shared {
     }
 
     /// Owns the main link: opens it, watches it, reopens it, until stopped.
-    async fn supervise(self: Arc<Self>, mut first: Option<Link>, first_error: Option<String>) {
+    async fn supervise(
+        self: Arc<Self>,
+        mut first: Option<Link>,
+        first_error: Option<String>,
+        helpers: Vec<tokio::task::JoinHandle<()>>,
+    ) {
         let mut stop = self.stop.subscribe();
         let mut attempt: u32 = 0;
         if let Some(why) = &first_error {
@@ -969,6 +1007,11 @@ impl Shared {
         if let Some(mut conn) = closing {
             let limit = self.id.response_timeout.min(Duration::from_secs(2));
             let _ = tokio::time::timeout(limit, conn.unsubscribe(&self.id.channels)).await;
+        }
+        // The publisher and the inbox reader stop on the same signal; wait for them so that
+        // nothing is still writing the cursor or the outbox once shutdown returns.
+        for helper in helpers {
+            let _ = tokio::time::timeout(Duration::from_secs(1), helper).await;
         }
         for (_, waiter) in self.waiters().drain() {
             let _ = waiter.send(Err(Error::NotConnected));
@@ -1103,14 +1146,22 @@ impl Shared {
                 }
                 continue;
             }
+            self.in_flight()
+                .extend(batch.iter().map(|q| q.message.id.clone()));
             let sent =
                 tokio::time::timeout(self.id.response_timeout, self.send_batch(&mut conn, &batch))
                     .await;
+            // Confirmed ones stay "in flight" until confirmed, so `send` never reports a
+            // timeout for a message that went out.
+            if !matches!(sent, Ok(Ok(_))) {
+                self.in_flight().clear();
+            }
             let wait = match sent {
                 Ok(Ok(receivers)) => {
                     one_at_a_time = false;
                     refused = None;
                     self.confirm(&batch, &receivers);
+                    self.in_flight().clear();
                     continue;
                 }
                 Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
@@ -1278,10 +1329,10 @@ impl Shared {
         &self,
         conn: &mut MultiplexedConnection,
         cursor: &str,
-    ) -> redis::RedisResult<String> {
-        if cursor == "0-0" {
-            return Ok(cursor.to_string());
-        }
+    ) -> redis::RedisResult<(String, Option<u64>)> {
+        let Some((cursor_ms, _)) = entry_id(cursor).filter(|id| *id != (0, 0)) else {
+            return Ok(("0-0".into(), None));
+        };
         let newest: Value = redis::cmd("XREVRANGE")
             .arg(&self.id.inbox_stream)
             .arg("+")
@@ -1292,15 +1343,17 @@ impl Shared {
             .await?;
         let newest = inbox::entries(newest).pop().map(|e| e.id);
         match newest.as_deref() {
-            Some(id) if entry_id(id) >= entry_id(cursor) => Ok(cursor.to_string()),
+            Some(id) if entry_id(id) >= entry_id(cursor) => Ok((cursor.to_string(), None)),
             Some(_) => {
                 self.emit(Event::Notice {
-                    text: "The server's copy of your inbox is older than what this device has read (it lost data or was restored from a backup). Reading it again from the start; messages already shown stay hidden.".into(),
+                    text: "The server's copy of your inbox is older than what this device has read (it lost data or was restored from a backup). Reading it again; messages already shown stay hidden.".into(),
                 });
-                Ok("0-0".into())
+                // Everything sent before the cursor's time was read already (the stream is
+                // read in order); hide it by its send time, not only by the remembered ids.
+                Ok(("0-0".into(), Some(cursor_ms)))
             }
             // Gone (e.g. restarted without persistence): new entries may get any id.
-            None => Ok("0-0".into()),
+            None => Ok(("0-0".into(), None)),
         }
     }
 
@@ -1312,6 +1365,8 @@ impl Shared {
         let mut conn: Option<MultiplexedConnection> = None;
         let mut failures: u32 = 0;
         let mut catch_up: Option<usize> = None;
+        // After a stream reset: messages sent before this time (ms) were shown already.
+        let mut hide_sent_before: Option<u64> = None;
         loop {
             if self.stopped() {
                 return;
@@ -1348,13 +1403,14 @@ impl Shared {
                         Ok::<_, redis::RedisError>((c, checked))
                     };
                     match opened.await {
-                        Ok((c, checked)) => {
+                        Ok((c, (checked, hide))) => {
                             cursor = checked;
+                            hide_sent_before = hide;
                             failures = 0;
                             catch_up = Some(0);
                             conn.insert(c)
                         }
-                        Err(e) if is_permanent(&e) => return self.stream_unreadable(&e),
+                        Err(e) if reader_refused(&e) => return self.stream_unreadable(&e),
                         Err(e) => {
                             tracing::info!("inbox reader cannot connect: {e}");
                             failures += 1;
@@ -1385,7 +1441,7 @@ impl Shared {
                         cursor = last.id.clone();
                     }
                     let any = !entries.is_empty();
-                    let shown = self.show_entries(entries);
+                    let shown = self.show_entries(entries, hide_sent_before);
                     if any {
                         cursor_file.save(&cursor, &self.seen());
                     }
@@ -1401,7 +1457,7 @@ impl Shared {
                         }
                     }
                 }
-                Err(e) if is_permanent(&e) => return self.stream_unreadable(&e),
+                Err(e) if reader_refused(&e) => return self.stream_unreadable(&e),
                 Err(e) => {
                     tracing::info!("inbox read failed: {e}");
                     conn = None;
@@ -1425,18 +1481,33 @@ impl Shared {
         });
     }
 
-    /// Shows stream entries not shown before; returns how many were shown.
-    fn show_entries(&self, entries: Vec<inbox::Entry>) -> usize {
+    /// Shows stream entries not shown before; returns how many were shown. With
+    /// `hide_sent_before` (after a stream reset), messages sent before that time (ms) count as
+    /// shown already.
+    fn show_entries(&self, entries: Vec<inbox::Entry>, hide_sent_before: Option<u64>) -> usize {
         let mut shown = 0;
         for entry in entries {
             let incoming = entry.decode(&self.id.inbox);
-            if let Incoming::Chat(m) = &incoming
-                && !self.seen().insert(&m.id)
-            {
-                self.counters
-                    .duplicates_hidden
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
+            if let Incoming::Chat(m) = &incoming {
+                let sent_ms = m
+                    .sent_at
+                    .as_deref()
+                    .and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    })
+                    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as u64);
+                let old =
+                    matches!((sent_ms, hide_sent_before), (Some(at), Some(before)) if at <= before);
+                if old || !self.seen().insert(&m.id) {
+                    self.counters
+                        .duplicates_hidden
+                        .fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
             }
             shown += 1;
             self.emit(incoming.into());

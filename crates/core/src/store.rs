@@ -105,10 +105,21 @@ impl CursorFile {
             return Cursor::default();
         };
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!("ignoring a damaged inbox cursor {}: {e}", path.display());
-                Cursor::default()
-            }),
+            Ok(bytes) => {
+                let mut cursor: Cursor = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    tracing::warn!("ignoring a damaged inbox cursor {}: {e}", path.display());
+                    Cursor::default()
+                });
+                // Only a well-formed stream id may become an XREAD argument.
+                if cursor
+                    .last
+                    .as_deref()
+                    .is_some_and(|id| entry_id(id).is_none())
+                {
+                    cursor.last = None;
+                }
+                cursor
+            }
             Err(_) => Cursor::default(),
         }
     }
@@ -124,12 +135,20 @@ impl CursorFile {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
+            // Synced before the rename, the directory after it: a power cut leaves the old
+            // cursor or the new one, never an empty file (which would replay the inbox).
             let tmp = path.with_extension("tmp");
-            std::fs::write(
-                &tmp,
-                serde_json::to_vec(&cursor).map_err(std::io::Error::other)?,
+            let mut file = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(
+                &mut file,
+                &serde_json::to_vec(&cursor).map_err(std::io::Error::other)?,
             )?;
-            std::fs::rename(tmp, path)
+            file.sync_all()?;
+            std::fs::rename(tmp, path)?;
+            if let Some(dir) = path.parent() {
+                crate::outbox::sync_dir(dir);
+            }
+            Ok(())
         };
         if let Err(e) = write() {
             tracing::warn!("could not save the inbox cursor {}: {e}", path.display());
@@ -199,6 +218,9 @@ mod tests {
                 recent: vec!["m1".into()]
             }
         );
+        // A damaged id never reaches XREAD.
+        std::fs::write(&path, br#"{"last":"0 STREAMS x","recent":["m1"]}"#).unwrap();
+        assert_eq!(file.load().last, None);
         std::fs::remove_file(path).unwrap();
         assert_eq!(entry_id("1700-3"), Some((1700, 3)));
         assert!(entry_id("1700-3") > entry_id("999-9"));

@@ -327,7 +327,9 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
     server.restart();
     let mut raw = server.raw();
     let new = r#"{"Id":0,"Sender":"carol","Content":"@bob from the backup","ReceivedAt":"0001-01-01T00:00:00","MessageId":"backup-1"}"#;
-    for (id, payload) in [("1-1", seen), ("1-2", new)] {
+    // Sent long before bob's cursor: read back then, even if its id is no longer remembered.
+    let old_unremembered = r#"{"Id":0,"Sender":"carol","Content":"@bob from 2020","ReceivedAt":"0001-01-01T00:00:00","MessageId":"old-1","SentAt":"2020-01-01T00:00:00Z"}"#;
+    for (id, payload) in [("1-1", seen), ("1-2", old_unremembered), ("1-3", new)] {
         let _: String = redis::cmd("XADD")
             .arg("redchat:inbox:bob")
             .arg(id)
@@ -345,8 +347,8 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
     assert_live(&url, &mut bob, "bob", true).await;
     assert_eq!(
         again.stats().duplicates_hidden,
-        1,
-        "the already shown message stayed hidden"
+        2,
+        "the already shown messages stayed hidden (by id, and by send time)"
     );
     again.shutdown(Duration::from_secs(2)).await;
     std::fs::remove_dir_all(data).unwrap();
@@ -516,4 +518,33 @@ async fn an_unreadable_inbox_stream_falls_back_to_live_copies() {
     );
     let expected = send(&alice, 0, 3).await;
     expect_exactly(&mut bob, &expected).await;
+}
+
+/// ACL errors come back inside the transaction (EXECABORT): still a permanent refusal, so
+/// the message fails at once with the reason instead of blocking the outbox for 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_write_fails_at_once() {
+    let server = RedisServer::start();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("alice")
+        .arg("on")
+        .arg(">pw")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg("-xadd")
+        .query(&mut server.raw())
+        .unwrap();
+    let url = format!("redis://alice:pw@127.0.0.1:{}", server.port());
+    let (alice, _events) = start(&url, "alice", Delivery::Durable).await;
+    let err = alice
+        .send(parse_line("@bob hi").unwrap())
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().to_ascii_uppercase().contains("NOPERM"),
+        "{err}"
+    );
+    assert_eq!(alice.queued(), 0, "not left blocking the outbox");
 }

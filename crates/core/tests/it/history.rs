@@ -103,10 +103,7 @@ async fn an_empty_inbox_is_caught_up_at_once_and_live_messages_are_not_counted()
     .expect("caught up without waiting for the blocking read");
     assert_eq!(caught, redchat_core::Event::CaughtUp { count: 0 });
     alice.send(parse_line("@bob live").unwrap()).await.unwrap();
-    let next = next_matching(&mut bob, "the live message", |e| {
-        !matches!(e, redchat_core::Event::Status(_))
-    })
-    .await;
+    let next = next_matching(&mut bob, "the live message", is_message).await;
     assert!(
         matches!(next, redchat_core::Event::Chat(ref m) if m.content == "@bob live"),
         "{next:?}"

@@ -96,7 +96,7 @@ async fn garbage_becomes_unreadable_and_the_session_keeps_working() {
     let deep = "[".repeat(10_000);
     publish(&server, "alice", deep.as_bytes());
     for what in ["binary", "wrong shape", "deep nesting"] {
-        let e = next_matching(&mut events, what, |e| !matches!(e, Event::Status(_))).await;
+        let e = next_matching(&mut events, what, is_message).await;
         assert!(
             matches!(e, Event::Unreadable(_)),
             "{what} must be an unreadable entry, got {e:?}"
@@ -107,10 +107,7 @@ async fn garbage_becomes_unreadable_and_the_session_keeps_working() {
         "alice",
         br#"{"Sender":"bob","Content":"still here?"}"#,
     );
-    let e = next_matching(&mut events, "message after garbage", |e| {
-        !matches!(e, Event::Status(_))
-    })
-    .await;
+    let e = next_matching(&mut events, "message after garbage", is_message).await;
     assert!(
         matches!(e, Event::Chat(ref m) if m.content == "still here?"),
         "session must survive garbage: {e:?}"

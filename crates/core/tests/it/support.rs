@@ -22,6 +22,11 @@ pub async fn connect(server: &RedisServer, user: &str) -> (Session, Events) {
         .unwrap_or_else(|e| panic!("{user} should connect: {e}"))
 }
 
+/// A message-like event (chat, plain text, unreadable), not status, catch-up or notices.
+pub fn is_message(e: &Event) -> bool {
+    matches!(e, Event::Chat(_) | Event::Plain(_) | Event::Unreadable(_))
+}
+
 /// Waits for the first event matching `pred`, skipping others; panics after [`WAIT`].
 pub async fn next_matching(
     events: &mut Events,
