@@ -19,8 +19,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use redchat_core::{ConnectionSettings, Delivery, Draft, Event, Session, SessionConfig, Username};
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -492,13 +490,9 @@ async fn redchat_run(
                 let now = now_us();
                 for event in batch.drain(..) {
                     if let Event::Chat(m) = event
-                        && let Some(sent) = m
-                            .sent_at
-                            .as_deref()
-                            .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+                        && let Some(sent_us) = m.sent_at_micros()
                     {
-                        let sent_us = (sent.unix_timestamp_nanos() / 1000) as u64;
-                        lat.push(now.saturating_sub(sent_us));
+                        lat.push(now.saturating_sub(sent_us as u64));
                         received.fetch_add(1, Ordering::Relaxed);
                     }
                 }

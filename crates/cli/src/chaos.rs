@@ -19,8 +19,6 @@ use redchat_core::{
     ConnectionSettings, Delivery, Draft, Event, Session, SessionConfig, State, Username,
 };
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -150,12 +148,8 @@ pub async fn chaos_run(
                 for event in batch.drain(..) {
                     match event {
                         Event::Chat(m) => {
+                            let sent = m.sent_at_micros().map_or(0, |us| us as u64);
                             if seen.ids.insert(m.id) {
-                                let sent = m
-                                    .sent_at
-                                    .as_deref()
-                                    .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-                                    .map_or(0, |t| (t.unix_timestamp_nanos() / 1000) as u64);
                                 seen.shown.push((sent, now));
                             } else {
                                 seen.duplicates += 1;

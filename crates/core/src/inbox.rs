@@ -59,10 +59,7 @@ fn entry_time(id: &str) -> String {
         .and_then(|(ms, _)| {
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
         })
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(wire::now_rfc3339)
 }
 
@@ -195,15 +192,10 @@ impl Scan<'_> {
 
     /// Order key of the next entry: server time, then (within one millisecond, where the
     /// two streams' sequence numbers are unrelated) the sender's time, then the sequence.
-    fn head(&self) -> Option<(u64, i128, u64)> {
+    fn head(&self) -> Option<(u64, i64, u64)> {
         let (id, m) = self.buffered.front()?;
         let (ms, seq) = entry_id(id)?;
-        let sent = m
-            .sent_at
-            .as_deref()
-            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-            .map_or(0, OffsetDateTime::unix_timestamp_nanos);
-        Some((ms, sent, seq))
+        Some((ms, m.sent_at_micros().unwrap_or(0), seq))
     }
 
     fn take(&mut self) -> Option<ChatMessage> {

@@ -20,8 +20,8 @@ use crate::wire::ChatMessage;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Queued {
     pub message: ChatMessage,
-    /// Recipient username (normalised).
-    pub to: String,
+    /// The recipient's inbox stream key (durable mode writes it).
+    pub inbox_stream: String,
     /// The JSON payload.
     pub payload: String,
 }
@@ -167,7 +167,7 @@ mod tests {
         message.id = id.to_string();
         Queued {
             message,
-            to: "bob".into(),
+            inbox_stream: "redchat:inbox:bob".into(),
             payload: String::from_utf8(payload).unwrap(),
         }
     }

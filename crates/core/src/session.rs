@@ -909,7 +909,7 @@ impl Shared {
         )?;
         let queued = Queued {
             message: message.clone(),
-            to: draft.to.to_string(),
+            inbox_stream: self.id.namespace.inbox_stream(&draft.to),
             payload: String::from_utf8(payload).expect("JSON is UTF-8"),
         };
         if let Some(waiter) = waiter {
@@ -1229,11 +1229,7 @@ impl Shared {
         }
         pipe.atomic();
         for q in batch {
-            let inbox = match Username::parse(&q.to) {
-                Ok(to) => self.id.namespace.inbox_stream(&to),
-                Err(_) => format!("{}redchat:inbox:{}", self.id.namespace.as_str(), q.to),
-            };
-            for key in [inbox.as_str(), self.id.sent_stream.as_str()] {
+            for key in [q.inbox_stream.as_str(), self.id.sent_stream.as_str()] {
                 pipe.cmd("XADD")
                     .arg(key)
                     .arg("MAXLEN")
@@ -1489,17 +1485,7 @@ impl Shared {
         for entry in entries {
             let incoming = entry.decode(&self.id.inbox);
             if let Incoming::Chat(m) = &incoming {
-                let sent_ms = m
-                    .sent_at
-                    .as_deref()
-                    .and_then(|t| {
-                        time::OffsetDateTime::parse(
-                            t,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok()
-                    })
-                    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as u64);
+                let sent_ms = m.sent_at_micros().map(|us| (us / 1_000) as u64);
                 let old =
                     matches!((sent_ms, hide_sent_before), (Some(at), Some(before)) if at <= before);
                 if old || !self.seen().insert(&m.id) {

@@ -56,6 +56,14 @@ pub struct ChatMessage {
     pub durable: bool,
 }
 
+impl ChatMessage {
+    /// When the sender sent it, in microseconds since the Unix epoch, if it said.
+    pub fn sent_at_micros(&self) -> Option<i64> {
+        let t = OffsetDateTime::parse(self.sent_at.as_deref()?, &Rfc3339).ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000).ok()
+    }
+}
+
 /// A payload that is not JSON, shown as text from the channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
