@@ -3,7 +3,8 @@
 //! With a file, every accepted message is appended (and synced) before `submit` returns, so
 //! quitting or a crash loses nothing; confirmed messages are marked done and the file is
 //! truncated whenever the outbox is empty. The file is JSON lines:
-//! `{"add":{...}}` for an accepted message, `{"done":"<id>"}` for a confirmed or dropped one.
+//! `{"add":{...}}` for an accepted message, `{"done":"<id>"}` for a confirmed one,
+//! `{"failed":{"id":..,"reason":..}}` for one Redis refused for good (kept for a retry).
 //! A torn last line (crash while writing) is skipped on load.
 
 use std::collections::VecDeque;
@@ -26,17 +27,27 @@ pub(crate) struct Queued {
     pub payload: String,
 }
 
+/// A message Redis refused for good, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Failed {
+    pub id: String,
+    pub reason: String,
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Record {
     Add(Queued),
     Done(String),
+    Failed(Failed),
 }
 
-/// Messages accepted but not yet confirmed by Redis, oldest first.
+/// Messages accepted but not yet confirmed by Redis, oldest first, and the ones Redis
+/// refused (until retried).
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     pending: VecDeque<Queued>,
+    failed: Vec<(Queued, String)>,
     file: Option<(PathBuf, File)>,
 }
 
@@ -50,7 +61,7 @@ impl Outbox {
     pub fn open(path: &Path) -> std::io::Result<Outbox> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let mut pending: VecDeque<Queued> = VecDeque::new();
+        let mut outbox = Outbox::default();
         match File::open(path) {
             Ok(file) => {
                 // Byte lines, not `lines()`: a line torn inside a multi-byte character must be
@@ -59,8 +70,7 @@ impl Outbox {
                 let mut line = Vec::new();
                 while reader.read_until(b'\n', &mut line)? > 0 {
                     match serde_json::from_slice::<Record>(&line) {
-                        Ok(Record::Add(q)) => pending.push_back(q),
-                        Ok(Record::Done(id)) => pending.retain(|q| q.message.id != id),
+                        Ok(record) => outbox.replay(record),
                         Err(e) => tracing::warn!("skipping a damaged outbox line: {e}"),
                     }
                     line.clear();
@@ -74,18 +84,40 @@ impl Outbox {
         let tmp = path.with_extension("tmp");
         {
             let mut out = File::create(&tmp)?;
-            for q in &pending {
+            for q in &outbox.pending {
                 out.write_all(&record_line(&Record::Add(q.clone())))?;
+            }
+            for (q, reason) in &outbox.failed {
+                out.write_all(&record_line(&Record::Add(q.clone())))?;
+                out.write_all(&record_line(&Record::Failed(Failed {
+                    id: q.message.id.clone(),
+                    reason: reason.clone(),
+                })))?;
             }
             out.sync_all()?;
         }
         std::fs::rename(&tmp, path)?;
         sync_dir(dir);
         let file = OpenOptions::new().append(true).open(path)?;
-        Ok(Outbox {
-            pending,
-            file: Some((path.to_path_buf(), file)),
-        })
+        outbox.file = Some((path.to_path_buf(), file));
+        Ok(outbox)
+    }
+
+    fn replay(&mut self, record: Record) {
+        match record {
+            Record::Add(q) => {
+                // A retried message is added again: it is pending, no longer failed.
+                self.failed.retain(|(f, _)| f.message.id != q.message.id);
+                self.pending.push_back(q);
+            }
+            Record::Done(id) => self.pending.retain(|q| q.message.id != id),
+            Record::Failed(f) => {
+                if let Some(i) = self.pending.iter().position(|q| q.message.id == f.id) {
+                    let q = self.pending.remove(i).expect("index from position");
+                    self.failed.push((q, f.reason));
+                }
+            }
+        }
     }
 
     /// Accepts a message: on disk (synced) before this returns. On a write error nothing is
@@ -96,8 +128,49 @@ impl Outbox {
             append(file, &record_line(&Record::Add(queued.clone())))?;
             file.sync_data()?;
         }
+        self.failed
+            .retain(|(f, _)| f.message.id != queued.message.id);
         self.pending.push_back(queued);
         Ok(())
+    }
+
+    /// Moves a pending message to the failed ones, with Redis's reason.
+    pub fn fail(&mut self, id: &str, reason: &str) {
+        let Some(i) = self.pending.iter().position(|q| q.message.id == id) else {
+            return;
+        };
+        let q = self.pending.remove(i).expect("index from position");
+        self.failed.push((q, reason.to_string()));
+        if let Some((path, file)) = &mut self.file {
+            let record = Record::Failed(Failed {
+                id: id.to_string(),
+                reason: reason.to_string(),
+            });
+            if let Err(e) = append(file, &record_line(&record)) {
+                tracing::warn!("could not update the outbox {}: {e}", path.display());
+            }
+        }
+    }
+
+    /// Failed messages with their reasons, oldest first.
+    pub fn failed(&self) -> &[(Queued, String)] {
+        &self.failed
+    }
+
+    /// The failed message whose id is `id`, or the only one starting with it.
+    pub fn find_failed(&self, id: &str) -> Option<Queued> {
+        let exact = self.failed.iter().find(|(q, _)| q.message.id == id);
+        let found = exact.or_else(|| {
+            let mut matching = self
+                .failed
+                .iter()
+                .filter(|(q, _)| q.message.id.starts_with(id));
+            match (matching.next(), matching.next()) {
+                (Some(one), None) => Some(one),
+                _ => None,
+            }
+        });
+        found.map(|(q, _)| q.clone())
     }
 
     /// Up to `max` messages from the front, oldest first.
@@ -115,14 +188,14 @@ impl Outbox {
         self.pending.len()
     }
 
-    /// Removes the messages with these ids (sent, or failed for good).
+    /// Removes the messages with these ids (confirmed by Redis, or taken back).
     pub fn remove(&mut self, ids: &[&str]) {
         self.pending
             .retain(|q| !ids.contains(&q.message.id.as_str()));
         let Some((path, file)) = &mut self.file else {
             return;
         };
-        let result = if self.pending.is_empty() {
+        let result = if self.pending.is_empty() && self.failed.is_empty() {
             // Nothing pending: start the file over (append mode keeps writing at the end).
             file.set_len(0)
         } else {
@@ -198,6 +271,40 @@ mod tests {
         reopened.push(queued("e")).unwrap();
         drop(reopened);
         assert_eq!(ids(&Outbox::open(&path).unwrap()), ["e"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn failed_messages_survive_reopening_until_retried() {
+        let dir = std::env::temp_dir().join(format!("redchat-outbox-{}", crate::wire::new_id()));
+        let path = dir.join("outbox.jsonl");
+        let mut outbox = Outbox::open(&path).unwrap();
+        for id in ["a", "b"] {
+            outbox.push(queued(id)).unwrap();
+        }
+        outbox.fail("a", "WRONGTYPE");
+        outbox.remove(&["b"]);
+        assert_ne!(
+            std::fs::metadata(&path).unwrap().len(),
+            0,
+            "a failed one keeps the file"
+        );
+        drop(outbox);
+        let mut reopened = Outbox::open(&path).unwrap();
+        assert!(reopened.all().is_empty());
+        assert_eq!(reopened.failed().len(), 1);
+        assert_eq!(reopened.failed()[0].1, "WRONGTYPE");
+        let again = reopened.find_failed("a").unwrap();
+        reopened.push(again).unwrap();
+        assert!(reopened.failed().is_empty());
+        drop(reopened);
+        let reopened = Outbox::open(&path).unwrap();
+        assert_eq!(
+            ids(&reopened),
+            ["a"],
+            "retried: pending again, no longer failed"
+        );
+        assert!(reopened.failed().is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -337,7 +337,6 @@ struct Shared {
     events: mpsc::UnboundedSender<Event>,
     outbox: Mutex<Outbox>,
     outbox_changed: Notify,
-    failed: Mutex<HashMap<String, Queued>>,
     waiters: Mutex<HashMap<String, Waiter>>,
     /// The main link while it is up.
     link: watch::Sender<Option<MultiplexedConnection>>,
@@ -426,7 +425,6 @@ impl Session {
             events: events_tx,
             outbox: Mutex::new(outbox),
             outbox_changed: Notify::new(),
-            failed: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             link: watch::Sender::new(None),
             stop: watch::Sender::new(false),
@@ -442,13 +440,25 @@ impl Session {
         if let Some((conn, _)) = &first {
             shared.link.send_replace(Some(conn.clone()));
         }
-        // Messages left in the outbox by an earlier run: show them as queued.
-        for q in shared.outbox().all() {
+        // Messages left in the outbox by an earlier run: show them as queued or failed.
+        let (pending, failed) = {
+            let outbox = shared.outbox();
+            (outbox.all(), outbox.failed().to_vec())
+        };
+        for q in pending {
             shared.emit(Event::Outgoing(Outgoing {
                 message: q.message,
                 state: OutgoingState::Queued,
                 receivers: None,
                 reason: None,
+            }));
+        }
+        for (q, reason) in failed {
+            shared.emit(Event::Outgoing(Outgoing {
+                message: q.message,
+                state: OutgoingState::Failed,
+                receivers: None,
+                reason: Some(reason),
             }));
         }
         let mut helpers = Vec::new();
@@ -565,21 +575,11 @@ impl Session {
     /// [`Error::InvalidMessage`] when no failed message (or more than one) matches;
     /// [`Error::Storage`].
     pub async fn retry(&self, message_id: &str) -> Result<()> {
-        let queued = {
-            let mut failed = self.shared.failed.lock().expect("failed lock");
-            let key = if failed.contains_key(message_id) {
-                Some(message_id.to_string())
-            } else {
-                let mut matching = failed.keys().filter(|k| k.starts_with(message_id));
-                match (matching.next(), matching.next()) {
-                    (Some(k), None) => Some(k.clone()),
-                    _ => None,
-                }
-            };
-            key.and_then(|k| failed.remove(&k))
-        };
-        let queued =
-            queued.ok_or_else(|| Error::InvalidMessage("no failed message with that id".into()))?;
+        let queued = self
+            .shared
+            .outbox()
+            .find_failed(message_id)
+            .ok_or_else(|| Error::InvalidMessage("no failed message with that id".into()))?;
         self.shared.enqueue(queued)
     }
 
@@ -1279,12 +1279,8 @@ impl Shared {
 
     fn fail(&self, q: &Queued, error: Error) {
         tracing::warn!("message {} refused: {error}", q.message.id);
-        self.outbox().remove(&[&q.message.id]);
-        self.failed
-            .lock()
-            .expect("failed lock")
-            .insert(q.message.id.clone(), q.clone());
         let reason = error.to_string();
+        self.outbox().fail(&q.message.id, &reason);
         if let Some(waiter) = self.waiters().remove(&q.message.id) {
             let _ = waiter.send(Err(error));
         }

@@ -548,3 +548,51 @@ async fn a_forbidden_write_fails_at_once() {
     );
     assert_eq!(alice.queued(), 0, "not left blocking the outbox");
 }
+
+/// A failed message outlives the session: the next start shows it failed, with its reason,
+/// and a retry then delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_message_can_be_retried_after_a_restart() {
+    let server = RedisServer::start();
+    let data = temp_dir();
+    let mut raw = server.raw();
+    let _: () = redis::cmd("SET")
+        .arg("redchat:inbox:bob")
+        .arg("not a stream")
+        .query(&mut raw)
+        .unwrap();
+    let alice_config = config(
+        &server.url(),
+        "alice",
+        Delivery::Durable,
+        Some(data.clone()),
+    );
+    let (alice, _events) = Session::connect(alice_config.clone()).await.unwrap();
+    let err = alice
+        .send(parse_line("@bob after the fix").unwrap())
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("WRONGTYPE"), "{err}");
+    alice.shutdown(Duration::from_secs(2)).await;
+
+    let _: () = redis::cmd("DEL")
+        .arg("redchat:inbox:bob")
+        .query(&mut raw)
+        .unwrap();
+    let (_bob, mut bob) = start(&server.url(), "bob", Delivery::Durable).await;
+    let (again, mut again_events) = Session::connect(alice_config).await.unwrap();
+    let Event::Outgoing(failed) = next_matching(
+        &mut again_events,
+        "the failed message",
+        |e| matches!(e, Event::Outgoing(o) if o.state == OutgoingState::Failed),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(failed.reason.unwrap().contains("WRONGTYPE"));
+    again.retry(&failed.message.id).await.unwrap();
+    expect_exactly(&mut bob, &["@bob after the fix".to_string()]).await;
+    again.shutdown(Duration::from_secs(2)).await;
+    std::fs::remove_dir_all(data).unwrap();
+}
