@@ -120,6 +120,12 @@ fn chat_in_the_real_window_and_settings_survive_a_restart() {
         "alice",
         r#"{"Sender":"bob","Content":"<img src=x onerror=alert(1)>"}"#,
     );
+    // The new message moves bob's row to the top: click once it has moved (unread shown).
+    app.wait_for(
+        "bob's unread mark",
+        "const u = document.querySelector(\"#conversations li[data-key='bob'] .unread\"); return !!u && !u.hidden",
+        json!([]),
+    );
     app.click("#conversations li[data-key='bob']");
     wait_text(
         &app,
