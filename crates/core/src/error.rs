@@ -6,6 +6,82 @@ use std::time::Duration;
 use crate::settings::ParseError;
 use crate::username::UsernameError;
 
+/// The closed set of error codes that cross to the UI (`ui/src/ipc.ts` mirrors it). Only
+/// codes a consumer uses are listed; the shell adds none of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Code {
+    /// A connection string that does not parse.
+    InvalidSettings,
+    /// A username breaking the rule.
+    InvalidUsername,
+    /// A room or channel name breaking the rule.
+    InvalidRoom,
+    /// A line that is not a message.
+    InvalidMessage,
+    /// A body over the limit.
+    MessageTooLarge,
+    /// Credentials refused.
+    Auth,
+    /// The server needs a password and none is at hand (shell).
+    PasswordRequired,
+    /// Nothing answers at the address.
+    Unreachable,
+    /// No answer in time.
+    Timeout,
+    /// TLS problems.
+    Tls,
+    /// The server lacks RESP3 or streams.
+    UnsupportedServer,
+    /// No session, or the link is down.
+    NotConnected,
+    /// Any other Redis error.
+    Redis,
+    /// The settings store could not be written (shell).
+    SettingsStore,
+    /// The outbox or cursor files.
+    Storage,
+    /// A bug.
+    Internal,
+}
+
+impl Code {
+    /// The snake_case text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidSettings => "invalid_settings",
+            Code::InvalidUsername => "invalid_username",
+            Code::InvalidRoom => "invalid_room",
+            Code::InvalidMessage => "invalid_message",
+            Code::MessageTooLarge => "message_too_large",
+            Code::Auth => "auth",
+            Code::PasswordRequired => "password_required",
+            Code::Unreachable => "unreachable",
+            Code::Timeout => "timeout",
+            Code::Tls => "tls",
+            Code::UnsupportedServer => "unsupported_server",
+            Code::NotConnected => "not_connected",
+            Code::Redis => "redis",
+            Code::SettingsStore => "settings_store",
+            Code::Storage => "storage",
+            Code::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Result alias for the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -22,6 +98,9 @@ pub enum Error {
     /// The username (or a recipient's name) breaks the username rule.
     #[error("{0}")]
     InvalidUsername(#[from] UsernameError),
+    /// A room or channel name breaks the naming rule.
+    #[error("{0}")]
+    InvalidRoom(String),
     /// A typed line could not be turned into a message.
     #[error("{0}")]
     InvalidMessage(String),
@@ -76,20 +155,21 @@ pub enum Error {
 
 impl Error {
     /// A stable machine-readable code, mirrored by the UI (`ui/src/ipc.ts`).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Error::InvalidSettings(_) => "invalid_settings",
-            Error::InvalidUsername(_) => "invalid_username",
-            Error::InvalidMessage(_) => "invalid_message",
-            Error::MessageTooLarge { .. } => "message_too_large",
-            Error::Auth(_) => "auth",
-            Error::Unreachable { .. } => "unreachable",
-            Error::Timeout { .. } => "timeout",
-            Error::Tls { .. } => "tls",
-            Error::UnsupportedServer(_) => "unsupported_server",
-            Error::NotConnected => "not_connected",
-            Error::Redis(_) => "redis",
-            Error::Storage(_) => "storage",
+            Error::InvalidSettings(_) => Code::InvalidSettings,
+            Error::InvalidUsername(_) => Code::InvalidUsername,
+            Error::InvalidRoom(_) => Code::InvalidRoom,
+            Error::InvalidMessage(_) => Code::InvalidMessage,
+            Error::MessageTooLarge { .. } => Code::MessageTooLarge,
+            Error::Auth(_) => Code::Auth,
+            Error::Unreachable { .. } => Code::Unreachable,
+            Error::Timeout { .. } => Code::Timeout,
+            Error::Tls { .. } => Code::Tls,
+            Error::UnsupportedServer(_) => Code::UnsupportedServer,
+            Error::NotConnected => Code::NotConnected,
+            Error::Redis(_) => Code::Redis,
+            Error::Storage(_) => Code::Storage,
         }
     }
 
@@ -112,6 +192,7 @@ impl Error {
             self,
             Error::InvalidSettings(_)
                 | Error::InvalidUsername(_)
+                | Error::InvalidRoom(_)
                 | Error::InvalidMessage(_)
                 | Error::MessageTooLarge { .. }
         )
@@ -129,7 +210,7 @@ impl Error {
         if err.kind() == ErrorKind::AuthenticationFailed
             || err
                 .code()
-                .is_some_and(|c| matches!(c, "WRONGPASS" | "NOAUTH" | "NOPERM"))
+                .is_some_and(|c| matches!(c, "WRONGPASS" | "NOAUTH"))
             || lower.contains("invalid username-password")
             || lower.contains("wrongpass")
             || lower.contains("noauth")
@@ -138,6 +219,10 @@ impl Error {
                 "the server refused the username/password; check the password (Azure: the access key)"
                     .into(),
             );
+        }
+        if err.code() == Some("NOPERM") {
+            // An ACL that forbids a command or key: not a wrong password.
+            return Error::Redis(format!("no permission: {text}"));
         }
         if err.kind() == ErrorKind::RESP3NotSupported || lower.contains("unknown command 'hello'") {
             return Error::UnsupportedServer(
@@ -202,4 +287,61 @@ fn is_tls_text(lower: &str) -> bool {
     ]
     .iter()
     .any(|needle| lower.contains(needle))
+}
+
+/// How a Redis refusal should be treated. The one place foreign errors are classified.
+pub(crate) mod redis_refusal {
+    /// Refusals that will not pass by waiting: the key has another type, the ACL user may not
+    /// run the command or touch the key, the server lacks the command (no streams).
+    pub fn is_permanent(e: &redis::RedisError) -> bool {
+        has_code(e, &["WRONGTYPE", "NOPERM", "NOAUTH", "WRONGPASS"])
+    }
+
+    /// Refusals that stop a stream reader for good: it may not read, or the server has no
+    /// streams. (A key of another type may be fixed by an admin: see [`is_wrong_type`].)
+    pub fn is_forbidden(e: &redis::RedisError) -> bool {
+        has_code(e, &["NOPERM", "NOAUTH", "WRONGPASS"])
+    }
+
+    /// A key holds another type than the command needs (hostile or mistaken writes).
+    pub fn is_wrong_type(e: &redis::RedisError) -> bool {
+        e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE")
+    }
+
+    /// The link itself failed (I/O, dropped, timed out): reconnecting may help.
+    pub fn is_link_failure(e: &redis::RedisError) -> bool {
+        e.is_io_error() || e.is_connection_dropped() || e.is_timeout()
+    }
+
+    /// A short reason for the status line while reconnecting.
+    pub fn reconnect_reason(e: &redis::RedisError, addr: &str, tls: bool) -> String {
+        if e.is_connection_refusal() {
+            "connection refused".into()
+        } else if e.is_timeout() {
+            "no answer from the server".into()
+        } else if e.is_connection_dropped() || e.is_io_error() {
+            format!("connection failed ({e})")
+        } else {
+            super::Error::from_redis(e, addr, tls).to_string()
+        }
+    }
+
+    /// The error, or one of a pipeline's errors, has one of `codes` (or is an unknown
+    /// command). A pipeline reports its commands' errors inside one error ("Pipeline failure:
+    /// [(Index 0, error: \"WRONGTYPE\": ...)]"), so the text is searched too.
+    fn has_code(e: &redis::RedisError, codes: &[&str]) -> bool {
+        let upper = |c: &str| c.to_ascii_uppercase();
+        let text = e.to_string();
+        e.code().is_some_and(|c| codes.contains(&upper(c).as_str()))
+            || e.clone().into_server_errors().is_some_and(|errors| {
+                errors
+                    .iter()
+                    .any(|(_, err)| codes.contains(&upper(err.code()).as_str()))
+            })
+            || codes.iter().any(|c| {
+                text.contains(&format!("\"{c}\""))
+                    || text.to_ascii_uppercase().contains(&format!("{c}:"))
+            })
+            || text.contains("unknown command")
+    }
 }

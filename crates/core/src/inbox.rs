@@ -7,12 +7,10 @@
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::store::entry_id;
-use crate::username::Username;
 use crate::wire::{self, ChatMessage, Incoming};
 
 /// The field holding the message in a stream entry.
@@ -37,10 +35,14 @@ impl Entry {
             Some(payload) => wire::decode(channel, payload),
             None => wire::decode(channel, b"\x00stream entry without a payload field"),
         };
-        let stored_at = entry_time(&self.id);
+        let stored_ms = entry_id(&self.id).map(|(ms, _)| ms as i64);
+        let stored_at = stored_ms.map_or_else(wire::now_rfc3339, wire::ms_to_rfc3339);
         match &mut incoming {
             Incoming::Chat(m) => {
                 m.received_at = stored_at;
+                if let Some(ms) = stored_ms {
+                    m.at = ms;
+                }
                 // Legacy payloads have no MessageId: the entry id is unique and stable.
                 if m.legacy {
                     m.id = format!("entry:{channel}:{}", self.id);
@@ -48,19 +50,16 @@ impl Entry {
             }
             Incoming::Plain(p) => p.received_at = stored_at,
             Incoming::Unreadable(u) => u.received_at = stored_at,
+            Incoming::Membership(m) => {
+                m.received_at = stored_at;
+                if let Some(ms) = stored_ms {
+                    m.at = ms;
+                }
+            }
+            _ => {}
         }
         incoming
     }
-}
-
-/// RFC 3339 time of a stream entry id (its millisecond part).
-fn entry_time(id: &str) -> String {
-    entry_id(id)
-        .and_then(|(ms, _)| {
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-        })
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(wire::now_rfc3339)
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -104,33 +103,37 @@ pub(crate) fn entries(v: Value) -> Vec<Entry> {
         .collect()
 }
 
-/// Entries of an XREAD reply for a single stream (RESP3 map or RESP2 array); none on nil.
-pub(crate) fn read_reply(v: Value) -> Vec<Entry> {
+/// Stream key → entries of an XREAD reply (RESP3 map or RESP2 array).
+pub(crate) fn read_streams(v: Value) -> Vec<(String, Vec<Entry>)> {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
     match v {
         Value::Map(streams) => streams
             .into_iter()
-            .flat_map(|(_, entries_value)| entries(entries_value))
+            .filter_map(|(k, list)| Some((text(&k)?, entries(list))))
             .collect(),
         Value::Array(streams) => streams
             .into_iter()
-            .flat_map(|s| match s {
-                Value::Array(mut kv) if kv.len() == 2 => entries(kv.pop().unwrap_or(Value::Nil)),
-                _ => Vec::new(),
+            .filter_map(|s| match s {
+                Value::Array(mut kv) if kv.len() == 2 => {
+                    let list = kv.pop()?;
+                    Some((text(&kv[0])?, entries(list)))
+                }
+                _ => None,
             })
             .collect(),
         _ => Vec::new(),
     }
 }
 
-/// Where the next older history page starts: exclusive upper bounds per stream.
+/// Where the next older history page starts: per stream key, an exclusive upper bound (a
+/// stream not named is read from its newest entry). Opaque to callers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryCursor {
-    /// Inbox entries older than this id; `None`: from the newest.
-    pub inbox: Option<String>,
-    /// Sent entries older than this id; `None`: from the newest.
-    pub sent: Option<String>,
-}
+#[serde(transparent)]
+pub struct HistoryCursor(pub BTreeMap<String, String>);
 
 /// A page of history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -151,11 +154,16 @@ struct Scan<'a> {
     consumed: Option<String>,
     exhausted: bool,
     buffered: std::collections::VecDeque<(String, ChatMessage)>,
-    keep: Box<dyn Fn(&ChatMessage) -> bool + Send + 'a>,
+    keep: Box<dyn Fn(&ChatMessage) -> bool + Send + Sync + 'a>,
 }
 
 impl Scan<'_> {
-    async fn fill(&mut self, conn: &mut MultiplexedConnection, budget: &mut usize) -> Result<()> {
+    async fn fill(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        budget: &mut usize,
+        classify: &(dyn Fn(&str, &mut ChatMessage) + Send + Sync),
+    ) -> Result<()> {
         while self.buffered.is_empty() && !self.exhausted && *budget > 0 {
             let upper = self
                 .upper
@@ -177,8 +185,11 @@ impl Scan<'_> {
                 self.upper = Some(last.id.clone());
             }
             for entry in batch {
-                if let Incoming::Chat(m) = entry.decode(self.key)
-                    && (self.keep)(&m)
+                if let Incoming::Chat(mut m) = entry.decode(self.key)
+                    && {
+                        classify(self.key, &mut m);
+                        (self.keep)(&m)
+                    }
                 {
                     self.buffered.push_back((entry.id, m));
                 } else if self.buffered.is_empty() {
@@ -215,70 +226,56 @@ impl Scan<'_> {
     }
 }
 
-/// A page of the conversation with `peer` (all conversations when `None`) from the inbox
-/// and sent streams, newest `limit` messages older than `before`.
+/// One stream to page through, and which of its messages belong to the page.
+pub(crate) struct Source<'a> {
+    pub key: String,
+    pub keep: Box<dyn Fn(&ChatMessage) -> bool + Send + Sync + 'a>,
+}
+
+/// A page of history merged from `sources` (newest `limit` messages older than `before`),
+/// oldest first. `classify` sets each message's conversation, as the inbound path does.
 pub(crate) async fn history(
     conn: &mut MultiplexedConnection,
-    (inbox_key, sent_key): (&str, &str),
-    peer: Option<&Username>,
+    sources: Vec<Source<'_>>,
+    classify: &(dyn Fn(&str, &mut ChatMessage) + Send + Sync),
     before: Option<HistoryCursor>,
     limit: usize,
 ) -> Result<HistoryPage> {
     let before = before.unwrap_or_default();
-    let peer_name = peer.map(|p| p.as_str().to_string());
-    let peer_to = peer_name.clone();
-    let from_peer = move |m: &ChatMessage| {
-        peer_name
-            .as_deref()
-            .is_none_or(|p| Username::parse(&m.sender).is_ok_and(|s| s.as_str() == p))
-    };
-    let to_peer = move |m: &ChatMessage| {
-        peer_to.as_deref().is_none_or(|p| {
-            m.to.as_deref()
-                .and_then(|t| Username::parse(t).ok())
-                .is_some_and(|t| t.as_str() == p)
+    let mut scans: Vec<Scan<'_>> = sources
+        .iter()
+        .map(|source| Scan {
+            key: &source.key,
+            upper: before.0.get(&source.key).cloned(),
+            consumed: None,
+            exhausted: false,
+            buffered: Default::default(),
+            keep: Box::new(|m: &ChatMessage| (source.keep)(m)),
         })
-    };
-    let mut scans = [
-        Scan {
-            key: inbox_key,
-            upper: before.inbox.clone(),
-            consumed: None,
-            exhausted: false,
-            buffered: Default::default(),
-            keep: Box::new(from_peer),
-        },
-        Scan {
-            key: sent_key,
-            upper: before.sent.clone(),
-            consumed: None,
-            exhausted: false,
-            buffered: Default::default(),
-            keep: Box::new(to_peer),
-        },
-    ];
+        .collect();
     let mut budget = SCAN_BUDGET;
     let mut newest_first = Vec::with_capacity(limit);
     // A message retried after a partial failure can be in a stream twice: show it once.
     let mut ids = std::collections::HashSet::new();
     while newest_first.len() < limit {
         for scan in &mut scans {
-            scan.fill(conn, &mut budget).await?;
+            scan.fill(conn, &mut budget, classify).await?;
         }
         // Out of budget with a stream not read far enough: its next message could be newer
-        // than the other stream's head, so the page ends here (the cursor continues it).
+        // than the other streams' heads, so the page ends here (the cursor continues it).
         if scans
             .iter()
             .any(|scan| !scan.done() && scan.head().is_none())
         {
             break;
         }
-        let pick = match (scans[0].head(), scans[1].head()) {
-            (Some(a), Some(b)) => usize::from(b > a),
-            (Some(_), None) => 0,
-            (None, Some(_)) => 1,
-            (None, None) => break,
-        };
+        let pick = scans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, scan)| scan.head().map(|h| (h, i)))
+            .max()
+            .map(|(_, i)| i);
+        let Some(pick) = pick else { break };
         if let Some(m) = scans[pick].take()
             && ids.insert(m.id.clone())
         {
@@ -288,10 +285,13 @@ pub(crate) async fn history(
     let more = if scans.iter().all(Scan::done) {
         None
     } else {
-        Some(HistoryCursor {
-            inbox: scans[0].cursor().or(before.inbox),
-            sent: scans[1].cursor().or(before.sent),
-        })
+        let mut cursor = before.0.clone();
+        for scan in &scans {
+            if let Some(id) = scan.cursor() {
+                cursor.insert(scan.key.to_string(), id);
+            }
+        }
+        Some(HistoryCursor(cursor))
     };
     newest_first.reverse();
     Ok(HistoryPage {
@@ -321,10 +321,11 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].payload.as_deref(), Some(&b"b"[..]));
         let resp3 = Value::Map(vec![(bulk("inbox"), range.clone())]);
-        assert_eq!(read_reply(resp3), got);
+        let want = vec![("inbox".to_string(), got)];
+        assert_eq!(read_streams(resp3), want);
         let resp2 = Value::Array(vec![Value::Array(vec![bulk("inbox"), range])]);
-        assert_eq!(read_reply(resp2), got);
-        assert!(read_reply(Value::Nil).is_empty());
+        assert_eq!(read_streams(resp2), want);
+        assert!(read_streams(Value::Nil).is_empty());
     }
 
     #[test]
@@ -348,10 +349,11 @@ mod tests {
             id: "1700000000000-0".into(),
             payload: Some(br#"{"Sender":"bob","Content":"hi"}"#.to_vec()),
         };
-        let Incoming::Chat(m) = e.decode("redchat:inbox:alice") else {
+        let Incoming::Chat(m) = e.decode("inbox") else {
             panic!("chat expected")
         };
         assert_eq!(m.received_at, "2023-11-14T22:13:20Z");
-        assert_eq!(m.id, "entry:redchat:inbox:alice:1700000000000-0");
+        assert_eq!(m.at, 1_700_000_000_000);
+        assert_eq!(m.id, "entry:inbox:1700000000000-0");
     }
 }

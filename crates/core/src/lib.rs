@@ -8,7 +8,10 @@
 //!   StackExchange.Redis form) parsed into [`ConnectionSettings`].
 //! - [`username`]: the username rule ([`Username`]) and inbox channel naming ([`Namespace`]).
 //! - [`wire`]: the JSON message format, compatible with the original WPF client both ways.
-//! - [`compose`]: turning a typed line (`@bob hi`) into a recipient and a body.
+//! - [`conversation`]: [`ConversationId`] (a person, a room, a raw channel), [`RoomName`].
+//! - [`keys`]: every Redis key and channel name, hash-tagged per user and per room.
+//! - [`compose`]: turning a typed line (`@bob hi`, `#team hi`) into a [`Draft`].
+//! - [`presence`]: heartbeats, who is online, room member lists.
 //! - [`session`]: the chat session: one task owns the Redis connection, callers hold a
 //!   cheap [`Session`] handle and read typed [`Event`]s.
 //! - [`error`]: the crate's [`Error`] with predicates and stable codes.
@@ -17,9 +20,12 @@
 //! entries, history pages), `store` (per server + user files, the inbox cursor).
 
 pub mod compose;
+pub mod conversation;
 pub mod error;
 mod inbox;
+pub mod keys;
 mod outbox;
+pub mod presence;
 pub mod session;
 pub mod settings;
 mod store;
@@ -27,16 +33,19 @@ pub mod username;
 pub mod wire;
 
 pub use compose::{Draft, parse_line};
-pub use error::{Error, Result};
+pub use conversation::{ConversationId, RoomName};
+pub use error::{Code, Error, Result};
+pub use keys::Keys;
 pub use inbox::{HistoryCursor, HistoryPage};
 pub use session::{
-    Delivery, Event, Events, Outgoing, OutgoingState, SendReport, Session, SessionConfig, State,
-    Stats, Status,
+    Delivery, Event, Events, Member, Outgoing, OutgoingState, SendReport, Session, SessionConfig,
+    State, Stats, Status,
 };
 pub use settings::{ConnectionSettings, ParseError, Parsed, Secret};
 pub use username::{Namespace, Username, UsernameError};
 pub use wire::{
-    ChatMessage, Incoming, MAX_CONTENT_BYTES, MAX_PAYLOAD_BYTES, PlainText, Unreadable,
+    ChatMessage, Incoming, MAX_CONTENT_BYTES, MAX_PAYLOAD_BYTES, MemberAction, Membership,
+    PlainText, Typing, Unreadable,
 };
 
 #[cfg(feature = "testing")]

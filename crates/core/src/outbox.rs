@@ -21,8 +21,13 @@ use crate::wire::ChatMessage;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Queued {
     pub message: ChatMessage,
-    /// The recipient's inbox stream key (durable mode writes it).
-    pub inbox_stream: String,
+    /// The stream the message is appended to in durable mode: the recipient's inbox or the
+    /// room's stream. `None`: publish only (live-only mode, raw channels).
+    #[serde(alias = "inbox_stream")]
+    pub stream: Option<String>,
+    /// Our own sent stream, for a direct message in durable mode (history, other devices).
+    #[serde(default)]
+    pub copy_to: Option<String>,
     /// The JSON payload.
     pub payload: String,
 }
@@ -240,7 +245,8 @@ mod tests {
         message.id = id.to_string();
         Queued {
             message,
-            inbox_stream: "redchat:inbox:bob".into(),
+            stream: Some("inbox".into()),
+            copy_to: None,
             payload: String::from_utf8(payload).unwrap(),
         }
     }

@@ -4,7 +4,7 @@
 //! `$XDG_DATA_HOME/redchat`): `<host>-<port>-db<n>/<namespace><user>/{outbox.jsonl,inbox.json}`.
 //! Nothing secret is stored: no password, no connection string.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -80,11 +80,13 @@ impl Seen {
     }
 }
 
-/// How far the inbox stream has been read.
+/// How far each stream (inbox, sent, rooms) has been read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Cursor {
-    /// Last stream entry id shown; `None` before the first read (read from the start).
-    pub last: Option<String>,
+    /// Stream key → last entry id shown. A stream not here is read from where the session
+    /// says (the start for one's own streams, the joining point for rooms).
+    #[serde(default)]
+    pub streams: BTreeMap<String, String>,
     /// Recently shown message ids.
     #[serde(default)]
     pub recent: Vec<String>,
@@ -111,13 +113,7 @@ impl CursorFile {
                     Cursor::default()
                 });
                 // Only a well-formed stream id may become an XREAD argument.
-                if cursor
-                    .last
-                    .as_deref()
-                    .is_some_and(|id| entry_id(id).is_none())
-                {
-                    cursor.last = None;
-                }
+                cursor.streams.retain(|_, id| entry_id(id).is_some());
                 cursor
             }
             Err(_) => Cursor::default(),
@@ -125,10 +121,10 @@ impl CursorFile {
     }
 
     /// Saves the cursor and recent ids (write to a temporary file, then rename).
-    pub fn save(&self, last: &str, seen: &Seen) {
+    pub fn save(&self, streams: &BTreeMap<String, String>, seen: &Seen) {
         let Some(path) = &self.0 else { return };
         let cursor = Cursor {
-            last: Some(last.to_string()),
+            streams: streams.clone(),
             recent: seen.recent(),
         };
         let write = || -> std::io::Result<()> {
@@ -210,17 +206,25 @@ mod tests {
         assert_eq!(file.load(), Cursor::default());
         let mut seen = Seen::default();
         seen.insert("m1");
-        file.save("5-1", &seen);
+        let streams = BTreeMap::from([("inbox".to_string(), "5-1".to_string())]);
+        file.save(&streams, &seen);
         assert_eq!(
             file.load(),
             Cursor {
-                last: Some("5-1".into()),
+                streams,
                 recent: vec!["m1".into()]
             }
         );
         // A damaged id never reaches XREAD.
-        std::fs::write(&path, br#"{"last":"0 STREAMS x","recent":["m1"]}"#).unwrap();
-        assert_eq!(file.load().last, None);
+        std::fs::write(
+            &path,
+            br#"{"streams":{"inbox":"0 STREAMS x","room":"7-0"},"recent":["m1"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            file.load().streams,
+            BTreeMap::from([("room".to_string(), "7-0".to_string())])
+        );
         std::fs::remove_file(path).unwrap();
         assert_eq!(entry_id("1700-3"), Some((1700, 3)));
         assert!(entry_id("1700-3") > entry_id("999-9"));

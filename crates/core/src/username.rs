@@ -112,32 +112,11 @@ impl Namespace {
     pub fn inbox(&self, user: &Username) -> String {
         format!("{}{}", self.0, user.0)
     }
-
-    /// The stream holding `user`'s incoming messages (durable delivery and history):
-    /// `<namespace>redchat:inbox:<user>`.
-    pub fn inbox_stream(&self, user: &Username) -> String {
-        format!("{}redchat:inbox:{}", self.0, user.0)
-    }
-
-    /// The stream holding what `user` sent (history): `<namespace>redchat:sent:<user>`.
-    pub fn sent_stream(&self, user: &Username) -> String {
-        format!("{}redchat:sent:{}", self.0, user.0)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stream_keys_live_under_the_namespace() {
-        let bob = Username::parse("Bob").unwrap();
-        let ns = Namespace::parse("team:").unwrap();
-        assert_eq!(ns.inbox(&bob), "team:bob");
-        assert_eq!(ns.inbox_stream(&bob), "team:redchat:inbox:bob");
-        assert_eq!(ns.sent_stream(&bob), "team:redchat:sent:bob");
-        assert_eq!(Namespace::default().inbox_stream(&bob), "redchat:inbox:bob");
-    }
 
     #[test]
     fn normalises_like_the_original_client() {

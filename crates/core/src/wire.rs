@@ -1,19 +1,23 @@
-//! The wire format: JSON compatible with the original WPF client, both ways.
+//! The wire format: one JSON envelope with kinds, compatible with the original WPF client.
 //!
 //! The original client publishes Json.NET output of its `Message` class,
 //! `{"Id":0,"Sender":"alice","Content":"@bob hi","ReceivedAt":"0001-01-01T00:00:00"}`, to the
-//! recipient's channel, reads keys case-insensitively and ignores unknown properties. We send
-//! those four fields first and add `MessageId` (unique, for de-duplication), `SentAt` (UTC,
-//! RFC 3339, microseconds), `To` (recipient) and `Redchat` (protocol version). See
-//! `docs/protocol.md`.
+//! recipient's channel, reads keys case-insensitively and ignores unknown properties. A chat
+//! message we send has those four fields first and adds `MessageId` (unique, for
+//! de-duplication), `SentAt` (UTC, RFC 3339, microseconds), `To` (recipient) or `Room`,
+//! `Redchat` (protocol version) and `Durable`. Other kinds carry `"Kind"` and never go to an
+//! original client's channel: `typing`, `read` (a read position, between one user's devices),
+//! `member` (a join or leave, shown in the room), `presence` (a hint to look again), `rooms`
+//! (one's own devices: the joined list changed). See `docs/protocol.md`.
 //!
-//! Everything received is untrusted. [`decode`] never fails: a payload is a chat message, plain
-//! text (not JSON, as `redis-cli PUBLISH` and the original console client send), or an
+//! Everything received is untrusted. [`decode`] never fails: a payload is one of the kinds,
+//! plain text (not JSON, as `redis-cli PUBLISH` and the original console client send), or an
 //! [`Unreadable`] entry with a short safe preview.
 
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+
+use crate::conversation::ConversationId;
 
 /// Largest message body we send, in bytes of UTF-8.
 pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
@@ -31,36 +35,55 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// What the original client puts in `ReceivedAt` when sending (.NET's `DateTime.MinValue`).
 const DOTNET_MIN_DATE: &str = "0001-01-01T00:00:00";
 
+fn unknown_conversation() -> ConversationId {
+    ConversationId::Channel(String::new())
+}
+
 /// A chat message, sent or received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     /// Unique id: the sender's `MessageId`, or a local one for the original client's messages.
     pub id: String,
+    /// The conversation it belongs to, as core decided (the UI never re-derives it).
+    #[serde(default = "unknown_conversation")]
+    pub conversation: ConversationId,
     /// Who sent it (as the sender wrote it).
     pub sender: String,
-    /// The recipient named in the message, if any.
+    /// The recipient named in a direct message, if any.
     pub to: Option<String>,
+    /// The room (without `#`) of a room message.
+    #[serde(default)]
+    pub room: Option<String>,
     /// The text, including the `@recipient` prefix as the original client writes it.
     pub content: String,
     /// When the sender sent it (RFC 3339, UTC), if the sender said.
     pub sent_at: Option<String>,
-    /// When we received (or sent) it (RFC 3339, UTC).
+    /// When we received (or sent) it (RFC 3339, UTC); the server's time for stream entries.
     pub received_at: String,
+    /// Order key in milliseconds since the epoch: the server's time of a stream entry, else
+    /// the sender's time, else the time received.
+    #[serde(default)]
+    pub at: i64,
     /// Channel it arrived on (or was published to).
     pub channel: String,
     /// `true` when it came from a client without Redchat's extra fields.
     pub legacy: bool,
-    /// The sender also appended it to the recipient's inbox stream (durable delivery), so a
-    /// durable reader takes it from the stream and ignores the live copy.
+    /// The sender also appended it to a stream (durable delivery), so a durable reader takes
+    /// it from the stream and ignores the live copy.
     pub durable: bool,
+    /// Sent by this user (from this device or another one).
+    #[serde(default)]
+    pub mine: bool,
+    /// A room message that mentions this user (`@me` as a word).
+    #[serde(default)]
+    pub mentions_me: bool,
 }
 
 impl ChatMessage {
     /// When the sender sent it, in microseconds since the Unix epoch, if it said.
     pub fn sent_at_micros(&self) -> Option<i64> {
-        let t = OffsetDateTime::parse(self.sent_at.as_deref()?, &Rfc3339).ok()?;
-        i64::try_from(t.unix_timestamp_nanos() / 1_000).ok()
+        parse_time(self.sent_at.as_deref()?).map(|t| t.timestamp_micros())
     }
 }
 
@@ -70,6 +93,8 @@ impl ChatMessage {
 pub struct PlainText {
     /// Local id, for the UI's lists.
     pub id: String,
+    /// The conversation it belongs to.
+    pub conversation: ConversationId,
     /// Channel it arrived on.
     pub channel: String,
     /// The text.
@@ -84,7 +109,9 @@ pub struct PlainText {
 pub struct Unreadable {
     /// Local id, for the UI's lists.
     pub id: String,
-    /// Channel it arrived on.
+    /// The conversation it arrived in.
+    pub conversation: ConversationId,
+    /// Channel (or stream) it arrived on.
     pub channel: String,
     /// Why it could not be read.
     pub reason: String,
@@ -96,7 +123,62 @@ pub struct Unreadable {
     pub received_at: String,
 }
 
-/// The three things a payload can be.
+/// Someone is typing. Never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    /// Where (decided by core).
+    pub conversation: ConversationId,
+    /// Who, as they wrote it.
+    pub user: String,
+    /// The room named in the signal, if any.
+    #[serde(skip)]
+    pub room: Option<String>,
+}
+
+/// A read position sent between one user's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadPosition {
+    /// Who says so.
+    pub sender: String,
+    /// The conversation (text form, checked by core).
+    pub conversation: String,
+    /// Everything at or before this time (ms) is read.
+    pub at: i64,
+}
+
+/// Join or leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MemberAction {
+    /// Joined the room.
+    Join,
+    /// Left the room.
+    Leave,
+}
+
+/// A membership change, shown as a system line in the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Membership {
+    /// Unique id (de-duplication of the live and stored copy).
+    pub id: String,
+    /// The room conversation.
+    pub conversation: ConversationId,
+    /// The room (without `#`).
+    pub room: String,
+    /// Who joined or left.
+    pub user: String,
+    /// What happened.
+    pub action: MemberAction,
+    /// Order key (ms), as for chat messages.
+    pub at: i64,
+    /// When it arrived (RFC 3339).
+    pub received_at: String,
+}
+
+/// Everything a payload can be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Incoming {
@@ -106,10 +188,26 @@ pub enum Incoming {
     Plain(PlainText),
     /// Unreadable payload.
     Unreadable(Unreadable),
+    /// A typing signal.
+    Typing(Typing),
+    /// A read position from another device of ours.
+    Read(ReadPosition),
+    /// A join or leave.
+    Membership(Membership),
+    /// Someone's presence changed: look again.
+    Presence {
+        /// Who says so.
+        sender: String,
+    },
+    /// Our joined rooms changed on another device.
+    Rooms {
+        /// Who says so.
+        sender: String,
+    },
 }
 
 #[derive(Serialize)]
-struct Envelope<'a> {
+struct ChatEnvelope<'a> {
     #[serde(rename = "Id")]
     id: i32,
     #[serde(rename = "Sender")]
@@ -122,23 +220,135 @@ struct Envelope<'a> {
     message_id: &'a str,
     #[serde(rename = "SentAt")]
     sent_at: &'a str,
-    #[serde(rename = "To")]
-    to: &'a str,
+    #[serde(rename = "To", skip_serializing_if = "Option::is_none")]
+    to: Option<&'a str>,
+    #[serde(rename = "Room", skip_serializing_if = "Option::is_none")]
+    room: Option<&'a str>,
     #[serde(rename = "Redchat")]
     version: u32,
     #[serde(rename = "Durable", skip_serializing_if = "std::ops::Not::not")]
     durable: bool,
 }
 
-/// Current time as RFC 3339 UTC with (at most) microsecond precision.
-pub fn now_rfc3339() -> String {
-    format_time(OffsetDateTime::now_utc())
+/// A signal we send (every kind but chat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal<'a> {
+    /// We are typing to `to` (a person) or in `room`.
+    Typing {
+        /// Recipient of a direct conversation.
+        to: Option<&'a str>,
+        /// Room name.
+        room: Option<&'a str>,
+    },
+    /// A read position for our own devices.
+    Read {
+        /// Conversation (text form).
+        conversation: &'a str,
+        /// Read up to (ms).
+        at: i64,
+    },
+    /// We joined or left `room`.
+    Member {
+        /// Room name.
+        room: &'a str,
+        /// What.
+        action: MemberAction,
+        /// Id of this change.
+        id: &'a str,
+    },
+    /// Our presence changed.
+    Presence,
+    /// Our joined list changed.
+    Rooms,
 }
 
-fn format_time(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(t.microsecond() * 1_000).unwrap_or(t);
-    t.format(&Rfc3339)
-        .unwrap_or_else(|_| DOTNET_MIN_DATE.to_string())
+#[derive(Serialize)]
+struct SignalEnvelope<'a> {
+    #[serde(rename = "Kind")]
+    kind: &'static str,
+    #[serde(rename = "Sender")]
+    sender: &'a str,
+    #[serde(rename = "MessageId", skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
+    #[serde(rename = "SentAt")]
+    sent_at: String,
+    #[serde(rename = "To", skip_serializing_if = "Option::is_none")]
+    to: Option<&'a str>,
+    #[serde(rename = "Room", skip_serializing_if = "Option::is_none")]
+    room: Option<&'a str>,
+    #[serde(rename = "Conversation", skip_serializing_if = "Option::is_none")]
+    conversation: Option<&'a str>,
+    #[serde(rename = "At", skip_serializing_if = "Option::is_none")]
+    at: Option<i64>,
+    #[serde(rename = "Action", skip_serializing_if = "Option::is_none")]
+    action: Option<MemberAction>,
+    #[serde(rename = "Redchat")]
+    version: u32,
+}
+
+/// The payload of a signal from `sender`.
+pub fn encode_signal(sender: &str, signal: &Signal<'_>) -> Vec<u8> {
+    let mut env = SignalEnvelope {
+        kind: "",
+        sender,
+        message_id: None,
+        sent_at: now_rfc3339(),
+        to: None,
+        room: None,
+        conversation: None,
+        at: None,
+        action: None,
+        version: PROTOCOL_VERSION,
+    };
+    match *signal {
+        Signal::Typing { to, room } => {
+            env.kind = "typing";
+            env.to = to;
+            env.room = room;
+        }
+        Signal::Read { conversation, at } => {
+            env.kind = "read";
+            env.conversation = Some(conversation);
+            env.at = Some(at);
+        }
+        Signal::Member { room, action, id } => {
+            env.kind = "member";
+            env.room = Some(room);
+            env.action = Some(action);
+            env.message_id = Some(id);
+        }
+        Signal::Presence => env.kind = "presence",
+        Signal::Rooms => env.kind = "rooms",
+    }
+    serde_json::to_vec(&env).expect("signal envelopes always serialise")
+}
+
+/// Current time as RFC 3339 UTC with (at most) microsecond precision.
+pub fn now_rfc3339() -> String {
+    format_time(Utc::now())
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 UTC of a time in milliseconds since the epoch.
+pub fn ms_to_rfc3339(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(now_rfc3339, format_time)
+}
+
+fn format_time(t: DateTime<Utc>) -> String {
+    let micros = t.timestamp_subsec_micros();
+    let t = t.with_nanosecond(micros * 1_000).unwrap_or(t);
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Parses RFC 3339 into UTC.
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A fresh message id.
@@ -146,7 +356,7 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Builds the message `sender` sends to `to` and its payload (live delivery only).
+/// Builds a direct message `sender` sends to `to` and its payload (live delivery only).
 ///
 /// # Errors
 /// [`crate::Error::MessageTooLarge`] when `content` exceeds [`MAX_CONTENT_BYTES`].
@@ -156,17 +366,18 @@ pub fn encode(
     channel: &str,
     content: &str,
 ) -> crate::Result<(ChatMessage, Vec<u8>)> {
-    encode_with(sender, to, channel, content, false)
+    let conversation = ConversationId::parse(to).unwrap_or_else(|_| unknown_conversation());
+    encode_chat(sender, &conversation, channel, content, false)
 }
 
-/// Like [`encode`]; `durable` marks a message that is also appended to the recipient's
-/// inbox stream (`"Durable":true` on the wire).
+/// Builds a chat message in `conversation` (a person or a room) and its payload; `durable`
+/// marks a message that is also appended to a stream (`"Durable":true` on the wire).
 ///
 /// # Errors
-/// As [`encode`].
-pub fn encode_with(
+/// [`crate::Error::MessageTooLarge`] when `content` exceeds [`MAX_CONTENT_BYTES`].
+pub fn encode_chat(
     sender: &str,
-    to: &str,
+    conversation: &ConversationId,
     channel: &str,
     content: &str,
     durable: bool,
@@ -178,8 +389,14 @@ pub fn encode_with(
         });
     }
     let id = new_id();
-    let sent_at = now_rfc3339();
-    let envelope = Envelope {
+    let now = Utc::now();
+    let sent_at = format_time(now);
+    let (to, room) = match conversation {
+        ConversationId::Direct(peer) => (Some(peer.as_str()), None),
+        ConversationId::Room(room) => (None, Some(room.as_str())),
+        ConversationId::Channel(_) => (None, None),
+    };
+    let envelope = ChatEnvelope {
         id: 0,
         sender,
         content,
@@ -187,6 +404,7 @@ pub fn encode_with(
         message_id: &id,
         sent_at: &sent_at,
         to,
+        room,
         version: PROTOCOL_VERSION,
         durable,
     };
@@ -194,28 +412,46 @@ pub fn encode_with(
         serde_json::to_vec(&envelope).map_err(|e| crate::Error::InvalidMessage(e.to_string()))?;
     let message = ChatMessage {
         id,
+        conversation: conversation.clone(),
         sender: sender.to_string(),
-        to: Some(to.to_string()),
+        to: to.map(str::to_string),
+        room: room.map(str::to_string),
         content: content.to_string(),
         received_at: sent_at.clone(),
         sent_at: Some(sent_at),
+        at: now.timestamp_millis(),
         channel: channel.to_string(),
         legacy: false,
         durable,
+        mine: true,
+        mentions_me: false,
     };
     Ok((message, payload))
 }
 
-/// Classifies a payload received on `channel`. Never fails, never panics.
+/// Classifies a payload received on `channel`. Never fails, never panics. The conversation
+/// of what it returns is a placeholder (the channel) until core's inbound path decides.
 pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
-    let received_at = now_rfc3339();
+    let now = Utc::now();
+    let received_at = format_time(now);
+    let placeholder = ConversationId::Channel(channel.to_string());
     let unreadable = |reason: &str| {
         Incoming::Unreadable(Unreadable {
             id: new_id(),
+            conversation: placeholder.clone(),
             channel: channel.to_string(),
             reason: reason.to_string(),
             preview: preview(payload),
             size: payload.len(),
+            received_at: received_at.clone(),
+        })
+    };
+    let plain = |text: &str| {
+        Incoming::Plain(PlainText {
+            id: new_id(),
+            conversation: placeholder.clone(),
+            channel: channel.to_string(),
+            text: text.to_string(),
             received_at: received_at.clone(),
         })
     };
@@ -240,27 +476,13 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         // Not JSON: the original console client and redis-cli send plain strings.
-        Err(_) => {
-            return Incoming::Plain(PlainText {
-                id: new_id(),
-                channel: channel.to_string(),
-                text: text.to_string(),
-                received_at,
-            });
-        }
+        Err(_) => return plain(text),
     };
     let object = match value {
         serde_json::Value::Object(o) => o,
         serde_json::Value::Array(_) => return unreadable("JSON array, expected a message object"),
         // A bare JSON scalar (`42`, `"hi"`, `true`) is what someone typed: show it as text.
-        _ => {
-            return Incoming::Plain(PlainText {
-                id: new_id(),
-                channel: channel.to_string(),
-                text: text.to_string(),
-                received_at,
-            });
-        }
+        _ => return plain(text),
     };
     // Json.NET reads property names case-insensitively; so do we (first match wins).
     let field = |name: &str| {
@@ -273,36 +495,94 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
     let Some(sender) = string("Sender") else {
         return unreadable("not a chat message (no text \"Sender\")");
     };
-    let Some(content) = string("Content") else {
-        return unreadable("not a chat message (no text \"Content\")");
-    };
     let sender = sender.trim();
     if sender.is_empty() || sender.chars().count() > MAX_SENDER_CHARS {
         return unreadable("sender name is empty or too long");
     }
+    let message_id = string("MessageId").filter(|id| !id.is_empty() && id.len() <= 64);
+    let sent = string("SentAt").and_then(parse_time);
+    let short = |name: &str| {
+        string(name)
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.chars().count() <= MAX_SENDER_CHARS)
+    };
+    let room = short("Room");
+    match field("Kind") {
+        None => {}
+        Some(serde_json::Value::String(kind)) if kind.eq_ignore_ascii_case("chat") => {}
+        Some(serde_json::Value::String(kind)) => {
+            let at = sent.map_or(now.timestamp_millis(), |t| t.timestamp_millis());
+            return match kind.to_ascii_lowercase().as_str() {
+                "typing" => Incoming::Typing(Typing {
+                    conversation: placeholder,
+                    user: sender.to_string(),
+                    room: room.map(str::to_string),
+                }),
+                "read" => match (short("Conversation"), field("At").and_then(|v| v.as_i64())) {
+                    (Some(conversation), Some(at)) => Incoming::Read(ReadPosition {
+                        sender: sender.to_string(),
+                        conversation: conversation.to_string(),
+                        at,
+                    }),
+                    _ => unreadable("read position without \"Conversation\" or \"At\""),
+                },
+                "member" => {
+                    let action = match string("Action") {
+                        Some(a) if a.eq_ignore_ascii_case("join") => MemberAction::Join,
+                        Some(a) if a.eq_ignore_ascii_case("leave") => MemberAction::Leave,
+                        _ => return unreadable("membership change without a known \"Action\""),
+                    };
+                    let (Some(room), Some(id)) = (room, message_id) else {
+                        return unreadable("membership change without \"Room\" or \"MessageId\"");
+                    };
+                    Incoming::Membership(Membership {
+                        id: id.to_string(),
+                        conversation: placeholder,
+                        room: room.to_string(),
+                        user: sender.to_string(),
+                        action,
+                        at,
+                        received_at,
+                    })
+                }
+                "presence" => Incoming::Presence {
+                    sender: sender.to_string(),
+                },
+                "rooms" => Incoming::Rooms {
+                    sender: sender.to_string(),
+                },
+                _ => unreadable("unknown message kind"),
+            };
+        }
+        Some(_) => return unreadable("\"Kind\" is not text"),
+    }
+    let Some(content) = string("Content") else {
+        return unreadable("not a chat message (no text \"Content\")");
+    };
     if let Some(id) = field("Id")
         && !id.is_number()
         && !id.is_null()
     {
         return unreadable("\"Id\" is not a number");
     }
-    let message_id = string("MessageId").filter(|id| !id.is_empty() && id.len() <= 64);
-    let sent_at = string("SentAt")
-        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
-        .map(format_time);
     let to = string("To")
         .map(str::to_string)
-        .or_else(|| Some(channel.to_string()));
+        .or_else(|| room.is_none().then(|| channel.to_string()));
     Incoming::Chat(ChatMessage {
         id: message_id.map_or_else(new_id, str::to_string),
+        conversation: placeholder,
         sender: sender.to_string(),
         to,
+        room: room.map(str::to_string),
         content: content.to_string(),
-        sent_at,
+        sent_at: sent.map(format_time),
+        at: sent.map_or(now.timestamp_millis(), |t| t.timestamp_millis()),
         received_at,
         channel: channel.to_string(),
         legacy: message_id.is_none(),
         durable: field("Durable").and_then(serde_json::Value::as_bool) == Some(true),
+        mine: false,
+        mentions_me: false,
     })
 }
 
@@ -489,6 +769,33 @@ mod tests {
                     String::from_utf8_lossy(&payload[..payload.len().min(40)])
                 ),
             }
+        }
+    }
+
+    #[test]
+    fn room_messages_and_signals_round_trip() {
+        let team = ConversationId::parse("#team").unwrap();
+        let (sent, payload) = encode_chat("alice", &team, "c", "hi all", true).unwrap();
+        let text = std::str::from_utf8(&payload).unwrap();
+        assert!(text.contains(r#""Room":"team""#) && !text.contains(r#""To""#), "{text}");
+        let Incoming::Chat(back) = decode("c", &payload) else {
+            panic!("room message decodes as chat")
+        };
+        assert_eq!((back.room.as_deref(), back.to.as_deref()), (Some("team"), None));
+        assert_eq!(back.id, sent.id);
+        let typing = encode_signal("bob", &Signal::Typing { to: None, room: Some("team") });
+        assert!(matches!(decode("c", &typing), Incoming::Typing(t) if t.user == "bob" && t.room.as_deref() == Some("team")));
+        let read = encode_signal("bob", &Signal::Read { conversation: "#team", at: 42 });
+        assert!(matches!(decode("c", &read), Incoming::Read(r) if r.at == 42 && r.conversation == "#team"));
+        let member = encode_signal("bob", &Signal::Member { room: "team", action: MemberAction::Leave, id: "m1" });
+        assert!(matches!(decode("c", &member), Incoming::Membership(m) if m.action == MemberAction::Leave && m.id == "m1"));
+        for junk in [
+            br#"{"Kind":"read","Sender":"bob"}"#.to_vec(),
+            br#"{"Kind":"member","Sender":"bob","Room":"t","Action":"explode","MessageId":"x"}"#.to_vec(),
+            br#"{"Kind":"zap","Sender":"bob"}"#.to_vec(),
+            br#"{"Kind":7,"Sender":"bob"}"#.to_vec(),
+        ] {
+            assert!(matches!(decode("c", &junk), Incoming::Unreadable(_)), "{}", String::from_utf8_lossy(&junk));
         }
     }
 

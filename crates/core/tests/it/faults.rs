@@ -97,7 +97,7 @@ async fn assert_live(server_url: &str, events: &mut Events, user: &str, durable:
     let stream_probe = format!("{probe}-stream");
     if durable {
         let _: String = redis::cmd("XADD")
-            .arg(format!("redchat:inbox:{user}"))
+            .arg(format!("redchat:{{u:{user}}}:inbox"))
             .arg("*")
             .arg("payload")
             .arg(&stream_probe)
@@ -307,7 +307,7 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
     expect_exactly(&mut bob, &first).await;
     let seen = r#"{"Id":0,"Sender":"carol","Content":"@bob seen before","ReceivedAt":"0001-01-01T00:00:00","MessageId":"seen-1"}"#;
     let _: String = redis::cmd("XADD")
-        .arg("redchat:inbox:bob")
+        .arg("redchat:{u:bob}:inbox")
         .arg("*")
         .arg("payload")
         .arg(seen)
@@ -331,7 +331,7 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
     let old_unremembered = r#"{"Id":0,"Sender":"carol","Content":"@bob from 2020","ReceivedAt":"0001-01-01T00:00:00","MessageId":"old-1","SentAt":"2020-01-01T00:00:00Z"}"#;
     for (id, payload) in [("1-1", seen), ("1-2", old_unremembered), ("1-3", new)] {
         let _: String = redis::cmd("XADD")
-            .arg("redchat:inbox:bob")
+            .arg("redchat:{u:bob}:inbox")
             .arg(id)
             .arg("payload")
             .arg(payload)
@@ -460,7 +460,7 @@ async fn refused_messages_wait_or_fail_visibly_and_can_be_retried() {
     expect_exactly(&mut bob, &first).await;
 
     let _: () = redis::cmd("SET")
-        .arg("redchat:inbox:bob")
+        .arg("redchat:{u:bob}:inbox")
         .arg("not a stream")
         .query(&mut raw)
         .unwrap();
@@ -477,7 +477,7 @@ async fn refused_messages_wait_or_fail_visibly_and_can_be_retried() {
     assert!(failed.reason.unwrap().contains("WRONGTYPE"));
     assert_eq!(alice.queued(), 0, "a failed message leaves the outbox");
     let _: () = redis::cmd("DEL")
-        .arg("redchat:inbox:bob")
+        .arg("redchat:{u:bob}:inbox")
         .query(&mut raw)
         .unwrap();
     alice.retry(&message.id[..8]).await.unwrap();
@@ -557,7 +557,7 @@ async fn a_failed_message_can_be_retried_after_a_restart() {
     let data = temp_dir();
     let mut raw = server.raw();
     let _: () = redis::cmd("SET")
-        .arg("redchat:inbox:bob")
+        .arg("redchat:{u:bob}:inbox")
         .arg("not a stream")
         .query(&mut raw)
         .unwrap();
@@ -576,7 +576,7 @@ async fn a_failed_message_can_be_retried_after_a_restart() {
     alice.shutdown(Duration::from_secs(2)).await;
 
     let _: () = redis::cmd("DEL")
-        .arg("redchat:inbox:bob")
+        .arg("redchat:{u:bob}:inbox")
         .query(&mut raw)
         .unwrap();
     let (_bob, mut bob) = start(&server.url(), "bob", Delivery::Durable).await;

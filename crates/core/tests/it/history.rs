@@ -1,6 +1,6 @@
 //! History from the inbox and sent streams: merged in time order, paged, per conversation.
 
-use redchat_core::{Delivery, HistoryCursor, SessionConfig, Username, parse_line};
+use redchat_core::{ConversationId, Delivery, HistoryCursor, SessionConfig, Username, parse_line};
 
 use crate::support::*;
 
@@ -25,7 +25,7 @@ async fn pages_back_through_both_directions_of_a_conversation() {
             .await
             .unwrap();
     }
-    let bob_name = Username::parse("bob").unwrap();
+    let bob_name = ConversationId::Direct(Username::parse("bob").unwrap());
     let mut pages = Vec::new();
     let mut before: Option<HistoryCursor> = None;
     loop {

@@ -1,0 +1,272 @@
+//! What a session tells its owner: [`Event`]s, in order, on [`Events`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::config::Delivery;
+use crate::conversation::ConversationId;
+use crate::wire::{ChatMessage, Membership, PlainText, Typing, Unreadable};
+
+/// Connection state, as shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum State {
+    /// Connected and subscribed.
+    Connected,
+    /// The link is down; the session is reconnecting on its own.
+    Reconnecting,
+    /// The session has ended.
+    Disconnected,
+}
+
+/// A status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The new state.
+    pub state: State,
+    /// Our username.
+    pub user: String,
+    /// `host:port` of the server.
+    pub addr: String,
+    /// Why, when the state is not `Connected`.
+    pub reason: Option<String>,
+    /// Reconnect attempts made in this outage (0 when connected).
+    pub attempt: u32,
+    /// Milliseconds until the next attempt, while waiting for it.
+    pub retry_in_ms: Option<u64>,
+    /// The delivery mode.
+    pub delivery: Delivery,
+    /// Messages waiting in the outbox.
+    pub queued: usize,
+}
+
+/// Where a message we sent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutgoingState {
+    /// In the outbox (on disk when there is a data directory), not yet confirmed by Redis.
+    Queued,
+    /// Confirmed, and at least one client was listening.
+    Delivered,
+    /// Confirmed and stored in the recipient's inbox stream; nobody was listening now.
+    Stored,
+    /// Live-only: confirmed, but nobody was listening, so nobody got it.
+    NotDelivered,
+    /// Redis refused it; [`Session::retry`] queues it again.
+    Failed,
+}
+
+/// A change in the state of a message we sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    /// The message.
+    pub message: ChatMessage,
+    /// Its state.
+    pub state: OutgoingState,
+    /// PUBLISH's receiver count, once sent.
+    pub receivers: Option<u64>,
+    /// Why it failed.
+    pub reason: Option<String>,
+}
+
+/// Someone's presence, as others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    /// The user.
+    pub user: String,
+    /// Online on at least one device.
+    pub online: bool,
+    /// When last online (RFC 3339), if known.
+    pub last_seen: Option<String>,
+}
+
+/// What leaves the session, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Event {
+    /// A chat message arrived (or one we sent from another device).
+    Chat(ChatMessage),
+    /// Plain text arrived.
+    Plain(PlainText),
+    /// Something unreadable arrived.
+    Unreadable(Unreadable),
+    /// Someone is typing (expire it after about 6 s unless repeated).
+    Typing(Typing),
+    /// Someone joined or left a room.
+    Membership(Membership),
+    /// Someone's presence changed.
+    #[serde(rename_all = "camelCase")]
+    Presence {
+        /// Who.
+        user: String,
+        /// Online now.
+        online: bool,
+        /// When last online (RFC 3339).
+        last_seen: Option<String>,
+    },
+    /// Unread counts of a conversation (the read position is shared by our devices).
+    Unread {
+        /// Which.
+        conversation: ConversationId,
+        /// Messages after the read position, not ours.
+        count: usize,
+        /// Of those, the ones mentioning us.
+        mentions: usize,
+    },
+    /// The rooms and channels we are in (after connecting and after every change, also
+    /// those made on another device).
+    Joined {
+        /// Rooms (`#team`) and channels (`~messages`).
+        conversations: Vec<ConversationId>,
+    },
+    /// A room's member list.
+    Members {
+        /// The room.
+        conversation: ConversationId,
+        /// Members with their presence.
+        members: Vec<Member>,
+        /// Entries of the member set that are not valid names (garbage written by others).
+        unreadable: usize,
+    },
+    /// Who is online (and who was recently).
+    Who {
+        /// Users, online first.
+        users: Vec<Member>,
+    },
+    /// The connection state changed.
+    Status(Status),
+    /// A message we sent changed state (also sent for messages found in the outbox at start).
+    Outgoing(Outgoing),
+    /// Reading the streams caught up with their end; `count` messages arrived while we
+    /// were away (since the last entry this device had read).
+    CaughtUp {
+        /// Messages shown by the catch-up.
+        count: usize,
+    },
+    /// Something the user should know that is not a message.
+    Notice {
+        /// The text.
+        text: String,
+    },
+}
+
+/// The outcome of a confirmed send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendReport {
+    /// The message as sent.
+    pub message: ChatMessage,
+    /// PUBLISH's receiver count. A hint, not presence: pattern subscribers and several
+    /// devices all count.
+    pub receivers: u64,
+    /// Also stored in the recipient's inbox stream (durable mode).
+    pub stored: bool,
+}
+
+/// Counters for benchmarks and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Copies of a message already shown, hidden (same message id twice).
+    pub duplicates_hidden: u64,
+    /// Live copies of durable messages not shown because the stream copy is shown instead.
+    pub live_copies_skipped: u64,
+    /// Times the main link was lost and reopened.
+    pub reconnects: u64,
+    /// Messages shown by catch-ups from the inbox stream.
+    pub caught_up: u64,
+}
+
+/// The receiving end of a session's events. Ends after the `Disconnected` status.
+#[derive(Debug)]
+pub struct Events {
+    pub(crate) rx: mpsc::UnboundedReceiver<Event>,
+    pub(crate) ended: bool,
+}
+
+fn is_final(event: &Event) -> bool {
+    matches!(event, Event::Status(s) if s.state == State::Disconnected)
+}
+
+impl Events {
+    /// The next event; `None` once the session has ended and every event was read.
+    pub async fn recv(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        let event = self.rx.recv().await?;
+        self.ended = is_final(&event);
+        Some(event)
+    }
+
+    /// An event if one is ready, without waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        let event = self.rx.try_recv().ok()?;
+        self.ended = is_final(&event);
+        Some(event)
+    }
+
+    /// Waits for at least one event, then takes up to `limit` without waiting further.
+    /// Returns 0 once the session has ended.
+    pub async fn recv_many(&mut self, buf: &mut Vec<Event>, limit: usize) -> usize {
+        if self.ended {
+            return 0;
+        }
+        let start = buf.len();
+        let n = self.rx.recv_many(buf, limit).await;
+        if let Some(end) = buf[start..].iter().position(is_final) {
+            self.ended = true;
+            buf.truncate(start + end + 1);
+            return end + 1;
+        }
+        n
+    }
+}
+
+
+/// Where events go; cheap to clone (each task holds one).
+#[derive(Debug, Clone)]
+pub(crate) struct Emitter(pub mpsc::UnboundedSender<Event>);
+
+impl Emitter {
+    pub fn emit(&self, event: Event) {
+        let _ = self.0.send(event);
+    }
+
+    pub fn notice(&self, text: impl Into<String>) {
+        self.emit(Event::Notice { text: text.into() });
+    }
+}
+
+/// Counters behind [`Stats`], bumped by the tasks.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub duplicates_hidden: AtomicU64,
+    pub live_copies_skipped: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub caught_up: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64, by: u64) {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(self: &Arc<Self>) -> Stats {
+        Stats {
+            duplicates_hidden: self.duplicates_hidden.load(Ordering::Relaxed),
+            live_copies_skipped: self.live_copies_skipped.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            caught_up: self.caught_up.load(Ordering::Relaxed),
+        }
+    }
+}

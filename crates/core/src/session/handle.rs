@@ -1,0 +1,838 @@
+//! [`Session`]: the cheap handle callers hold. It starts the tasks, then only sends them
+//! commands; it shares no mutable state with them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::config::{SessionConfig, Setup};
+use super::events::{Counters, Emitter, Event, Events, Member, Outgoing, OutgoingState, SendReport, Stats};
+use super::inbound::{self, Effect, Inbound, InboundTask, Router};
+use super::publisher::{self, Publisher};
+use super::readers::{self, Reader};
+use super::shutdown::{self, Shutdown};
+use super::supervisor::{self, Supervisor};
+use super::{Delivery, link};
+use crate::compose::Draft;
+use crate::conversation::ConversationId;
+use crate::error::{Error, Result};
+use crate::inbox::{self, HistoryCursor, HistoryPage, PAYLOAD_FIELD};
+use crate::outbox::{Outbox, Queued};
+use crate::presence::{self, PresenceTask};
+use crate::store::{self, CursorFile};
+use crate::username::Username;
+use crate::wire::{self, ChatMessage, MemberAction, Signal};
+
+/// Typing signals go out at most this often per conversation.
+pub const TYPING_EVERY: Duration = Duration::from_secs(3);
+
+/// A cheap, cloneable handle to a running session. Dropping the last handle stops it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    setup: Arc<Setup>,
+    counters: Arc<Counters>,
+    link: watch::Receiver<Option<MultiplexedConnection>>,
+    queued: watch::Receiver<usize>,
+    joined: watch::Receiver<Vec<ConversationId>>,
+    supervisor: mpsc::UnboundedSender<supervisor::Command>,
+    publisher: mpsc::UnboundedSender<publisher::Command>,
+    reader: mpsc::UnboundedSender<readers::Command>,
+    presence: mpsc::UnboundedSender<presence::Command>,
+    inbound: mpsc::UnboundedSender<Inbound>,
+    stop: watch::Sender<bool>,
+    finished: watch::Receiver<bool>,
+    /// When we last sent a typing signal per conversation (only the handle touches it).
+    typing: Mutex<HashMap<ConversationId, Instant>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+impl Session {
+    /// Connects, subscribes and starts the session's tasks.
+    ///
+    /// The first attempt is bounded by the settings' connect timeout and reports precisely
+    /// what is wrong; with [`SessionConfig::keep_trying`], a reason that may pass
+    /// (unreachable, timeout) starts the session in `Reconnecting` instead.
+    /// Must be called inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Auth`], [`Error::Unreachable`], [`Error::Timeout`], [`Error::Tls`],
+    /// [`Error::UnsupportedServer`], [`Error::Redis`] or [`Error::Storage`] (outbox file).
+    pub async fn connect(config: SessionConfig) -> Result<(Session, Events)> {
+        // rustls needs a process-wide crypto provider; a second install is a harmless no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let settings = &config.settings;
+        let addr = settings.addr();
+        let info = settings
+            .connection_info()
+            .map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
+        let client =
+            redis::Client::open(info).map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
+        let (outbox, cursor_file) = match &config.data_dir {
+            Some(dir) => {
+                let dir = store::session_dir(dir, settings, &config.namespace, &config.user);
+                let outbox = Outbox::open(&dir.join("outbox.jsonl")).map_err(|e| {
+                    Error::Storage(format!("cannot open the outbox in {}: {e}", dir.display()))
+                })?;
+                (outbox, CursorFile::new(Some(dir.join("cursors.json"))))
+            }
+            None => (Outbox::in_memory(), CursorFile::new(None)),
+        };
+        let setup = Arc::new(Setup::new(&config));
+        let keys = &setup.keys;
+        let mut channels: BTreeSet<String> = [
+            keys.inbox_channel(&setup.user),
+            keys.signal_channel(&setup.user),
+            keys.presence_channel(),
+        ]
+        .into_iter()
+        .chain(setup.extra_channels.iter().cloned())
+        .collect();
+        channels.retain(|c| !c.is_empty());
+        let list: Vec<String> = channels.iter().cloned().collect();
+
+        let (first, first_error) = match link::first_link(&client, &setup, &list, settings).await
+        {
+            Ok(link) => (Some(link), None),
+            Err(e) if config.keep_trying && e.is_retryable() => (None, Some(e.to_string())),
+            Err(e) => return Err(e),
+        };
+
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let events = Emitter(events_tx);
+        let counters = Arc::new(Counters::default());
+        let (link_tx, link_rx) = watch::channel(first.as_ref().map(|(c, _)| c.clone()));
+        let (queued_tx, queued_rx) = watch::channel(outbox.len());
+        let (joined_tx, joined_rx) = watch::channel(Vec::<ConversationId>::new());
+        let (stop, shutdown) = Shutdown::new();
+        let (done, mut all_done) = shutdown::completion();
+        let (sup_tx, sup_rx) = mpsc::unbounded_channel();
+        let (pub_tx, pub_rx) = mpsc::unbounded_channel();
+        let (read_tx, read_rx) = mpsc::unbounded_channel();
+        let (presence_tx, presence_rx) = presence::commands();
+        let (inbound_tx, inbound_rx) = inbound::channel();
+        let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+
+        // Messages left in the outbox by an earlier run: show them as queued or failed.
+        for q in outbox.all() {
+            events.emit(Event::Outgoing(Outgoing {
+                message: q.message,
+                state: OutgoingState::Queued,
+                receivers: None,
+                reason: None,
+            }));
+        }
+        for (q, reason) in outbox.failed().to_vec() {
+            events.emit(Event::Outgoing(Outgoing {
+                message: q.message,
+                state: OutgoingState::Failed,
+                receivers: None,
+                reason: Some(reason),
+            }));
+        }
+        let saved = cursor_file.load();
+        let inbound_task = InboundTask::new(
+            setup.clone(),
+            events.clone(),
+            counters.clone(),
+            joined_rx.clone(),
+            cursor_file,
+            saved.recent,
+            saved.streams.clone(),
+            effects_tx,
+        );
+        spawn(done.clone(), inbound_task.run(inbound_rx, shutdown.clone()));
+        let publisher = Publisher {
+            setup: setup.clone(),
+            events: events.clone(),
+            outbox,
+            link: link_rx.clone(),
+            supervisor: sup_tx.clone(),
+            inbound: inbound_tx.clone(),
+            queued: queued_tx,
+            commands: pub_rx,
+            shutdown: shutdown.clone(),
+            waiters: HashMap::new(),
+        };
+        spawn(done.clone(), publisher.run());
+        let reader = Reader {
+            setup: setup.clone(),
+            client: client.clone(),
+            events: events.clone(),
+            link: link_rx.clone(),
+            supervisor: sup_tx.clone(),
+            inbound: inbound_tx.clone(),
+            joined: joined_tx,
+            cursors: saved.streams,
+            joined_at: Default::default(),
+            commands: read_rx,
+            shutdown: shutdown.clone(),
+        };
+        spawn(done.clone(), reader.run());
+        let presence_task = PresenceTask {
+            setup: setup.clone(),
+            events: events.clone(),
+            link: link_rx.clone(),
+            joined: joined_rx.clone(),
+            commands: presence_rx,
+            shutdown: shutdown.clone(),
+            known: HashMap::new(),
+            who: Vec::new(),
+            members: Default::default(),
+        };
+        spawn(done.clone(), presence_task.run());
+        spawn(
+            done.clone(),
+            effects(
+                setup.clone(),
+                effects_rx,
+                link_rx.clone(),
+                read_tx.clone(),
+                presence_tx.clone(),
+                shutdown.clone(),
+            ),
+        );
+        drop(done);
+        let supervisor_task = Supervisor {
+            setup: setup.clone(),
+            client,
+            events,
+            counters: counters.clone(),
+            link: link_tx,
+            queued: queued_rx.clone(),
+            inbound: inbound_tx.clone(),
+            channels,
+            commands: sup_rx,
+            shutdown,
+        };
+        let (finished_tx, finished_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            supervisor_task
+                .run(first, first_error, async move { all_done.wait().await })
+                .await;
+            finished_tx.send_replace(true);
+        });
+        Ok((
+            Session {
+                inner: Arc::new(Handle {
+                    setup,
+                    counters,
+                    link: link_rx,
+                    queued: queued_rx,
+                    joined: joined_rx,
+                    supervisor: sup_tx,
+                    publisher: pub_tx,
+                    reader: read_tx,
+                    presence: presence_tx,
+                    inbound: inbound_tx,
+                    stop,
+                    finished: finished_rx,
+                    typing: Mutex::new(HashMap::new()),
+                }),
+            },
+            Events {
+                rx: events_rx,
+                ended: false,
+            },
+        ))
+    }
+
+    fn setup(&self) -> &Setup {
+        &self.inner.setup
+    }
+
+    /// Our username.
+    pub fn user(&self) -> &Username {
+        &self.inner.setup.user
+    }
+
+    /// Our inbox channel.
+    pub fn inbox(&self) -> String {
+        self.setup().inbox()
+    }
+
+    /// `host:port` of the server.
+    pub fn addr(&self) -> &str {
+        &self.inner.setup.addr
+    }
+
+    /// The delivery mode.
+    pub fn delivery(&self) -> Delivery {
+        self.inner.setup.delivery
+    }
+
+    /// Whether our presence is shared.
+    pub fn shares_presence(&self) -> bool {
+        self.inner.setup.share_presence
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// The main link is up (connected and subscribed).
+    pub fn is_connected(&self) -> bool {
+        self.inner.link.borrow().is_some()
+    }
+
+    /// Messages waiting in the outbox.
+    pub fn queued(&self) -> usize {
+        *self.inner.queued.borrow()
+    }
+
+    /// The rooms and channels we are in.
+    pub fn joined(&self) -> Vec<ConversationId> {
+        self.inner.joined.borrow().clone()
+    }
+
+    fn stopped(&self) -> bool {
+        *self.inner.stop.borrow()
+    }
+
+    fn current_link(&self) -> Result<MultiplexedConnection> {
+        if self.stopped() {
+            return Err(Error::NotConnected);
+        }
+        self.inner.link.borrow().clone().ok_or(Error::NotConnected)
+    }
+
+    async fn bounded<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T> {
+        let mut conn = self.current_link()?;
+        let limit = self.setup().response_timeout;
+        match tokio::time::timeout(limit, pipe.query_async::<T>(&mut conn)).await {
+            Ok(r) => r.map_err(|e| self.setup().redis_error(&e)),
+            Err(_) => {
+                let _ = self.inner.supervisor.send(supervisor::Command::Suspect);
+                Err(self.setup().timeout(limit))
+            }
+        }
+    }
+
+    fn queued_for(&self, draft: Draft) -> Result<Queued> {
+        let setup = self.setup();
+        let keys = &setup.keys;
+        let durable = setup.durable();
+        let channel = keys.channel_of(&draft.to);
+        let me = setup.user.as_str();
+        Ok(match &draft.to {
+            ConversationId::Channel(_) => {
+                let text = format!("{me}: {}", draft.content);
+                let (mut message, _) =
+                    wire::encode_chat(me, &draft.to, &channel, &draft.content, false)?;
+                message.durable = false;
+                Queued {
+                    message,
+                    stream: None,
+                    copy_to: None,
+                    payload: text,
+                }
+            }
+            conversation => {
+                let (message, payload) =
+                    wire::encode_chat(me, conversation, &channel, &draft.content, durable)?;
+                let (stream, copy_to) = match conversation {
+                    ConversationId::Direct(peer) if durable => (
+                        Some(keys.inbox_stream(peer)),
+                        Some(keys.sent_stream(&setup.user)),
+                    ),
+                    ConversationId::Room(room) if durable => (Some(keys.room_stream(room)), None),
+                    _ => (None, None),
+                };
+                Queued {
+                    message,
+                    stream,
+                    copy_to,
+                    payload: String::from_utf8(payload).expect("JSON is UTF-8"),
+                }
+            }
+        })
+    }
+
+    async fn submit_with(&self, draft: Draft, waiter: Option<publisher::Waiter>) -> Result<ChatMessage> {
+        if self.stopped() {
+            return Err(Error::NotConnected);
+        }
+        let queued = self.queued_for(draft)?;
+        let message = queued.message.clone();
+        if let ConversationId::Channel(c) = &message.conversation {
+            let _ = self.inner.inbound.send(Inbound::SentPlain {
+                channel: c.clone(),
+                text: queued.payload.clone(),
+            });
+        }
+        let (accepted, answer) = oneshot::channel();
+        self.inner
+            .publisher
+            .send(publisher::Command::Submit {
+                queued: Box::new(queued),
+                waiter,
+                accepted,
+            })
+            .map_err(|_| Error::NotConnected)?;
+        answer.await.map_err(|_| Error::NotConnected)??;
+        Ok(message)
+    }
+
+    /// Puts `draft` in the outbox (on disk, when there is a data directory) and returns at
+    /// once; [`Event::Outgoing`] reports how it went. Sent in order, as soon as the link is up.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] after shutdown; [`Error::MessageTooLarge`];
+    /// [`Error::Storage`] when the outbox file cannot be written (nothing was queued).
+    pub async fn submit(&self, draft: Draft) -> Result<ChatMessage> {
+        self.submit_with(draft, None).await
+    }
+
+    /// Like [`Session::submit`], then waits (at most the response timeout plus a second) until
+    /// Redis confirmed the message. On timeout the message is taken back out of the outbox
+    /// unless it is already on its way.
+    ///
+    /// # Errors
+    /// As [`Session::submit`]; [`Error::Timeout`] when not confirmed in time (the link is
+    /// down); [`Error::Redis`] when Redis refused it.
+    pub async fn send(&self, draft: Draft) -> Result<SendReport> {
+        let (reply, mut answer) = oneshot::channel();
+        let message = self.submit_with(draft, Some(reply)).await?;
+        let limit = self.setup().response_timeout + Duration::from_secs(1);
+        loop {
+            match tokio::time::timeout(limit, &mut answer).await {
+                Ok(Ok(result)) => return result,
+                Ok(Err(_)) => return Err(Error::NotConnected),
+                Err(_) => {
+                    let (done, taken) = oneshot::channel();
+                    let _ = self.inner.publisher.send(publisher::Command::Withdraw {
+                        id: message.id.clone(),
+                        done,
+                    });
+                    // On its way: the publisher's own bounded wait decides; wait for it.
+                    if taken.await.unwrap_or(true) {
+                        return Err(self.setup().timeout(limit));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues a failed message again (same id, so a recipient never shows it twice).
+    /// `message_id` may be a unique prefix of the id (as shown by the CLI).
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] when no failed message (or more than one) matches;
+    /// [`Error::Storage`].
+    pub async fn retry(&self, message_id: &str) -> Result<()> {
+        let (done, answer) = oneshot::channel();
+        self.inner
+            .publisher
+            .send(publisher::Command::Retry {
+                id: message_id.to_string(),
+                done,
+            })
+            .map_err(|_| Error::NotConnected)?;
+        answer.await.map_err(|_| Error::NotConnected)?
+    }
+
+    /// Reconnects now instead of waiting for the next attempt.
+    pub fn retry_now(&self) {
+        let _ = self.inner.supervisor.send(supervisor::Command::RetryNow);
+    }
+
+    /// Publishes `text` as is (no JSON) to `channel`, as the original console client did,
+    /// right now (not through the outbox). Returns PUBLISH's receiver count.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] while the link is down; [`Error::MessageTooLarge`] above
+    /// [`crate::MAX_CONTENT_BYTES`]; connection errors.
+    pub async fn publish_text(&self, channel: &str, text: &str) -> Result<u64> {
+        if text.len() > crate::MAX_CONTENT_BYTES {
+            return Err(Error::MessageTooLarge {
+                size: text.len(),
+                limit: crate::MAX_CONTENT_BYTES,
+            });
+        }
+        let _ = self.inner.inbound.send(Inbound::SentPlain {
+            channel: channel.to_string(),
+            text: text.to_string(),
+        });
+        let mut pipe = redis::pipe();
+        pipe.cmd("PUBLISH").arg(channel).arg(text);
+        let (n,): (u64,) = self.bounded(&pipe).await?;
+        Ok(n)
+    }
+
+    /// A page of history of `conversation` (every direct conversation when `None`): the
+    /// newest `limit` messages older than `before`, oldest first. Empty in live-only mode
+    /// (nothing is stored) and for raw channels.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] while the link is down; connection errors.
+    pub async fn history(
+        &self,
+        conversation: Option<&ConversationId>,
+        before: Option<HistoryCursor>,
+        limit: usize,
+    ) -> Result<HistoryPage> {
+        let setup = self.setup();
+        let empty = HistoryPage {
+            messages: Vec::new(),
+            more: None,
+        };
+        if !setup.durable() {
+            return Ok(empty);
+        }
+        let keys = &setup.keys;
+        let me = &setup.user;
+        let sources = match conversation {
+            None => vec![
+                inbox::Source {
+                    key: keys.inbox_stream(me),
+                    keep: Box::new(|_| true),
+                },
+                inbox::Source {
+                    key: keys.sent_stream(me),
+                    keep: Box::new(|_| true),
+                },
+            ],
+            Some(c @ ConversationId::Direct(_)) => {
+                let (a, b) = (c.clone(), c.clone());
+                vec![
+                    inbox::Source {
+                        key: keys.inbox_stream(me),
+                        keep: Box::new(move |m| m.conversation == a),
+                    },
+                    inbox::Source {
+                        key: keys.sent_stream(me),
+                        keep: Box::new(move |m| m.conversation == b),
+                    },
+                ]
+            }
+            Some(ConversationId::Room(room)) => vec![inbox::Source {
+                key: keys.room_stream(room),
+                keep: Box::new(|_| true),
+            }],
+            Some(ConversationId::Channel(_)) => return Ok(empty),
+        };
+        let mut joined = self.joined();
+        if let Some(c @ ConversationId::Room(_)) = conversation
+            && !joined.contains(c)
+        {
+            joined.push(c.clone());
+        }
+        let router = Router::new(setup, &joined);
+        let classify = move |key: &str, m: &mut ChatMessage| router.route_stored(key, m);
+        let mut conn = self.current_link()?;
+        let limit_time = setup.response_timeout * 4;
+        let page = inbox::history(&mut conn, sources, &classify, before, limit.clamp(1, 1_000));
+        match tokio::time::timeout(limit_time, page).await {
+            Ok(result) => result,
+            Err(_) => Err(setup.timeout(limit_time)),
+        }
+    }
+
+    /// Joins (creating it if new) the room `#name`, or listens on the raw channel `~name`.
+    /// The join shows in the room as a system line; our other devices follow.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRoom`]; [`Error::NotConnected`]; [`Error::Redis`] (e.g. a member set
+    /// of another type, named in the message).
+    pub async fn join(&self, name: &str) -> Result<ConversationId> {
+        let text = name.trim();
+        let conversation = if text.starts_with('#') || text.starts_with('~') {
+            ConversationId::parse(text)?
+        } else {
+            ConversationId::Room(crate::conversation::RoomName::parse(text)?)
+        };
+        let setup = self.setup();
+        let keys = &setup.keys;
+        let me = &setup.user;
+        let mut from = None;
+        if let ConversationId::Room(room) = &conversation {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SADD").arg(keys.members(room)).arg(me.as_str());
+            let (added,): (u64,) = self.bounded(&pipe).await.map_err(|e| named(e, &keys.members(room)))?;
+            if added == 1 {
+                from = Some(self.member_line(room, MemberAction::Join).await?);
+            } else if setup.durable() {
+                from = Some(wire::now_ms().to_string() + "-0");
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSET")
+            .arg(keys.rooms(me))
+            .arg(conversation.to_string())
+            .arg(from.clone().unwrap_or_default())
+            .ignore();
+        pipe.cmd("PUBLISH")
+            .arg(keys.signal_channel(me))
+            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms))
+            .ignore();
+        self.bounded::<()>(&pipe).await.map_err(|e| named(e, &keys.rooms(me)))?;
+        let (done, joined) = oneshot::channel();
+        let _ = self.inner.reader.send(readers::Command::Join {
+            conversation: conversation.clone(),
+            from,
+            done,
+        });
+        let _ = joined.await;
+        let _ = self.inner.presence.send(presence::Command::Refresh);
+        Ok(conversation)
+    }
+
+    /// Writes our join or leave line to a room (stream and channel); returns its stream id
+    /// (or the time, live-only).
+    async fn member_line(&self, room: &crate::conversation::RoomName, action: MemberAction) -> Result<String> {
+        let setup = self.setup();
+        let keys = &setup.keys;
+        let id = wire::new_id();
+        let payload = wire::encode_signal(
+            setup.user.as_str(),
+            &Signal::Member {
+                room: room.as_str(),
+                action,
+                id: &id,
+            },
+        );
+        let mut pipe = redis::pipe();
+        if setup.durable() {
+            pipe.cmd("XADD")
+                .arg(keys.room_stream(room))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(setup.stream_max_len)
+                .arg("*")
+                .arg(PAYLOAD_FIELD)
+                .arg(&payload);
+        }
+        pipe.cmd("PUBLISH")
+            .arg(keys.room_channel(room))
+            .arg(&payload)
+            .ignore();
+        if setup.durable() {
+            let (entry,): (String,) = self.bounded(&pipe).await.map_err(|e| named(e, &keys.room_stream(room)))?;
+            Ok(entry)
+        } else {
+            self.bounded::<()>(&pipe).await?;
+            Ok(format!("{}-0", wire::now_ms()))
+        }
+    }
+
+    /// Leaves a room (a system line says so) or stops listening on a raw channel.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`]; [`Error::Redis`].
+    pub async fn leave(&self, conversation: &ConversationId) -> Result<()> {
+        let setup = self.setup();
+        let keys = &setup.keys;
+        let me = &setup.user;
+        if let ConversationId::Room(room) = conversation {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SREM").arg(keys.members(room)).arg(me.as_str());
+            let (removed,): (u64,) = self.bounded(&pipe).await.map_err(|e| named(e, &keys.members(room)))?;
+            if removed == 1 {
+                self.member_line(room, MemberAction::Leave).await?;
+            }
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("HDEL")
+            .arg(keys.rooms(me))
+            .arg(conversation.to_string())
+            .ignore();
+        pipe.cmd("PUBLISH")
+            .arg(keys.signal_channel(me))
+            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms))
+            .ignore();
+        self.bounded::<()>(&pipe).await?;
+        let _ = self.inner.reader.send(readers::Command::Leave {
+            conversation: conversation.clone(),
+        });
+        Ok(())
+    }
+
+    /// A room's members with their presence, looked up now, and how many entries of the
+    /// member set are not valid names.
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`]; [`Error::Redis`] (a member set of another type).
+    pub async fn members(&self, conversation: &ConversationId) -> Result<(Vec<Member>, usize)> {
+        if conversation.room().is_none() {
+            return Err(Error::InvalidRoom(format!("{conversation} is not a room")));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .presence
+            .send(presence::Command::Members(conversation.clone(), reply))
+            .map_err(|_| Error::NotConnected)?;
+        answer.await.map_err(|_| Error::NotConnected)?
+    }
+
+    /// Who is online (and who was recently), as last looked up (every presence beat).
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] after shutdown.
+    pub async fn who(&self) -> Result<Vec<Member>> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .presence
+            .send(presence::Command::Who(reply))
+            .map_err(|_| Error::NotConnected)?;
+        answer.await.map_err(|_| Error::NotConnected)
+    }
+
+    /// Looks at presence and member lists again now.
+    pub fn refresh_presence(&self) {
+        let _ = self.inner.presence.send(presence::Command::Refresh);
+    }
+
+    /// Marks `conversation` read up to its newest message, here and on our other devices
+    /// ([`Event::Unread`] follows).
+    pub fn mark_read(&self, conversation: &ConversationId) {
+        let _ = self
+            .inner
+            .inbound
+            .send(Inbound::MarkRead(conversation.clone()));
+    }
+
+    /// Tells the others in `conversation` that we are typing: at most once per
+    /// [`TYPING_EVERY`]; never stored; not for raw channels. Returns whether a signal went out.
+    pub fn typing(&self, conversation: &ConversationId) -> bool {
+        let setup = &self.inner.setup;
+        let (channel, signal) = match conversation {
+            ConversationId::Direct(peer) => (
+                setup.keys.signal_channel(peer),
+                Signal::Typing {
+                    to: Some(peer.as_str()),
+                    room: None,
+                },
+            ),
+            ConversationId::Room(room) => (
+                setup.keys.room_channel(room),
+                Signal::Typing {
+                    to: None,
+                    room: Some(room.as_str()),
+                },
+            ),
+            ConversationId::Channel(_) => return false,
+        };
+        {
+            let now = Instant::now();
+            let mut last = self.inner.typing.lock().expect("typing lock");
+            if last
+                .get(conversation)
+                .is_some_and(|t| now.duration_since(*t) < TYPING_EVERY)
+            {
+                return false;
+            }
+            last.insert(conversation.clone(), now);
+        }
+        let payload = wire::encode_signal(setup.user.as_str(), &signal);
+        let Ok(mut conn) = self.current_link() else {
+            return false;
+        };
+        let limit = setup.response_timeout;
+        tokio::spawn(async move {
+            let mut cmd = redis::cmd("PUBLISH");
+            cmd.arg(channel).arg(payload);
+            let _ = tokio::time::timeout(limit, cmd.query_async::<Value>(&mut conn)).await;
+        });
+        true
+    }
+
+    /// Stops: says goodbye (presence), UNSUBSCRIBEs, closes the connections and ends the
+    /// event stream, waiting at most `limit`. Queued messages stay in the outbox file for the
+    /// next session. Idempotent.
+    pub async fn shutdown(&self, limit: Duration) {
+        self.inner.stop.send_replace(true);
+        let mut finished = self.inner.finished.clone();
+        let _ = tokio::time::timeout(limit, async {
+            let _ = finished.wait_for(|f| *f).await;
+        })
+        .await;
+    }
+}
+
+/// A Redis error about `key`, with the key named (a key of the wrong type is visible).
+fn named(e: Error, key: &str) -> Error {
+    match e {
+        Error::Redis(text) if text.contains("WRONGTYPE") => Error::Redis(format!(
+            "{key} holds another type of value ({text}); ask an admin to fix or delete it"
+        )),
+        other => other,
+    }
+}
+
+fn spawn(done: shutdown::Done, task: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(async move {
+        task.await;
+        drop(done);
+    });
+}
+
+/// Carries out what the inbound path asks: store and broadcast read positions, pass hints.
+async fn effects(
+    setup: Arc<Setup>,
+    mut rx: mpsc::UnboundedReceiver<Effect>,
+    link: watch::Receiver<Option<MultiplexedConnection>>,
+    reader: mpsc::UnboundedSender<readers::Command>,
+    presence: mpsc::UnboundedSender<presence::Command>,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        let effect = tokio::select! {
+            e = rx.recv() => match e { Some(e) => e, None => return },
+            _ = shutdown.recv() => return,
+        };
+        match effect {
+            Effect::SaveRead { conversation, at } => {
+                let Some(mut conn) = link.borrow().clone() else { continue };
+                let keys = &setup.keys;
+                let me = &setup.user;
+                let text = conversation.to_string();
+                let mut pipe = redis::pipe();
+                pipe.cmd("HSET")
+                    .arg(keys.read_positions(me))
+                    .arg(&text)
+                    .arg(at)
+                    .ignore();
+                pipe.cmd("PUBLISH")
+                    .arg(keys.signal_channel(me))
+                    .arg(wire::encode_signal(
+                        me.as_str(),
+                        &Signal::Read {
+                            conversation: &text,
+                            at,
+                        },
+                    ))
+                    .ignore();
+                let limit = setup.response_timeout;
+                if let Ok(Err(e)) =
+                    tokio::time::timeout(limit, pipe.query_async::<()>(&mut conn)).await
+                {
+                    tracing::info!("could not save the read position: {e}");
+                }
+            }
+            Effect::PresenceHint => {
+                let _ = presence.send(presence::Command::Refresh);
+            }
+            Effect::MembershipHint { ours } => {
+                if ours {
+                    let _ = reader.send(readers::Command::Resync);
+                }
+                let _ = presence.send(presence::Command::Refresh);
+            }
+        }
+    }
+}

@@ -1,0 +1,620 @@
+//! The one inbound path: every payload, live (pub/sub) or stored (stream entries), goes
+//! decode → authenticate → route to its conversation → de-duplicate → emit, here and only
+//! here. The task also owns what depends on having seen messages: the ids already shown,
+//! read positions and unread counts, typing throttles, and the stream cursors on disk.
+//!
+//! Authentication is a hook ([`Authenticate`]) run before de-duplication, so a forged copy can
+//! never hide a real message; today it accepts everything (the signed-identities work fills it).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::config::Setup;
+use super::events::{Counters, Emitter, Event};
+use super::shutdown::Shutdown;
+use crate::conversation::{ConversationId, RoomName};
+use crate::inbox::Entry;
+use crate::store::{CursorFile, Seen};
+use crate::username::Username;
+use crate::wire::{self, ChatMessage, Incoming};
+
+/// Typing events shown per sender and conversation at most this often.
+const TYPING_EVERY: Duration = Duration::from_secs(1);
+/// Unread message times kept per conversation.
+const UNREAD_KEEP: usize = 10_000;
+
+/// What reaches the inbound task.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A pub/sub message.
+    Live { channel: String, payload: Vec<u8> },
+    /// Stream entries of `key`, in order; `cursor` is the position to save afterwards.
+    Stored {
+        key: String,
+        entries: Vec<Entry>,
+        /// After a stream reset: messages sent at or before this time (ms) were shown.
+        hide_sent_before: Option<u64>,
+    },
+    /// New stream positions to persist.
+    Cursors(BTreeMap<String, String>),
+    /// A catch-up read starts / ended.
+    CatchUp { done: bool },
+    /// A stream can (not) be read: its live copies must (not) be shown instead.
+    StreamReadable { key: String, readable: bool },
+    /// Read positions loaded from Redis.
+    Positions(HashMap<ConversationId, i64>),
+    /// We sent this message (from this device): it is read and never shown again.
+    Sent { id: String },
+    /// We published this plain text to a raw channel: its echo is not shown.
+    SentPlain { channel: String, text: String },
+    /// Mark a conversation read here and on our other devices.
+    MarkRead(ConversationId),
+}
+
+/// Verdict of the authentication hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Accept,
+}
+
+/// The authentication hook: sees every decoded payload and where it came from, before
+/// de-duplication.
+pub(crate) trait Authenticate: Send + Sync {
+    fn check(&self, source: &Source, incoming: &Incoming) -> Verdict;
+}
+
+/// Accepts everything (no identities yet).
+pub(crate) struct AcceptAll;
+
+impl Authenticate for AcceptAll {
+    fn check(&self, _: &Source, _: &Incoming) -> Verdict {
+        Verdict::Accept
+    }
+}
+
+/// Where a payload came from, as far as routing cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Our inbox channel or stream: direct messages to us.
+    Inbox { stored: bool },
+    /// Our sent stream: direct messages we sent (maybe from another device).
+    Sent,
+    /// Our signal channel.
+    Signal,
+    /// A room's channel or stream.
+    Room { room: RoomName, stored: bool },
+    /// The presence hint channel.
+    Presence,
+    /// A raw channel.
+    Channel(String),
+}
+
+/// Maps channels and stream keys to [`Source`]s; knows who we are. Pure: also used to
+/// classify history pages.
+#[derive(Debug, Clone)]
+pub(crate) struct Router {
+    me: Username,
+    inbox: String,
+    signal: String,
+    presence: String,
+    inbox_stream: String,
+    sent_stream: String,
+    rooms_by_name: HashMap<String, RoomName>,
+}
+
+impl Router {
+    pub fn new(setup: &Setup, joined: &[ConversationId]) -> Router {
+        let keys = &setup.keys;
+        let mut rooms_by_name = HashMap::new();
+        for room in joined.iter().filter_map(ConversationId::room) {
+            rooms_by_name.insert(keys.room_channel(room), room.clone());
+            rooms_by_name.insert(keys.room_stream(room), room.clone());
+        }
+        Router {
+            me: setup.user.clone(),
+            inbox: keys.inbox_channel(&setup.user),
+            signal: keys.signal_channel(&setup.user),
+            presence: keys.presence_channel(),
+            inbox_stream: keys.inbox_stream(&setup.user),
+            sent_stream: keys.sent_stream(&setup.user),
+            rooms_by_name,
+        }
+    }
+
+    pub fn live(&self, channel: &str) -> Source {
+        if channel == self.inbox {
+            Source::Inbox { stored: false }
+        } else if channel == self.signal {
+            Source::Signal
+        } else if channel == self.presence {
+            Source::Presence
+        } else if let Some(room) = self.rooms_by_name.get(channel) {
+            Source::Room {
+                room: room.clone(),
+                stored: false,
+            }
+        } else {
+            Source::Channel(channel.to_string())
+        }
+    }
+
+    pub fn stored(&self, key: &str) -> Option<Source> {
+        if key == self.inbox_stream {
+            Some(Source::Inbox { stored: true })
+        } else if key == self.sent_stream {
+            Some(Source::Sent)
+        } else {
+            self.rooms_by_name.get(key).map(|room| Source::Room {
+                room: room.clone(),
+                stored: true,
+            })
+        }
+    }
+
+    fn is_me(&self, name: &str) -> bool {
+        Username::parse(name).is_ok_and(|n| n == self.me)
+    }
+
+    /// Sets a chat message's conversation, `mine` and `mentions_me` from its source.
+    /// `None`: it does not belong anywhere we show (e.g. a sent-stream entry without a
+    /// valid recipient).
+    pub fn route_chat(&self, source: &Source, m: &mut ChatMessage) -> Option<()> {
+        m.mine = self.is_me(&m.sender);
+        m.conversation = match source {
+            Source::Inbox { .. } => ConversationId::Direct(
+                Username::parse(&m.sender).unwrap_or_else(|_| self.me.clone()),
+            ),
+            Source::Sent => {
+                let to = Username::parse(m.to.as_deref()?).ok()?;
+                m.mine = true;
+                ConversationId::Direct(to)
+            }
+            Source::Room { room, .. } => {
+                m.room = Some(room.as_str().to_string());
+                m.mentions_me = !m.mine && mentions(&m.content, self.me.as_str());
+                ConversationId::Room(room.clone())
+            }
+            Source::Channel(c) => ConversationId::Channel(c.clone()),
+            Source::Signal | Source::Presence => return None,
+        };
+        Some(())
+    }
+
+    /// Routes a history message read from stream `key`.
+    pub fn route_stored(&self, key: &str, m: &mut ChatMessage) {
+        if let Some(source) = self.stored(key) {
+            let _ = self.route_chat(&source, m);
+        }
+    }
+}
+
+/// `@name` appears in `text` as a word (not inside an address like `x@name.org`).
+pub(crate) fn mentions(text: &str, name: &str) -> bool {
+    let needle = format!("@{name}");
+    let lower = text.to_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(&needle) {
+        let start = from + i;
+        let end = start + needle.len();
+        let before_ok = lower[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after_ok = lower[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '+')))
+            || lower[end..].starts_with(". ")
+            || lower[end..] == *".";
+        if before_ok && after_ok {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+/// Unread state of one conversation.
+#[derive(Debug, Default)]
+struct Unread {
+    read_at: i64,
+    /// Times (and whether they mention us) of messages after `read_at`, not ours.
+    pending: Vec<(i64, bool)>,
+    /// Newest message time seen here.
+    newest: i64,
+    shown: (usize, usize),
+}
+
+impl Unread {
+    fn counts(&self) -> (usize, usize) {
+        (
+            self.pending.len(),
+            self.pending.iter().filter(|(_, m)| *m).count(),
+        )
+    }
+}
+
+/// Effects the inbound task asks of the world (Redis writes, other tasks).
+#[derive(Debug, Clone)]
+pub(crate) enum Effect {
+    /// Store and broadcast our read position.
+    SaveRead { conversation: ConversationId, at: i64 },
+    /// Someone's presence changed: look again.
+    PresenceHint,
+    /// Our joined list changed elsewhere, or a member list changed: look again.
+    MembershipHint { ours: bool },
+}
+
+/// The inbound task's state.
+pub(crate) struct InboundTask {
+    setup: Arc<Setup>,
+    events: Emitter,
+    counters: Arc<Counters>,
+    auth: Box<dyn Authenticate>,
+    joined: watch::Receiver<Vec<ConversationId>>,
+    router: Router,
+    seen: Seen,
+    cursor_file: CursorFile,
+    cursors: BTreeMap<String, String>,
+    /// Streams that cannot be read: their conversations' live copies are shown instead.
+    unreadable_streams: HashSet<String>,
+    unread: HashMap<ConversationId, Unread>,
+    typing: HashMap<(ConversationId, String), Instant>,
+    catching_up: Option<usize>,
+    /// Echoes of our own raw-channel lines still to come.
+    echoes: HashMap<(String, String), usize>,
+    effects: mpsc::UnboundedSender<Effect>,
+}
+
+impl InboundTask {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        setup: Arc<Setup>,
+        events: Emitter,
+        counters: Arc<Counters>,
+        joined: watch::Receiver<Vec<ConversationId>>,
+        cursor_file: CursorFile,
+        recent: Vec<String>,
+        cursors: BTreeMap<String, String>,
+        effects: mpsc::UnboundedSender<Effect>,
+    ) -> InboundTask {
+        let router = Router::new(&setup, &joined.borrow());
+        let mut seen = Seen::default();
+        for id in &recent {
+            seen.insert(id);
+        }
+        InboundTask {
+            setup,
+            events,
+            counters,
+            auth: Box::new(AcceptAll),
+            joined,
+            router,
+            seen,
+            cursor_file,
+            cursors,
+            unreadable_streams: HashSet::new(),
+            unread: HashMap::new(),
+            typing: HashMap::new(),
+            catching_up: None,
+            echoes: HashMap::new(),
+            effects,
+        }
+    }
+
+    /// Runs until shutdown or until every sender is gone.
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Inbound>, mut shutdown: Shutdown) {
+        let mut batch = Vec::with_capacity(256);
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, 256) => {
+                    if n == 0 {
+                        return;
+                    }
+                    if self.joined.has_changed().unwrap_or(false) {
+                        self.router = Router::new(&self.setup, &self.joined.borrow_and_update());
+                    }
+                    for item in batch.drain(..) {
+                        self.handle(item);
+                    }
+                    self.flush_unread();
+                }
+                _ = shutdown.recv() => {
+                    // What is already queued is handled, so nothing received is lost.
+                    while let Ok(item) = rx.try_recv() {
+                        self.handle(item);
+                    }
+                    self.flush_unread();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, item: Inbound) {
+        match item {
+            Inbound::Live { channel, payload } => {
+                let source = self.router.live(&channel);
+                let incoming = wire::decode(&channel, &payload);
+                self.accept(&source, incoming, None);
+            }
+            Inbound::Stored {
+                key,
+                entries,
+                hide_sent_before,
+            } => {
+                let Some(source) = self.router.stored(&key) else {
+                    return;
+                };
+                for entry in entries {
+                    let incoming = entry.decode(&key);
+                    self.accept(&source, incoming, hide_sent_before);
+                }
+            }
+            Inbound::Cursors(cursors) => {
+                self.cursors.extend(cursors);
+                self.cursor_file.save(&self.cursors, &self.seen);
+            }
+            Inbound::CatchUp { done: false } => self.catching_up = Some(0),
+            Inbound::CatchUp { done: true } => {
+                let count = self.catching_up.take().unwrap_or(0);
+                Counters::bump(&self.counters.caught_up, count as u64);
+                self.events.emit(Event::CaughtUp { count });
+            }
+            Inbound::StreamReadable { key, readable } => {
+                if readable {
+                    self.unreadable_streams.remove(&key);
+                } else {
+                    self.unreadable_streams.insert(key);
+                }
+            }
+            Inbound::Positions(positions) => {
+                for (conversation, at) in positions {
+                    self.set_read(conversation, at);
+                }
+            }
+            Inbound::Sent { id } => {
+                self.seen.insert(&id);
+            }
+            Inbound::SentPlain { channel, text } => {
+                if self.echoes.len() < 1_000 {
+                    *self.echoes.entry((channel, text)).or_default() += 1;
+                }
+            }
+            Inbound::MarkRead(conversation) => {
+                let state = self.unread.entry(conversation.clone()).or_default();
+                let at = state.newest.max(state.read_at);
+                if at > 0 {
+                    self.set_read(conversation.clone(), at);
+                    let _ = self.effects.send(Effect::SaveRead { conversation, at });
+                }
+            }
+        }
+    }
+
+    /// Whether the live copy of a durable message is skipped (its stream copy is shown).
+    fn stream_shows(&self, source: &Source) -> bool {
+        if !self.setup.durable() {
+            return false;
+        }
+        let key = match source {
+            Source::Inbox { stored: false } => self.setup.keys.inbox_stream(&self.setup.user),
+            Source::Room {
+                room,
+                stored: false,
+            } => self.setup.keys.room_stream(room),
+            _ => return false,
+        };
+        !self.unreadable_streams.contains(&key)
+    }
+
+    /// Authenticate → route → de-duplicate → emit.
+    fn accept(&mut self, source: &Source, incoming: Incoming, hide_sent_before: Option<u64>) {
+        match self.auth.check(source, &incoming) {
+            Verdict::Accept => {}
+        }
+        match incoming {
+            Incoming::Chat(mut m) => {
+                if self.router.route_chat(source, &mut m).is_none() {
+                    return;
+                }
+                if m.durable && self.stream_shows(source) {
+                    Counters::bump(&self.counters.live_copies_skipped, 1);
+                    return;
+                }
+                let old = matches!(
+                    (m.sent_at_micros(), hide_sent_before),
+                    (Some(us), Some(before)) if (us / 1_000) as u64 <= before
+                );
+                // Legacy live messages have fresh local ids: nothing to compare.
+                let stored = matches!(
+                    source,
+                    Source::Room { stored: true, .. } | Source::Inbox { stored: true } | Source::Sent
+                );
+                let dedup = !m.legacy || stored;
+                if old || (dedup && !self.seen.insert(&m.id)) {
+                    Counters::bump(&self.counters.duplicates_hidden, 1);
+                    return;
+                }
+                self.count(&m.conversation, m.at, m.mine, m.mentions_me);
+                if !m.mine {
+                    self.typing.remove(&(m.conversation.clone(), m.sender.clone()));
+                }
+                self.shown();
+                self.events.emit(Event::Chat(m));
+            }
+            Incoming::Plain(mut p) => {
+                if let Some(n) = self.echoes.get_mut(&(p.channel.clone(), p.text.clone())) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.echoes.remove(&(p.channel.clone(), p.text.clone()));
+                    }
+                    return;
+                }
+                p.conversation = match source {
+                    Source::Room { room, .. } => ConversationId::Room(room.clone()),
+                    Source::Inbox { .. } => ConversationId::Channel(p.channel.clone()),
+                    Source::Signal | Source::Presence | Source::Sent => return,
+                    Source::Channel(c) => ConversationId::Channel(c.clone()),
+                };
+                self.count(&p.conversation, wire::now_ms(), false, false);
+                self.shown();
+                self.events.emit(Event::Plain(p));
+            }
+            Incoming::Unreadable(mut u) => {
+                u.conversation = match source {
+                    Source::Room { room, .. } => ConversationId::Room(room.clone()),
+                    Source::Channel(c) => ConversationId::Channel(c.clone()),
+                    // Garbage on our own channels and streams is shown in a conversation of
+                    // its channel: never dropped, never put into somebody's conversation.
+                    _ => ConversationId::Channel(u.channel.clone()),
+                };
+                self.shown();
+                self.events.emit(Event::Unreadable(u));
+            }
+            Incoming::Typing(mut t) => {
+                if self.router.is_me(&t.user) {
+                    return;
+                }
+                t.conversation = match source {
+                    Source::Signal => match Username::parse(&t.user) {
+                        Ok(u) => ConversationId::Direct(u),
+                        Err(_) => return,
+                    },
+                    Source::Room { room, .. } => ConversationId::Room(room.clone()),
+                    _ => return,
+                };
+                // A flood from one sender shows as one event a second; the table is bounded.
+                let now = Instant::now();
+                let key = (t.conversation.clone(), t.user.clone());
+                if self
+                    .typing
+                    .get(&key)
+                    .is_some_and(|last| now.duration_since(*last) < TYPING_EVERY)
+                {
+                    return;
+                }
+                if self.typing.len() > 1_000 {
+                    self.typing
+                        .retain(|_, last| now.duration_since(*last) < TYPING_EVERY);
+                    if self.typing.len() > 1_000 {
+                        return;
+                    }
+                }
+                self.typing.insert(key, now);
+                self.events.emit(Event::Typing(t));
+            }
+            Incoming::Read(r) => {
+                if source != &Source::Signal || !self.router.is_me(&r.sender) {
+                    return;
+                }
+                if let Ok(conversation) = ConversationId::parse(&r.conversation) {
+                    self.set_read(conversation, r.at);
+                }
+            }
+            Incoming::Membership(mut m) => {
+                let Source::Room { room, .. } = source else {
+                    return;
+                };
+                if m.room != room.as_str() {
+                    return;
+                }
+                m.conversation = ConversationId::Room(room.clone());
+                let live_copy = matches!(source, Source::Room { stored: false, .. });
+                if live_copy && self.stream_shows(source) {
+                    // The stream copy is shown; the live one only says "look again".
+                    let _ = self.effects.send(Effect::MembershipHint { ours: false });
+                    return;
+                }
+                if !self.seen.insert(&m.id) {
+                    Counters::bump(&self.counters.duplicates_hidden, 1);
+                    return;
+                }
+                let _ = self.effects.send(Effect::MembershipHint { ours: false });
+                self.events.emit(Event::Membership(m));
+            }
+            Incoming::Presence { .. } => {
+                if source == &Source::Presence {
+                    let _ = self.effects.send(Effect::PresenceHint);
+                }
+            }
+            Incoming::Rooms { sender } => {
+                if source == &Source::Signal && self.router.is_me(&sender) {
+                    let _ = self.effects.send(Effect::MembershipHint { ours: true });
+                }
+            }
+        }
+    }
+
+    fn shown(&mut self) {
+        if let Some(n) = &mut self.catching_up {
+            *n += 1;
+        }
+    }
+
+    fn count(&mut self, conversation: &ConversationId, at: i64, mine: bool, mention: bool) {
+        let state = self.unread.entry(conversation.clone()).or_default();
+        state.newest = state.newest.max(at);
+        if mine {
+            // Writing in a conversation reads it.
+            state.read_at = state.read_at.max(at);
+            state.pending.retain(|(t, _)| *t > at);
+            return;
+        }
+        if at > state.read_at {
+            if state.pending.len() >= UNREAD_KEEP {
+                state.pending.remove(0);
+            }
+            state.pending.push((at, mention));
+        }
+    }
+
+    fn set_read(&mut self, conversation: ConversationId, at: i64) {
+        let state = self.unread.entry(conversation).or_default();
+        if at > state.read_at {
+            state.read_at = at;
+            state.pending.retain(|(t, _)| *t > at);
+        }
+    }
+
+    fn flush_unread(&mut self) {
+        for (conversation, state) in &mut self.unread {
+            let counts = state.counts();
+            if counts != state.shown {
+                state.shown = counts;
+                self.events.emit(Event::Unread {
+                    conversation: conversation.clone(),
+                    count: counts.0,
+                    mentions: counts.1,
+                });
+            }
+        }
+    }
+}
+
+/// The receiving half for the inbound path, and a sender every producer clones.
+pub(crate) fn channel() -> (
+    mpsc::UnboundedSender<Inbound>,
+    mpsc::UnboundedReceiver<Inbound>,
+) {
+    mpsc::unbounded_channel()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_words() {
+        assert!(mentions("@bob look", "bob"));
+        assert!(mentions("hey @Bob, look", "bob"));
+        assert!(mentions("thanks @bob.", "bob"));
+        assert!(!mentions("@bobby look", "bob"));
+        assert!(!mentions("mail x@bob", "bob"));
+        assert!(!mentions("no mention", "bob"));
+    }
+}

@@ -1,0 +1,524 @@
+//! The stream reader: which rooms and channels we are in, and (durable mode) every stream
+//! we read — our inbox, our sent stream, each room's stream — in **one** `XREAD` on its own
+//! connection, so a client in 50 rooms uses as many connections as one in none.
+//!
+//! After every (re)connect it loads the joined list and the read positions from Redis,
+//! subscribes to what was joined (also on another device), checks each cursor against its
+//! stream (a stream reset by a restore is read again, hiding what was shown), catches up
+//! without blocking, then blocks. A stream that cannot be read (a key of another type,
+//! an ACL) is named in a notice and left out, so it never silences the others.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Value;
+use redis::aio::MultiplexedConnection;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::backoff::backoff;
+use super::config::Setup;
+use super::events::{Emitter, Event};
+use super::inbound::Inbound;
+use super::link;
+use super::shutdown::Shutdown;
+use super::supervisor;
+use crate::conversation::ConversationId;
+use crate::error::redis_refusal;
+use crate::inbox;
+use crate::store::entry_id;
+
+/// Entries per stream per XREAD.
+const READ_BATCH: usize = 256;
+/// How long one XREAD blocks.
+pub(crate) const READ_BLOCK: Duration = Duration::from_secs(5);
+/// Most rooms and channels one user can be in (a hostile rooms hash is cut here).
+pub(crate) const MAX_JOINED: usize = 500;
+
+/// What the handle asks of the reader.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// We joined (`from`: the stream id of our join entry, if any).
+    Join {
+        conversation: ConversationId,
+        from: Option<String>,
+        done: oneshot::Sender<()>,
+    },
+    /// We left.
+    Leave { conversation: ConversationId },
+    /// Load the joined list again (changed on another device).
+    Resync,
+}
+
+/// The reader's state.
+pub(crate) struct Reader {
+    pub setup: Arc<Setup>,
+    pub client: redis::Client,
+    pub events: Emitter,
+    pub link: watch::Receiver<Option<MultiplexedConnection>>,
+    pub supervisor: mpsc::UnboundedSender<supervisor::Command>,
+    pub inbound: mpsc::UnboundedSender<Inbound>,
+    /// The joined list, published for the inbound path and presence.
+    pub joined: watch::Sender<Vec<ConversationId>>,
+    /// Stream key → last entry id read.
+    pub cursors: BTreeMap<String, String>,
+    /// Joined conversation → the stream id to read a room from when there is no cursor.
+    pub joined_at: BTreeMap<ConversationId, Option<String>>,
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    pub shutdown: Shutdown,
+}
+
+/// The id just before `id` (XREAD is exclusive: reading from it includes `id`).
+fn just_before(id: &str) -> String {
+    match entry_id(id) {
+        Some((ms, seq)) if seq > 0 => format!("{ms}-{}", seq - 1),
+        Some((ms, _)) if ms > 0 => format!("{}-{}", ms - 1, u64::MAX),
+        _ => "0-0".into(),
+    }
+}
+
+/// What one pass of the read loop ended with.
+enum Pass {
+    Stop,
+    /// Reopen the reader connection (commands changed the stream set, or an error).
+    Reopen { failed: bool },
+}
+
+impl Reader {
+    fn streams(&self) -> Vec<String> {
+        let keys = &self.setup.keys;
+        let me = &self.setup.user;
+        let mut streams = vec![keys.inbox_stream(me), keys.sent_stream(me)];
+        streams.extend(
+            self.joined_at
+                .keys()
+                .filter_map(ConversationId::room)
+                .map(|r| keys.room_stream(r)),
+        );
+        streams
+    }
+
+    fn start_of(&self, key: &str) -> String {
+        if let Some(id) = self.cursors.get(key) {
+            return id.clone();
+        }
+        self.joined_at
+            .iter()
+            .find(|(c, _)| c.room().is_some_and(|r| self.setup.keys.room_stream(r) == key))
+            .and_then(|(_, from)| from.as_deref().map(just_before))
+            .unwrap_or_else(|| "0-0".into())
+    }
+
+    fn channels_of(&self, conversations: &[&ConversationId]) -> Vec<String> {
+        conversations
+            .iter()
+            .map(|c| self.setup.keys.channel_of(c))
+            .collect()
+    }
+
+    async fn set_joined(&mut self, joined: BTreeMap<ConversationId, Option<String>>) {
+        let gone: Vec<&ConversationId> = self
+            .joined_at
+            .keys()
+            .filter(|c| !joined.contains_key(*c))
+            .collect();
+        let gone = self.channels_of(&gone);
+        self.joined_at = joined;
+        let list: Vec<ConversationId> = self.joined_at.keys().cloned().collect();
+        // The router learns the new channels before any message on them can arrive.
+        self.joined.send_replace(list.clone());
+        let all: Vec<&ConversationId> = self.joined_at.keys().collect();
+        let channels = self.channels_of(&all);
+        let (done, subscribed) = oneshot::channel();
+        let _ = self
+            .supervisor
+            .send(supervisor::Command::Subscribe(channels, done));
+        if !gone.is_empty() {
+            let _ = self.supervisor.send(supervisor::Command::Unsubscribe(gone));
+        }
+        let _ = tokio::time::timeout(self.setup.response_timeout * 2, subscribed).await;
+        self.events.emit(Event::Joined {
+            conversations: list,
+        });
+    }
+
+    /// Loads the joined list and read positions from Redis over the main link.
+    async fn sync(&mut self) -> bool {
+        let Some(mut conn) = self.link.borrow().clone() else {
+            return false;
+        };
+        let keys = &self.setup.keys;
+        let me = &self.setup.user;
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(keys.rooms(me));
+        pipe.cmd("HGETALL").arg(keys.read_positions(me));
+        let reply = tokio::time::timeout(
+            self.setup.response_timeout * 2,
+            pipe.query_async::<(Value, Value)>(&mut conn),
+        )
+        .await;
+        let (rooms, positions) = match reply {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) if redis_refusal::is_wrong_type(&e) || redis_refusal::is_forbidden(&e) => {
+                self.events.notice(format!(
+                    "Your room list or read positions cannot be read ({e}); check the keys {} and {}.",
+                    keys.rooms(me),
+                    keys.read_positions(me)
+                ));
+                (Value::Nil, Value::Nil)
+            }
+            Ok(Err(e)) => {
+                tracing::info!("cannot load the joined rooms: {e}");
+                let _ = self.supervisor.send(supervisor::Command::Suspect);
+                return false;
+            }
+            Err(_) => return false,
+        };
+        let mut joined = BTreeMap::new();
+        let mut garbage = 0;
+        for (field, value) in pairs(rooms) {
+            match ConversationId::parse(&field) {
+                Ok(c @ (ConversationId::Room(_) | ConversationId::Channel(_)))
+                    if joined.len() < MAX_JOINED =>
+                {
+                    let from = value.filter(|v| entry_id(v).is_some());
+                    joined.insert(c, from);
+                }
+                _ => garbage += 1,
+            }
+        }
+        if garbage > 0 {
+            self.events.notice(format!(
+                "{garbage} unreadable entries in your room list ({}) were left out.",
+                keys.rooms(me)
+            ));
+        }
+        let mut read = HashMap::new();
+        for (field, value) in pairs(positions) {
+            if let (Ok(c), Some(at)) = (
+                ConversationId::parse(&field),
+                value.and_then(|v| v.parse::<i64>().ok()),
+            ) {
+                read.insert(c, at);
+            }
+        }
+        let _ = self.inbound.send(Inbound::Positions(read));
+        self.set_joined(joined).await;
+        true
+    }
+
+    fn apply(&mut self, cmd: Command) -> impl Future<Output = bool> + '_ {
+        async move {
+            match cmd {
+                Command::Join {
+                    conversation,
+                    from,
+                    done,
+                } => {
+                    let mut joined = self.joined_at.clone();
+                    joined.insert(conversation, from);
+                    self.set_joined(joined).await;
+                    let _ = done.send(());
+                }
+                Command::Leave { conversation } => {
+                    let mut joined = self.joined_at.clone();
+                    joined.remove(&conversation);
+                    if let Some(room) = conversation.room() {
+                        self.cursors.remove(&self.setup.keys.room_stream(room));
+                    }
+                    self.set_joined(joined).await;
+                }
+                Command::Resync => {
+                    self.sync().await;
+                }
+            }
+            true
+        }
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(mut self) {
+        let mut failures: u32 = 0;
+        let mut synced_link = false;
+        loop {
+            if self.shutdown.is_shutdown() {
+                return;
+            }
+            // Everything starts from the main link being up: it tells us the server is there.
+            if self.link.borrow_and_update().is_none() {
+                synced_link = false;
+                tokio::select! {
+                    _ = self.link.changed() => {}
+                    _ = self.shutdown.recv() => return,
+                    cmd = self.commands.recv() => match cmd {
+                        Some(cmd) => { self.apply(cmd).await; }
+                        None => return,
+                    },
+                }
+                continue;
+            }
+            if !synced_link {
+                synced_link = self.sync().await;
+                if !synced_link {
+                    failures += 1;
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff(failures, self.setup.max_retry_delay)) => {}
+                        _ = self.shutdown.recv() => return,
+                    }
+                    continue;
+                }
+            }
+            if !self.setup.durable() {
+                // Live-only: nothing to read; serve commands and resync after reconnects.
+                tokio::select! {
+                    _ = self.link.changed() => synced_link = false,
+                    _ = self.shutdown.recv() => return,
+                    cmd = self.commands.recv() => match cmd {
+                        Some(cmd) => { self.apply(cmd).await; }
+                        None => return,
+                    },
+                }
+                continue;
+            }
+            if failures > 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff(failures, self.setup.max_retry_delay)) => {}
+                    _ = self.shutdown.recv() => return,
+                }
+            }
+            match self.read_pass().await {
+                Pass::Stop => return,
+                Pass::Reopen { failed } => {
+                    failures = if failed { failures + 1 } else { 0 };
+                    if failed {
+                        synced_link = false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One reader connection: check cursors, catch up, then block, until the stream set
+    /// changes, an error, or shutdown.
+    async fn read_pass(&mut self) -> Pass {
+        let mut conn = match link::open_reader(&self.client, &self.setup, READ_BLOCK).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!("stream reader cannot connect: {e}");
+                let _ = self.supervisor.send(supervisor::Command::Suspect);
+                return Pass::Reopen { failed: true };
+            }
+        };
+        let mut streams = self.streams();
+        let mut hide: HashMap<String, u64> = HashMap::new();
+        match self.check_cursors(&mut conn, &streams).await {
+            Ok(reset) => hide = reset,
+            Err(e) => {
+                tracing::info!("cursor check failed: {e}");
+                if !(redis_refusal::is_wrong_type(&e) || redis_refusal::is_forbidden(&e)) {
+                    return Pass::Reopen { failed: true };
+                }
+            }
+        }
+        let mut catching_up = true;
+        let _ = self.inbound.send(Inbound::CatchUp { done: false });
+        loop {
+            let mut cmd = redis::cmd("XREAD");
+            cmd.arg("COUNT").arg(READ_BATCH);
+            // Catching up reads what is there without waiting: an empty answer means
+            // "caught up", not "wait for the next message".
+            if !catching_up {
+                cmd.arg("BLOCK").arg(READ_BLOCK.as_millis() as u64);
+            }
+            cmd.arg("STREAMS");
+            for key in &streams {
+                cmd.arg(key);
+            }
+            for key in &streams {
+                cmd.arg(self.start_of(key));
+            }
+            let read = cmd.query_async::<Value>(&mut conn);
+            let reply = tokio::select! {
+                reply = read => reply,
+                _ = self.shutdown.recv() => return Pass::Stop,
+                cmd = self.commands.recv() => {
+                    let Some(cmd) = cmd else { return Pass::Stop };
+                    self.apply(cmd).await;
+                    // The blocked XREAD holds this connection: read the new set on a new one.
+                    return Pass::Reopen { failed: false };
+                }
+            };
+            match reply {
+                Ok(value) => {
+                    let mut full = false;
+                    let mut moved = BTreeMap::new();
+                    for (key, entries) in inbox::read_streams(value) {
+                        if !streams.contains(&key) {
+                            continue;
+                        }
+                        full |= entries.len() >= READ_BATCH;
+                        if let Some(last) = entries.last() {
+                            moved.insert(key.clone(), last.id.clone());
+                            self.cursors.insert(key.clone(), last.id.clone());
+                        }
+                        let _ = self.inbound.send(Inbound::Stored {
+                            hide_sent_before: hide.get(&key).copied(),
+                            key,
+                            entries,
+                        });
+                    }
+                    if !moved.is_empty() {
+                        let _ = self.inbound.send(Inbound::Cursors(moved));
+                    }
+                    if catching_up && !full {
+                        catching_up = false;
+                        let _ = self.inbound.send(Inbound::CatchUp { done: true });
+                    }
+                }
+                Err(e) if redis_refusal::is_wrong_type(&e) || redis_refusal::is_forbidden(&e) => {
+                    // One bad stream fails the whole XREAD: find it, name it, leave it out.
+                    let bad = self.find_unreadable(&mut conn, &streams).await;
+                    if bad.is_empty() {
+                        tracing::info!("stream read refused: {e}");
+                        return Pass::Reopen { failed: true };
+                    }
+                    for (key, why) in bad {
+                        streams.retain(|k| *k != key);
+                        self.events.notice(format!(
+                            "The stream {key} cannot be read ({why}). It is left out until Redchat reconnects; messages that arrive live are still shown. Ask an admin to fix or delete that key."
+                        ));
+                        let _ = self.inbound.send(Inbound::StreamReadable { key, readable: false });
+                    }
+                }
+                Err(e) => {
+                    tracing::info!("stream read failed: {e}");
+                    let _ = self.supervisor.send(supervisor::Command::Suspect);
+                    return Pass::Reopen { failed: true };
+                }
+            }
+        }
+    }
+
+    /// Streams among `streams` that this user cannot read, and why.
+    async fn find_unreadable(
+        &self,
+        conn: &mut MultiplexedConnection,
+        streams: &[String],
+    ) -> Vec<(String, String)> {
+        let mut bad = Vec::new();
+        for key in streams {
+            let probe = redis::cmd("XREVRANGE")
+                .arg(key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async::<Value>(conn)
+                .await;
+            if let Err(e) = probe
+                && (redis_refusal::is_wrong_type(&e) || redis_refusal::is_forbidden(&e))
+            {
+                let why = if redis_refusal::is_wrong_type(&e) {
+                    "the key holds another type of value".to_string()
+                } else {
+                    format!("no permission: {e}")
+                };
+                bad.push((key.clone(), why));
+            }
+        }
+        bad
+    }
+
+    /// Checks each saved cursor against its stream. A stream whose newest entry is older
+    /// than the cursor was reset (restarted without persistence, restored from a backup):
+    /// it is read from the start, hiding what was sent before the cursor's time.
+    async fn check_cursors(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        streams: &[String],
+    ) -> redis::RedisResult<HashMap<String, u64>> {
+        let with_cursor: Vec<(String, String)> = streams
+            .iter()
+            .filter_map(|k| self.cursors.get(k).map(|c| (k.clone(), c.clone())))
+            .filter(|(_, c)| entry_id(c).is_some_and(|id| id != (0, 0)))
+            .collect();
+        let mut hide = HashMap::new();
+        if with_cursor.is_empty() {
+            return Ok(hide);
+        }
+        let mut pipe = redis::pipe();
+        for (key, _) in &with_cursor {
+            pipe.cmd("XREVRANGE")
+                .arg(key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1);
+        }
+        let limit = self.setup.response_timeout * 2;
+        let replies: Vec<Value> = match tokio::time::timeout(limit, pipe.query_async(conn)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(redis::RedisError::from(std::io::Error::from(
+                    std::io::ErrorKind::TimedOut,
+                )));
+            }
+        };
+        for ((key, cursor), reply) in with_cursor.into_iter().zip(replies) {
+            let newest = inbox::entries(reply).pop().map(|e| e.id);
+            match newest.as_deref() {
+                Some(id) if entry_id(id) >= entry_id(&cursor) => {}
+                Some(_) => {
+                    self.events.notice(format!(
+                        "The server's copy of {key} is older than what this device has read (it lost data or was restored from a backup). Reading it again; messages already shown stay hidden."
+                    ));
+                    if let Some((ms, _)) = entry_id(&cursor) {
+                        hide.insert(key.clone(), ms);
+                    }
+                    self.cursors.insert(key, "0-0".into());
+                }
+                // Gone (e.g. restarted without persistence): new entries may get any id.
+                None => {
+                    self.cursors.insert(key, "0-0".into());
+                }
+            }
+        }
+        Ok(hide)
+    }
+}
+
+/// Field/value pairs of an HGETALL reply (RESP3 map or RESP2 flat array); values that are
+/// not text are `None`.
+fn pairs(v: Value) -> Vec<(String, Option<String>)> {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
+    match v {
+        Value::Map(m) => m
+            .iter()
+            .filter_map(|(k, v)| Some((text(k)?, text(v))))
+            .collect(),
+        Value::Array(a) => a
+            .chunks(2)
+            .filter_map(|kv| match kv {
+                [k, v] => Some((text(k)?, text(v))),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn just_before_includes_the_entry() {
+        assert_eq!(just_before("5-2"), "5-1");
+        assert_eq!(just_before("5-0"), format!("4-{}", u64::MAX));
+        assert_eq!(just_before("junk"), "0-0");
+    }
+}
