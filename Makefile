@@ -46,7 +46,7 @@ test: deps-test fmt-check lint test-rust test-ui e2e
 
 ## perf: optimised builds for benchmarks (thin LTO: quicker to build than release)
 perf: deps ui
-	cargo build --profile perf -p redchat-cli -p redchat --features redchat/custom-protocol
+	cargo build --profile perf -p redchat-cli -p redchat-bench -p redchat --features redchat/custom-protocol
 
 ## bench: every benchmark (delivery vs bare redis-rs, codec, firehose, footprint, sizes) -> docs/bench/
 bench: deps-test perf bundle

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark end to end; JSON and text results in docs/bench/.
-#   1. delivery: redchat-cli bench --matrix (Redchat vs bare redis-rs) + redis-benchmark PUBLISH
+#   1. delivery: redchat-bench delivery --matrix (Redchat vs bare redis-rs) + redis-benchmark PUBLISH
 #   2. wire codec: criterion
 #   3. the real window under a firehose, scrolling back, and 4. footprint
 #   5. release binary and package sizes
@@ -21,7 +21,7 @@ trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 echo "== 1. delivery path vs bare redis-rs (redis-server $(redis-server --version | grep -o 'v=[0-9.]*'))"
-target/perf/redchat-cli --url "redis://127.0.0.1:$port" bench --matrix \
+target/perf/redchat-bench --url "redis://127.0.0.1:$port" delivery --matrix \
   --duration "${BENCH_SECONDS:-4}" --out "$out/delivery.json" | tee "$out/delivery.txt"
 
 echo "== 2. wire codec (criterion)"
@@ -29,7 +29,7 @@ cargo bench -q -p redchat-core --bench wire -- --warm-up-time 1 --measurement-ti
   | grep -E '^[a-z0-9/A-Z-]+ +time:|time:|thrpt:' | tee "$out/wire.txt"
 
 echo "== 3-4. the real window under a firehose; footprint"
-REDCHAT_APP=target/perf/redchat REDCHAT_CLI=target/perf/redchat-cli \
+REDCHAT_APP=target/perf/redchat REDCHAT_BENCH=target/perf/redchat-bench \
   xvfb-run -a -s "-screen 0 1280x800x24" \
   cargo run -q -p redchat-e2e --example firehose -- "$out/firehose.json" | tee "$out/firehose.txt"
 
@@ -43,5 +43,19 @@ echo "== 5. sizes"
 } | tee "$out/sizes.txt"
 
 echo "== 6. chaos: server killed (SIGKILL) and restarted mid-run, per delivery mode"
-target/perf/redchat-cli bench --chaos --users 20 --rate 1000 --duration "${CHAOS_SECONDS:-15}" \
+target/perf/redchat-bench delivery --chaos --users 20 --rate 1000 --duration "${CHAOS_SECONDS:-15}" \
   --chaos-down 1 --chaos-down 30 --out "$out/chaos.json" | tee "$out/chaos.txt"
+
+echo "== 7. rooms: one room, 200 members, 1k msg/s (Redchat vs bare SUBSCRIBE, same run), 3 runs"
+for i in 1 2 3; do
+  target/perf/redchat-bench --url "redis://127.0.0.1:$port" room --members 200 --rate 1000 \
+    --duration "${ROOM_SECONDS:-10}" --out "$out/room-$i.json" >/dev/null
+  target/perf/redchat-bench --url "redis://127.0.0.1:$port" room --members 200 --rate 1000 \
+    --duration "${ROOM_SECONDS:-10}" --live-only --out "$out/room-live-$i.json" >/dev/null
+done
+
+echo "== 8. presence: what 2,000 users' heartbeats cost the server, 3 runs"
+for i in 1 2 3; do
+  target/perf/redchat-bench --url "redis://127.0.0.1:$port" presence --users 2000 \
+    --duration "${PRESENCE_SECONDS:-20}" --out "$out/presence-$i.json" >/dev/null
+done

@@ -5,7 +5,8 @@ use tauri::State;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
 use crate::error::IpcError;
-use crate::state::{AppState, ConnectRequest, Connected, ConnectionCheck, ProfileView};
+use crate::state::{AppState, ConnectRequest, Connected, ConnectionCheck, MemberList, ProfileView};
+use redchat_core::Member;
 
 /// The saved settings for the form.
 #[tauri::command]
@@ -49,10 +50,10 @@ pub async fn disconnect(state: State<'_, AppState>) -> Result<(), IpcError> {
 #[tauri::command]
 pub async fn send(
     state: State<'_, AppState>,
-    to: Option<String>,
+    conversation: Option<String>,
     text: String,
 ) -> Result<ChatMessage, IpcError> {
-    state.send(to, &text).await
+    state.send(conversation, &text).await
 }
 
 /// Queues a failed message again.
@@ -71,11 +72,66 @@ pub async fn retry_now(state: State<'_, AppState>) -> Result<(), IpcError> {
 #[tauri::command]
 pub async fn history(
     state: State<'_, AppState>,
-    peer: Option<String>,
+    conversation: Option<String>,
     before: Option<HistoryCursor>,
     limit: usize,
 ) -> Result<HistoryPage, IpcError> {
-    state.history(peer, before, limit).await
+    state.history(conversation, before, limit).await
+}
+
+/// Joins a room (`#team`) or raw channel (`~messages`); returns its conversation id.
+#[tauri::command]
+pub async fn join(state: State<'_, AppState>, name: String) -> Result<String, IpcError> {
+    state.join(&name).await
+}
+
+/// Leaves a room or channel.
+#[tauri::command]
+pub async fn leave(state: State<'_, AppState>, conversation: String) -> Result<(), IpcError> {
+    state.leave(&conversation).await
+}
+
+/// Marks a conversation read (on every device of ours).
+#[tauri::command]
+pub async fn mark_read(state: State<'_, AppState>, conversation: String) -> Result<(), IpcError> {
+    state.mark_read(&conversation).await
+}
+
+/// We are typing in a conversation.
+#[tauri::command]
+pub async fn typing(state: State<'_, AppState>, conversation: String) -> Result<(), IpcError> {
+    state.typing(&conversation).await
+}
+
+/// A room's members with presence.
+#[tauri::command]
+pub async fn members(
+    state: State<'_, AppState>,
+    conversation: String,
+) -> Result<MemberList, IpcError> {
+    state.members(&conversation).await
+}
+
+/// Who is online.
+#[tauri::command]
+pub async fn who(state: State<'_, AppState>) -> Result<Vec<Member>, IpcError> {
+    state.who().await
+}
+
+/// The window title (the page shows unread counts in it: `(3) Redchat`).
+#[tauri::command]
+pub fn set_title<R: tauri::Runtime>(
+    window: tauri::WebviewWindow<R>,
+    title: String,
+) -> Result<(), IpcError> {
+    let title: String = title
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    window
+        .set_title(&title)
+        .map_err(|e| IpcError::new(redchat_core::Code::Internal, e.to_string()))
 }
 
 /// The page has handled the last batch of events; the next may come.

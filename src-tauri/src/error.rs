@@ -1,21 +1,21 @@
 //! Errors as they cross to TypeScript: `{ code, message }` with a closed set of codes,
 //! mirrored in `ui/src/ipc.ts`. The UI decides on `code`, shows `message`, never parses it.
 
+use redchat_core::Code;
 use serde::Serialize;
 
 /// An error for the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IpcError {
-    /// One of the codes of [`redchat_core::Error::code`], or `password_required`,
-    /// `keychain`, `settings_store`, `internal`.
-    pub code: &'static str,
+    /// One of the closed set [`Code`] (core's, which the shell shares).
+    pub code: Code,
     /// A sentence for the user. Never contains a password.
     pub message: String,
 }
 
 impl IpcError {
     /// An error with `code` and `message`.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         IpcError {
             code,
             message: message.into(),

@@ -52,6 +52,13 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::retry_now,
         commands::history,
         commands::ack_events,
+        commands::join,
+        commands::leave,
+        commands::mark_read,
+        commands::typing,
+        commands::members,
+        commands::who,
+        commands::set_title,
     ]
 }
 

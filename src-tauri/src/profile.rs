@@ -23,6 +23,8 @@ pub struct Profile {
     pub namespace: String,
     /// Durable (default) or live-only delivery.
     pub delivery: redchat_core::Delivery,
+    /// Tell others when we are online.
+    pub share_presence: bool,
 }
 
 impl Default for Profile {
@@ -32,6 +34,7 @@ impl Default for Profile {
             username: String::new(),
             namespace: String::new(),
             delivery: redchat_core::Delivery::Durable,
+            share_presence: true,
         }
     }
 }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redchat_core::{
-    ChatMessage, ConnectionSettings, Delivery, Draft, HistoryCursor, HistoryPage, Namespace,
-    Secret, Session, SessionConfig, Username,
+    ChatMessage, Code, ConnectionSettings, ConversationId, Delivery, Draft, HistoryCursor,
+    HistoryPage, Member, Namespace, Secret, Session, SessionConfig, Username,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -53,6 +53,23 @@ pub struct ConnectRequest {
     /// connect at start-up); otherwise such errors are returned at once.
     #[serde(default)]
     pub keep_trying: bool,
+    /// Tell others when we are online (default on).
+    #[serde(default = "yes")]
+    pub share_presence: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A room's member list, for the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberList {
+    /// Members with presence.
+    pub members: Vec<Member>,
+    /// Entries of the member set that are not valid names.
+    pub unreadable: usize,
 }
 
 /// A live session, as the page sees it.
@@ -78,6 +95,8 @@ pub struct Connected {
     /// The link is up now (false after a keep-trying start while the server is away; status
     /// events follow).
     pub online: bool,
+    /// Whether our presence is shared.
+    pub share_presence: bool,
 }
 
 /// What the settings form starts from.
@@ -200,10 +219,11 @@ impl AppState {
             username: user.to_string(),
             namespace: namespace.as_str().to_string(),
             delivery: request.delivery,
+            share_presence: request.share_presence,
         };
         self.profile
             .save(&profile)
-            .map_err(|m| IpcError::new("settings_store", m))?;
+            .map_err(|m| IpcError::new(Code::SettingsStore, m))?;
 
         let mut live = self.live.lock().await;
         if let Some(old) = live.take() {
@@ -215,6 +235,7 @@ impl AppState {
         config.delivery = request.delivery;
         config.data_dir = self.data_dir.clone();
         config.keep_trying = request.keep_trying;
+        config.share_presence = request.share_presence;
         let (session, events) = Session::connect(config).await.map_err(|e| {
             if e.is_auth() && password.is_none() {
                 let why = match self.secrets.unavailable_reason() {
@@ -222,7 +243,7 @@ impl AppState {
                     None => "",
                 };
                 IpcError::new(
-                    "password_required",
+                    Code::PasswordRequired,
                     format!("this server needs a password: enter it to connect{why}"),
                 )
             } else {
@@ -236,7 +257,7 @@ impl AppState {
         };
         let connected = Connected {
             user: session.user().to_string(),
-            inbox: session.inbox().to_string(),
+            inbox: session.inbox(),
             addr: session.addr().to_string(),
             tls,
             notes: parsed.notes,
@@ -244,6 +265,7 @@ impl AppState {
             keychain_problem: self.secrets.unavailable_reason(),
             delivery: session.delivery(),
             online: session.is_connected(),
+            share_presence: session.shares_presence(),
         };
         let target: Target = Arc::new(Mutex::new(Some(channel)));
         let credit = stream::credit();
@@ -289,15 +311,20 @@ impl AppState {
             .ok_or_else(|| IpcError::from(redchat_core::Error::NotConnected))
     }
 
-    /// Puts `text` for `to` (or for the `@name` it starts with when `to` is absent) in the
-    /// outbox and returns the message; `outgoing` events report how it went.
+    /// Puts `text` for `conversation` (`@bob`, `#team`, `~messages`; or, when absent, for the
+    /// `@name` / `#room` it starts with) in the outbox and returns the message; `outgoing`
+    /// events report how it went.
     ///
     /// # Errors
     /// `not_connected` without a session, input errors (`invalid_message`,
-    /// `invalid_username`, `message_too_large`) or `storage` (outbox file).
-    pub async fn send(&self, to: Option<String>, text: &str) -> Result<ChatMessage, IpcError> {
-        let draft = match to {
-            Some(to) => Draft::in_conversation(Username::parse(&to)?, text)?,
+    /// `invalid_username`, `invalid_room`, `message_too_large`) or `storage` (outbox file).
+    pub async fn send(
+        &self,
+        conversation: Option<String>,
+        text: &str,
+    ) -> Result<ChatMessage, IpcError> {
+        let draft = match conversation {
+            Some(c) => Draft::in_conversation(ConversationId::parse(&c)?, text)?,
             None => redchat_core::parse_line(text)?,
         };
         let session = self.session(&*self.live.lock().await)?;
@@ -322,18 +349,87 @@ impl AppState {
         Ok(())
     }
 
-    /// A page of history with `peer` (all conversations when absent).
+    /// A page of history of `conversation` (all direct conversations when absent).
     ///
     /// # Errors
-    /// `invalid_username`, `not_connected` (no session, or the link is down), `timeout`.
+    /// `invalid_username`, `invalid_room`, `not_connected` (no session, or the link is
+    /// down), `timeout`.
     pub async fn history(
         &self,
-        peer: Option<String>,
+        conversation: Option<String>,
         before: Option<HistoryCursor>,
         limit: usize,
     ) -> Result<HistoryPage, IpcError> {
-        let peer = peer.map(|p| Username::parse(&p)).transpose()?;
+        let conversation = conversation
+            .map(|c| ConversationId::parse(&c))
+            .transpose()?;
         let session = self.session(&*self.live.lock().await)?;
-        Ok(session.history(peer.as_ref(), before, limit).await?)
+        Ok(session
+            .history(conversation.as_ref(), before, limit)
+            .await?)
+    }
+
+    /// Joins a room (`#team`, created if new) or a raw channel (`~messages`).
+    ///
+    /// # Errors
+    /// `invalid_room`, `not_connected`, `redis`.
+    pub async fn join(&self, name: &str) -> Result<String, IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.join(name).await?.to_string())
+    }
+
+    /// Leaves a room or channel.
+    ///
+    /// # Errors
+    /// `invalid_room`, `not_connected`, `redis`.
+    pub async fn leave(&self, conversation: &str) -> Result<(), IpcError> {
+        let conversation = ConversationId::parse(conversation)?;
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.leave(&conversation).await?)
+    }
+
+    /// Marks a conversation read here and on our other devices.
+    ///
+    /// # Errors
+    /// `invalid_username`, `invalid_room`, `not_connected`.
+    pub async fn mark_read(&self, conversation: &str) -> Result<(), IpcError> {
+        let conversation = ConversationId::parse(conversation)?;
+        self.session(&*self.live.lock().await)?
+            .mark_read(&conversation);
+        Ok(())
+    }
+
+    /// We are typing in `conversation` (the core sends at most one signal per 3 s).
+    ///
+    /// # Errors
+    /// `invalid_username`, `invalid_room`, `not_connected`.
+    pub async fn typing(&self, conversation: &str) -> Result<(), IpcError> {
+        let conversation = ConversationId::parse(conversation)?;
+        self.session(&*self.live.lock().await)?
+            .typing(&conversation);
+        Ok(())
+    }
+
+    /// A room's members with presence.
+    ///
+    /// # Errors
+    /// `invalid_room`, `not_connected`, `redis`.
+    pub async fn members(&self, conversation: &str) -> Result<MemberList, IpcError> {
+        let conversation = ConversationId::parse(conversation)?;
+        let session = self.session(&*self.live.lock().await)?;
+        let (members, unreadable) = session.members(&conversation).await?;
+        Ok(MemberList {
+            members,
+            unreadable,
+        })
+    }
+
+    /// Who is online (and recently seen).
+    ///
+    /// # Errors
+    /// `not_connected`.
+    pub async fn who(&self) -> Result<Vec<Member>, IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.who().await?)
     }
 }

@@ -66,9 +66,10 @@ describe("App", () => {
     harness = await start();
     await typeAndSend("@Bob hi there");
     const send = harness.callsOf("send")[0];
-    expect(send).toEqual({ to: "bob", text: "hi there" });
+    // The core reads the address (and keeps the @bob prefix in the content).
+    expect(send).toEqual({ conversation: null, text: "@Bob hi there" });
     const mine = el("#messages .entry.mine");
-    expect(mine.textContent).toContain("@bob hi there");
+    expect(mine.textContent).toContain("@Bob hi there");
     expect(mine.textContent).toContain("alice (you)");
     expect(mine.classList.contains("queued")).toBe(true);
     expect(text("#conversation-title")).toBe("@bob");
@@ -101,13 +102,13 @@ describe("App", () => {
     expect(el<HTMLTextAreaElement>("#compose").value).toBe("@bob are you there");
     await typeAndSend("no recipient here");
     // The open conversation is bob's now, so this goes to bob.
-    expect(harness.callsOf("send").at(-1)).toEqual({ to: "bob", text: "no recipient here" });
+    expect(harness.callsOf("send").at(-1)).toEqual({ conversation: "@bob", text: "no recipient here" });
   });
 
   it("refuses a line without a recipient when no conversation is open", async () => {
     harness = await start();
     await typeAndSend("hello");
-    expect(text("#compose-error")).toBe('start with @name, e.g. "@bob hello"');
+    expect(text("#compose-error")).toBe('start with @name or #room, e.g. "@bob hello"');
     expect(document.querySelector<HTMLTextAreaElement>("#compose")?.value).toBe("hello");
     expect(harness.callsOf("send")).toEqual([]);
   });
@@ -115,36 +116,55 @@ describe("App", () => {
   it("renders hostile remote text as text, never as markup", async () => {
     harness = await start();
     const hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>";
-    harness.push([chat(hostile, "<b>mallory</b>"), { kind: "plain", id: "p1", channel: "alice", text: "<i>plain</i>", receivedAt: "2026-11-24T10:00:00Z" }]);
+    harness.push([
+      chat(hostile, "<b>mallory</b>"),
+      { kind: "plain", id: "p1", conversation: "~messages", channel: "messages", text: "<i>plain</i>", receivedAt: "2026-11-24T10:00:00Z" },
+      { kind: "membership", id: "j1", conversation: "#team", room: "team", user: "<u>eve</u>", action: "join", at: 1, receivedAt: "2026-11-24T10:00:00Z" },
+      { kind: "who", users: [{ user: "<s>trudy</s>", online: true, lastSeen: null }] },
+    ]);
     await settle();
     document.querySelector<HTMLElement>("#conversations li[data-key='<b>mallory</b>']")?.click();
     const list = document.querySelector("#messages");
     expect(text("#conversation-title")).toBe("@<b>mallory</b>");
-    expect(document.querySelector("#app-root img, .app img, .app script, .app b, .app i")).toBeNull();
+    expect(document.querySelector("#app-root img, .app img, .app script, .app b, .app i, .app u, .app s")).toBeNull();
     const row = list?.querySelector(".entry .text");
     expect(row?.textContent).toBe(hostile);
     expect(document.body.innerHTML).toContain("&lt;img src=x onerror=alert(1)&gt;");
-    expect(text(".sidebar")).toContain("@<b>mallory</b>");
+    expect(text(".sidebar")).toContain("<b>mallory</b>");
+    expect(text("#who")).toContain("<s>trudy</s>");
+    document.querySelector<HTMLElement>("#conversations li[data-conversation='#team']")?.click();
+    expect(text("#messages .entry.system .text")).toBe("<u>eve</u> joined");
+    expect(document.querySelector(".app u, .app s")).toBeNull();
   });
 
-  it("groups incoming messages by sender, counts unread and de-duplicates by id", async () => {
+  it("groups incoming messages by their conversation, shows the core's unread count and de-duplicates by id", async () => {
     harness = await start();
-    harness.push([chat("one", "bob", "id-1"), chat("two", "carol", "id-2"), chat("one again", "bob", "id-1")]);
+    harness.push([
+      chat("one", "bob", "id-1"),
+      chat("two", "carol", "id-2"),
+      chat("one again", "bob", "id-1"),
+      { kind: "unread", conversation: "@bob", count: 1, mentions: 0 },
+    ]);
     await settle();
-    const titles = [...document.querySelectorAll("#conversations .title")].map((e) => e.textContent);
-    expect(titles).toEqual(["@carol", "@bob"]);
-    // Nothing was open: the most recent conversation (carol) opens; bob's counts 1 unread,
-    // and the duplicate of id-1 is not shown or counted again.
+    const titles = [...document.querySelectorAll("#directs .title")].map((e) => e.textContent);
+    expect(titles).toEqual(["carol", "bob"]);
+    // Nothing was open: the most recent conversation (carol) opens and is marked read; bob's
+    // row shows the core's count, and the duplicate of id-1 is not shown again.
     expect(text("#conversation-title")).toBe("@carol");
+    expect(harness.callsOf("mark_read")).toEqual([{ conversation: "@carol" }]);
+    // The old data-key selector still finds a direct conversation by the peer's name.
     expect(text("#conversations li[data-key='bob'] .unread")).toBe("1");
-    document.querySelector<HTMLElement>("#conversations li[data-key='bob']")?.click();
+    expect(el("#conversations li[data-key='bob']").dataset.conversation).toBe("@bob");
+    document.querySelector<HTMLElement>("#conversations li[data-conversation='@bob']")?.click();
     expect(document.querySelectorAll("#messages .entry").length).toBe(1);
-    expect(document.querySelector<HTMLElement>("#conversations li[data-key='bob'] .unread")?.hidden).toBe(true);
+    expect(harness.callsOf("mark_read").at(-1)).toEqual({ conversation: "@bob" });
+    // Open and focused: no badge for it, whatever the core said last.
+    expect(el("#conversations li[data-key='bob'] .unread").hidden).toBe(true);
   });
 
   it("shows unreadable payloads as an entry with a safe preview", async () => {
     harness = await start();
-    harness.push([{ kind: "unreadable", id: "u1", channel: "alice", reason: "binary data (not UTF-8 text)", preview: "��·A", size: 4, receivedAt: "2026-11-24T10:00:00Z" }]);
+    harness.push([{ kind: "unreadable", id: "u1", conversation: "~messages", channel: "messages", reason: "binary data (not UTF-8 text)", preview: "��·A", size: 4, receivedAt: "2026-11-24T10:00:00Z" }]);
     await settle();
     expect(text("#messages .entry.unreadable .detail")).toBe("Unreadable message (binary data (not UTF-8 text), 4 bytes)");
   });

@@ -3,20 +3,41 @@
 // on first run or when something is missing. Once connected, the newest history is merged in;
 // older pages load per conversation when its top is reached. Sending puts a message in the
 // backend's outbox; its entry then follows the `outgoing` events.
+//
+// Conversations are direct (`@bob`), rooms (`#team`) and raw channels (`~messages`), as the
+// events name them. Unread counts are the core's; the window marks the open conversation read
+// while it has focus (and then shows no badge for it). Typing signals only touch the typing
+// line, never the message list.
+//
+// Selectors (WebDriver tests): #open-settings, #toggle-connection; the components document
+// theirs (sidebar.ts, opener.ts, who.ts, header.ts, members.ts, messages.ts, typing.ts,
+// composer.ts, settings.ts, status.ts, banner.ts).
 
-import { addressLine } from "./compose";
+import { normaliseName, readLine, readTarget, type Command } from "./compose";
 import { h } from "./dom";
 import * as ipc from "./ipc";
-import { ChatModel, type Change } from "./model";
+import { ChatModel, type Change, type Conversation } from "./model";
 import { probe, timed } from "./probe";
 import { Banner } from "./components/banner";
 import { Composer } from "./components/composer";
+import { ConversationHeader } from "./components/header";
+import { MemberPanel } from "./components/members";
 import { MessageList } from "./components/messages";
+import { ConversationOpener } from "./components/opener";
 import { SettingsDialog } from "./components/settings";
-import { Sidebar } from "./components/sidebar";
+import { Sidebar, type SidebarItem } from "./components/sidebar";
 import { StatusIndicator, type StatusView } from "./components/status";
+import { TypingIndicator } from "./components/typing";
+import { WhoList } from "./components/who";
 
 export type Backend = typeof ipc;
+
+export interface AppOptions {
+  /** The clock (ms since the epoch) for typing signals; Date.now by default. */
+  now?: () => number;
+  /** Whether the window has focus (read positions move only while it does). */
+  hasFocus?: () => boolean;
+}
 
 /** Messages asked for right after connecting (all conversations). */
 export const RECENT_HISTORY = 200;
@@ -24,18 +45,32 @@ export const RECENT_HISTORY = 200;
 export const OLDER_PAGE = 60;
 /** Pages fetched in a row while they bring nothing new for the conversation. */
 const EMPTY_PAGES = 5;
+/** Least time between two typing calls for one conversation (the core sends one per 3 s). */
+export const TYPING_EVERY_MS = 1000;
+
+/** A change's conversation, if it has one. */
+function conversationOf(change: Change): string | null {
+  return "conversation" in change ? change.conversation : null;
+}
 
 export class App {
   readonly el: HTMLElement;
   readonly model = new ChatModel();
   private readonly status: StatusIndicator;
   private readonly sidebar: Sidebar;
+  private readonly opener: ConversationOpener;
+  private readonly who: WhoList;
+  private readonly header: ConversationHeader;
+  private readonly members = new MemberPanel();
   private readonly messages: MessageList;
+  private readonly typing = new TypingIndicator();
   private readonly banner = new Banner();
   private readonly composer: Composer;
   private readonly settings: SettingsDialog;
   private readonly abort = new AbortController();
   private readonly connectButton: HTMLButtonElement;
+  private readonly now: () => number;
+  private readonly hasFocus: () => boolean;
   private profile: ipc.ProfileView | null = null;
   private addr = "";
   private mode: ipc.DeliveryMode = "durable";
@@ -45,15 +80,33 @@ export class App {
   private session = 0;
   /** The newest history has been merged for this session (else: load it once connected). */
   private recentLoaded = false;
+  /** When the typing line next needs redrawing (a signal expires). */
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Last typing call per conversation (this.now() scale). */
+  private readonly typingSent = new Map<string, number>();
+  /** mark_read calls in flight per conversation; "again": one more is due when it returns. */
+  private readonly reading = new Map<string, "busy" | "again">();
+  private sidebarPending = false;
 
-  constructor(private readonly backend: Backend) {
+  constructor(
+    private readonly backend: Backend,
+    options: AppOptions = {},
+  ) {
+    this.now = options.now ?? (() => Date.now());
+    this.hasFocus = options.hasFocus ?? (() => document.hasFocus());
     this.status = new StatusIndicator(() => backend.retryNow());
     this.messages = new MessageList({
       retry: (id) => void this.retry(id),
-      loadOlder: (key) => void this.loadOlder(key),
+      loadOlder: (id) => void this.loadOlder(id),
     });
-    this.sidebar = new Sidebar((key) => this.select(key));
-    this.composer = new Composer((line) => this.send(line));
+    this.sidebar = new Sidebar((id) => this.select(id));
+    this.opener = new ConversationOpener((text) => this.openTarget(text));
+    this.who = new WhoList((user) => this.openDirect(user));
+    this.header = new ConversationHeader((id) => void this.leaveRoom(id).then((problem) => this.composer.showError(problem)));
+    this.composer = new Composer(
+      (line) => this.send(line),
+      (value) => this.onInput(value),
+    );
     this.settings = new SettingsDialog({
       check: (c) => backend.checkConnection(c),
       submit: (request) => void this.connect(request),
@@ -65,12 +118,28 @@ export class App {
       "div",
       { class: "app" },
       h("header", { class: "topbar" }, h("h1", {}, "Redchat"), this.status.el, h("div", { class: "tools" }, this.connectButton, settingsButton)),
-      h("div", { class: "body" }, this.sidebar.el, h("main", { class: "main" }, this.banner.el, this.messages.el, this.composer.el)),
+      h(
+        "div",
+        { class: "body" },
+        h("nav", { class: "sidebar", "aria-label": "Conversations" }, this.opener.el, this.sidebar.el, this.who.el),
+        h("main", { class: "main" }, this.banner.el, this.header.el, this.messages.el, this.typing.el, this.composer.el),
+        this.members.el,
+      ),
       this.settings.el,
     );
     const signal = this.abort.signal;
     settingsButton.addEventListener("click", () => void this.openSettings(), { signal });
     this.connectButton.addEventListener("click", () => void this.toggleConnection(), { signal });
+    // Coming back to the window reads the open conversation; leaving it shows its badge again.
+    window.addEventListener(
+      "focus",
+      () => {
+        this.readActive();
+        this.renderSidebar();
+      },
+      { signal },
+    );
+    window.addEventListener("blur", () => this.renderSidebar(), { signal });
     this.renderAll();
     probe.view = () => this.messages.range;
     probe.scrollTop = () => this.messages.scrollToTop();
@@ -86,7 +155,7 @@ export class App {
     if (this.profile.profile.username) {
       // At start-up the network may not be there yet (a laptop waking up): keep trying, with
       // the outbox kept, rather than greeting the user with an error.
-      await this.connect({ ...this.profile.profile, keepTrying: true });
+      await this.connect({ ...requestOf(this.profile.profile), keepTrying: true });
     } else {
       this.settings.show(this.profile);
     }
@@ -131,6 +200,7 @@ export class App {
     this.model.me = connected.user;
     this.addr = connected.addr;
     this.mode = connected.delivery ?? "durable";
+    this.who.setSharing(connected.sharePresence !== false);
     // After a keep-trying start the server may not be there yet: status events take over.
     const online = connected.online !== false;
     this.showStatus({ phase: online ? "connected" : "reconnecting", user: connected.user, addr: connected.addr, delivery: this.mode });
@@ -141,56 +211,55 @@ export class App {
     if (online) void this.loadRecent();
   }
 
-  /** Merges the newest history of all conversations; older pages start below it. */
+  /** Merges the newest history of all conversations. */
   private async loadRecent(): Promise<void> {
     const session = ++this.session;
     if (this.mode === "liveOnly") {
-      this.model.setHistory(undefined, true);
+      this.model.setHistoryOff(true);
       this.messages.refreshEdge();
       return;
     }
+    this.model.setHistoryOff(false);
     try {
       const page = await this.backend.history(null, null, RECENT_HISTORY);
       if (session !== this.session) return;
-      const changes = this.model.mergeHistory(page.messages);
-      this.model.setHistory(page.more, false);
-      this.applyChanges(changes);
+      this.applyChanges(this.model.mergeHistory(page.messages));
       this.recentLoaded = true;
     } catch {
       // Not fatal: each conversation loads its own history from the newest when asked.
-      if (session !== this.session) return;
-      this.model.setHistory(undefined, false);
     }
     this.messages.refreshEdge();
   }
 
-  /** Loads the page of history before the oldest entry of conversation `key`. */
-  async loadOlder(key: string): Promise<void> {
-    const c = this.model.conversations.get(key);
-    if (!c?.peer || (c.older.state !== "idle" && c.older.state !== "error")) return;
-    const peer = c.peer;
+  /**
+   * Loads the page of history before the oldest entry of conversation `id`. Each
+   * conversation pages with its own cursor, starting from its newest message (pages of
+   * messages already held are skipped).
+   */
+  async loadOlder(id: string): Promise<void> {
+    const c = this.model.conversations.get(id);
+    if (!c || (c.older.state !== "idle" && c.older.state !== "error")) return;
     let cursor = c.older.cursor;
     c.older = { state: "loading", cursor, error: null };
-    this.messages.refreshEdge(key);
+    this.messages.refreshEdge(id);
     try {
       for (let pages = 0; pages < EMPTY_PAGES; pages++) {
-        const page = await this.backend.history(peer, cursor, OLDER_PAGE);
+        const page = await this.backend.history(id, cursor, OLDER_PAGE);
         // Another user connected meanwhile: this conversation is gone.
-        if (this.model.conversations.get(key) !== c) return;
+        if (this.model.conversations.get(id) !== c) return;
         const changes = this.model.mergeHistory(page.messages);
         cursor = page.more;
         c.older = { state: cursor ? "loading" : "end", cursor, error: null };
         this.applyChanges(changes);
-        // A page of messages already shown (e.g. the newest ones, when nothing was known)
-        // brings nothing: go on to the next.
-        if (!cursor || changes.some((change) => change.conversation === key)) break;
+        // A page of messages already shown (e.g. the newest ones) brings nothing: go on.
+        if (!cursor || changes.some((change) => conversationOf(change) === id)) break;
       }
       if (c.older.state === "loading") c.older = { state: "idle", cursor, error: null };
     } catch (raw) {
-      if (this.model.conversations.get(key) !== c) return;
+      if (this.model.conversations.get(id) !== c) return;
       c.older = { state: "error", cursor, error: ipc.toIpcError(raw).message };
     }
-    this.messages.refreshEdge(key);
+    this.messages.refreshEdge(id);
   }
 
   private async toggleConnection(): Promise<void> {
@@ -204,7 +273,7 @@ export class App {
     // Reload: the profile saved by the last connect, not the one seen at start.
     const view = await this.backend.loadProfile();
     this.profile = view;
-    if (view.profile.username) await this.connect({ ...view.profile });
+    if (view.profile.username) await this.connect(requestOf(view.profile));
     else this.settings.show(view);
   }
 
@@ -230,7 +299,7 @@ export class App {
           break;
       }
     }
-    const changes = timed("model", () => this.model.apply(batch));
+    const changes = timed("model", () => this.model.apply(batch, this.now()));
     if (probe.enabled) {
       for (const c of changes) if ("appended" in c) probe.received += c.appended.filter((e) => e.kind === "message").length;
     }
@@ -253,40 +322,185 @@ export class App {
     this.messages.setOnline(event.state === "connected");
     if (event.delivery && event.delivery !== this.mode) {
       this.mode = event.delivery;
-      this.model.setHistory(undefined, this.mode === "liveOnly");
+      this.model.setHistoryOff(this.mode === "liveOnly");
       this.messages.refreshEdge();
     }
     // Started while the server was away, or the first load failed: load it now.
     if (event.state === "connected" && !this.recentLoaded && this.model.me !== null) void this.loadRecent();
   }
 
-  private select(key: string): void {
-    this.model.select(key);
+  private active(): Conversation | null {
+    return this.model.active ? (this.model.conversations.get(this.model.active) ?? null) : null;
+  }
+
+  /** Shows conversation `id` (null: none). */
+  private select(id: string | null): void {
+    if (id !== null) this.model.conversation(id);
+    this.model.select(id);
     this.renderAll();
     this.composer.focus();
+    this.onShown();
+  }
+
+  /** A conversation was just shown: read it, and fetch what it is missing. */
+  private onShown(): void {
+    const c = this.active();
+    if (!c) return;
+    this.readActive();
+    if (c.kind === "room" && c.members === null) void this.loadMembers(c.id);
+    // Nothing to look at yet (a room just joined, a new direct conversation): its newest history.
+    const empty = !c.entries.some((e) => e.kind === "message");
+    if (empty && c.older.state === "idle" && this.status.phase === "connected") void this.loadOlder(c.id);
+  }
+
+  private async loadMembers(id: string): Promise<void> {
+    try {
+      const list = await this.backend.members(id);
+      this.applyChanges(this.model.setMembers(id, list));
+    } catch {
+      // The next members event fills it in.
+    }
+  }
+
+  /** Marks the open conversation read, if the window has focus. */
+  private readActive(): void {
+    const id = this.model.active;
+    if (id !== null && this.hasFocus()) this.markRead(id);
+  }
+
+  /** One mark_read per conversation in flight; calls asked for meanwhile become one more. */
+  private markRead(id: string): void {
+    if (this.reading.has(id)) {
+      this.reading.set(id, "again");
+      return;
+    }
+    this.reading.set(id, "busy");
+    this.backend
+      .markRead(id)
+      .catch(() => undefined)
+      .finally(() => {
+        const again = this.reading.get(id) === "again";
+        this.reading.delete(id);
+        if (again) this.markRead(id);
+      });
+  }
+
+  /** Opens the direct conversation with `user`. */
+  private openDirect(user: string): void {
+    const target = readTarget(user);
+    if (target.kind === "direct") this.select(target.conversation);
+  }
+
+  /** The "new conversation" box: a problem to show, or null once it is open. */
+  private async openTarget(text: string): Promise<string | null> {
+    const target = readTarget(text);
+    switch (target.kind) {
+      case "error":
+        return target.error;
+      case "direct":
+        this.select(target.conversation);
+        return null;
+      case "join":
+        return this.joinRoom(target.name);
+    }
+  }
+
+  /** Joins (or creates) room / channel `name` and opens it: a problem, or null. */
+  private async joinRoom(name: string): Promise<string | null> {
+    try {
+      const id = await this.backend.join(name);
+      this.model.setJoined(id, true);
+      this.select(id);
+      return null;
+    } catch (raw) {
+      return ipc.toIpcError(raw).message;
+    }
+  }
+
+  /** Leaves room / channel `id` (the open one moves on to the next conversation): a problem, or null. */
+  private async leaveRoom(id: string): Promise<string | null> {
+    try {
+      await this.backend.leave(id);
+    } catch (raw) {
+      return ipc.toIpcError(raw).message;
+    }
+    this.model.setJoined(id, false);
+    if (this.model.active === id) {
+      this.model.select(null);
+      this.select(this.model.visible()[0]?.id ?? null);
+    } else {
+      this.renderSidebar();
+    }
+    return null;
   }
 
   async send(line: string): Promise<boolean> {
-    const open = this.model.active ? this.model.conversations.get(this.model.active) : undefined;
-    const addressed = addressLine(line, open?.peer ?? null);
-    if (!addressed.ok) {
-      this.composer.showError(addressed.error);
+    const read = readLine(line, this.model.active);
+    if (read.kind === "error") {
+      this.composer.showError(read.error);
       return false;
     }
-    const { to, body } = addressed;
-    if (this.model.active !== to) {
-      this.model.open(to);
-      this.renderAll();
-    }
+    if (read.kind === "command") return this.command(read.command, read.arg);
+    if (read.opens !== null && read.opens !== this.model.active) this.select(read.opens);
     try {
-      const message = await this.backend.send(to, body);
-      this.applyChanges(this.model.accepted(message));
+      const message = await this.backend.send(read.conversation, read.text);
+      this.applyChanges(this.model.accepted(message, this.now()));
+      if (message.conversation !== this.model.active) this.select(message.conversation);
       return true;
     } catch (raw) {
       // Not even queued (invalid, too large, outbox unwritable…): the typed text stays.
       this.composer.showError(ipc.toIpcError(raw).message);
       return false;
     }
+  }
+
+  /** `/join #room`, `/leave [#room]`, `/who`. */
+  private async command(command: Command, arg: string): Promise<boolean> {
+    let problem: string | null = null;
+    switch (command) {
+      case "join":
+        problem = await this.joinRoom(arg);
+        break;
+      case "leave": {
+        const id = arg ? this.known(arg) : this.model.active;
+        if (id === null || this.model.conversations.get(id)?.kind === "direct") problem = "/leave leaves a room: open one or name it, e.g. /leave #team";
+        else problem = await this.leaveRoom(id);
+        break;
+      }
+      case "who":
+        try {
+          this.applyChanges(this.model.setWho(await this.backend.who()));
+          this.renderSidebar();
+          this.who.focus();
+        } catch (raw) {
+          problem = ipc.toIpcError(raw).message;
+        }
+        break;
+    }
+    this.composer.showError(problem);
+    return problem === null;
+  }
+
+  /** The conversation id `name` (`#team`, `team`, `~messages`) means, matching known ones case-blind. */
+  private known(name: string): string {
+    const id = name.startsWith("#") || name.startsWith("~") || name.startsWith("@") ? name : `#${name}`;
+    const lower = id.toLowerCase();
+    for (const c of this.model.conversations.values()) if (c.id.toLowerCase() === lower) return c.id;
+    return id;
+  }
+
+  /** Composer input: tell the others we are typing (at most once a second per conversation). */
+  private onInput(value: string): void {
+    const c = this.active();
+    const text = value.trimStart();
+    if (!c || c.kind === "channel" || text.length === 0 || text.startsWith("/")) return;
+    // Addressed to someone else: not typing here.
+    if (c.kind !== "room" && (text.startsWith("@") || text.startsWith("#"))) return;
+    const now = this.now();
+    const last = this.typingSent.get(c.id);
+    if (last !== undefined && now - last < TYPING_EVERY_MS) return;
+    this.typingSent.set(c.id, now);
+    this.backend.typing(c.id).catch(() => undefined);
   }
 
   /** Queues the failed message `id` again; its entry follows the `outgoing` events. */
@@ -318,53 +532,138 @@ export class App {
   }
 
   private applyChanges(changes: Change[]): void {
-    let structural = false;
+    const active = this.model.active;
+    let sidebar = false;
+    let typing = false;
+    let members = false;
+    let header = false;
+    let read = false;
     for (const change of changes) {
       if ("appended" in change) {
-        if (change.conversation === this.model.active) this.messages.append(change.conversation, change.appended);
-        structural = true;
+        if (change.conversation === active) {
+          this.messages.append(change.conversation, change.appended);
+          if (change.appended.some((e) => !e.mine && (e.kind === "message" || e.kind === "plain"))) read = true;
+        }
+        sidebar = true;
       } else if ("prepended" in change) {
         this.messages.prepend(change.conversation, change.prepended);
-        structural = true;
+        sidebar = true;
       } else if ("reordered" in change) {
         this.messages.reload(change.conversation);
-        structural = true;
-      } else {
+        sidebar = true;
+      } else if ("updated" in change) {
         this.messages.update(change.conversation, change.updated);
+      } else if ("typing" in change) {
+        if (change.conversation === active) typing = true;
+      } else if ("members" in change) {
+        if (change.conversation === active) members = true;
+      } else if ("joined" in change) {
+        sidebar = header = true;
+      } else if ("presence" in change) {
+        sidebar = members = true;
+      } else {
+        // unread, who
+        sidebar = true;
       }
     }
     this.status.setQueued(this.queuedCount());
-    if (this.model.active === null && this.model.conversations.size > 0) {
-      this.model.select(this.model.ordered()[0]?.key ?? null);
-      this.renderAll();
-      return;
+    if (active === null) {
+      const first = this.model.visible()[0];
+      if (first) {
+        this.select(first.id);
+        return;
+      }
     }
-    if (structural) this.scheduleSidebar();
+    const c = this.active();
+    if (typing) this.renderTyping();
+    if (members) this.members.render(c, this.model.me, (user) => this.model.presence.get(user));
+    if (header) this.header.show(c);
+    if (read) this.readActive();
+    if (sidebar) this.scheduleSidebar();
   }
 
-  private sidebarPending = false;
-
-  /** The sidebar re-renders at most once per frame, however many batches arrive. */
+  /** The sidebar (and who list, window title) re-render at most once per frame, however many batches arrive. */
   private scheduleSidebar(): void {
     if (this.sidebarPending) return;
     this.sidebarPending = true;
     requestAnimationFrame(() => {
       this.sidebarPending = false;
-      this.sidebar.render(this.model.ordered(), this.model.active);
+      this.renderSidebar();
     });
   }
 
+  /** Unread counts as shown: none for the conversation being read (open, window focused). */
+  private shownUnread(c: Conversation): { count: number; mentions: number } {
+    if (c.id === this.model.active && this.hasFocus()) return { count: 0, mentions: 0 };
+    return { count: c.unread, mentions: c.mentions };
+  }
+
+  private renderSidebar(): void {
+    let total = 0;
+    const items: SidebarItem[] = this.model.visible().map((c) => {
+      const { count, mentions } = this.shownUnread(c);
+      total += count;
+      return {
+        id: c.id,
+        kind: c.kind,
+        title: c.title,
+        peer: c.peer,
+        unread: count,
+        mentions,
+        presence: c.peer !== null ? this.model.presence.get(c.peer) : undefined,
+      };
+    });
+    this.sidebar.render(items, this.model.active);
+    this.who.render(
+      this.model.who.map((m) => this.model.presence.get(normaliseName(m.user)) ?? m),
+      this.model.me,
+    );
+    const title = total > 0 ? `(${total}) Redchat` : "Redchat";
+    if (document.title !== title) {
+      document.title = title;
+      // The native window title follows (the webview does not do it by itself).
+      ipc.setTitle(title).catch(() => undefined);
+    }
+  }
+
+  /** The typing line of the open conversation, redrawn again when the next signal expires. */
+  private renderTyping(): void {
+    const now = this.now();
+    const id = this.model.active;
+    this.typing.set(this.model.typingUsers(id, now));
+    if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+    const next = this.model.nextTypingExpiry(id);
+    if (next !== null) this.typingTimer = setTimeout(() => this.renderTyping(), Math.max(16, next - now));
+  }
+
   private renderAll(): void {
-    const active = this.model.active ? (this.model.conversations.get(this.model.active) ?? null) : null;
+    const active = this.active();
     this.messages.show(active);
-    this.sidebar.render(this.model.ordered(), this.model.active);
-    this.composer.setPlaceholder(active?.peer ? `Message @${active.peer} — Enter to send` : "@bob hello there — Enter to send");
+    this.header.show(active);
+    this.members.render(active, this.model.me, (user) => this.model.presence.get(user));
+    this.renderSidebar();
+    this.renderTyping();
+    this.composer.setPlaceholder(placeholder(active));
   }
 
   dispose(): void {
     this.abort.abort();
-    for (const part of [this.status, this.banner, this.sidebar, this.messages, this.composer, this.settings]) part.dispose();
+    if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+    for (const part of [this.status, this.banner, this.sidebar, this.opener, this.who, this.header, this.members, this.messages, this.typing, this.composer, this.settings]) {
+      part.dispose();
+    }
     this.el.remove();
   }
 }
 
+/** A connect request from a saved profile (profiles saved before sharePresence existed share it). */
+function requestOf(profile: ipc.Profile): ipc.ConnectRequest {
+  return { ...profile, sharePresence: profile.sharePresence !== false };
+}
+
+function placeholder(c: Conversation | null): string {
+  if (!c) return "@bob hello there — Enter to send";
+  if (c.kind === "room") return `Message ${c.id} (@name mentions someone) — Enter to send`;
+  return `Message ${c.id} — Enter to send`;
+}

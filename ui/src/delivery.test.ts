@@ -67,6 +67,7 @@ describe("durable delivery", () => {
     harness = await start({ send: () => m });
     await typeAndSend("@bob hi");
     expect(entries()).toEqual([{ id: "m1", text: "@bob hi", state: "queued" }]);
+    expect(harness.callsOf("send")).toEqual([{ conversation: null, text: "@bob hi" }]);
     expect(text("#messages .entry.mine .delivery")).toBe("Sending…");
 
     harness.push([status({ state: "reconnecting", attempt: 1, retryInMs: 500, queued: 1 })]);
@@ -128,7 +129,7 @@ describe("durable delivery", () => {
     harness.push([outgoing(old, "delivered")]);
     await settle();
     expect(entries()).toEqual([{ id: "old-1", text: "@dave from yesterday", state: "delivered" }]);
-    expect(text("#conversations li[data-key='dave'] .unread")).toBe("");
+    expect(text("#conversations li[data-conversation='@dave'] .unread-badge")).toBe("");
   });
 
   it("does not duplicate a message whose outgoing event beats the reply to send", async () => {
@@ -194,7 +195,7 @@ describe("durable delivery", () => {
     expect(harness.callsOf("history")).toEqual([]);
     harness.push([status({ state: "connected" })]);
     await settle();
-    expect(harness.callsOf("history")).toEqual([{ peer: null, before: null, limit: 200 }]);
+    expect(harness.callsOf("history")).toEqual([{ conversation: null, before: null, limit: 200 }]);
     // Later reconnects do not reload it.
     harness.push([status({ state: "reconnecting", attempt: 1 }), status({ state: "connected" })]);
     await settle();
@@ -204,18 +205,18 @@ describe("durable delivery", () => {
   it("merges the newest history on connect: in time order, de-duplicated, not unread", async () => {
     const page = deferred<ipc.HistoryPage>();
     harness = await start({ history: () => page.promise });
-    expect(harness.callsOf("history")).toEqual([{ peer: null, before: null, limit: 200 }]);
+    expect(harness.callsOf("history")).toEqual([{ conversation: null, before: null, limit: 200 }]);
     // A live message arrives before the history answer, which also holds it.
     harness.push([chat("live and in history", "carol", "c1")]);
     await settle();
     page.resolve({
       messages: [
         message({ id: "b1", sender: "bob", content: "@alice first", sentAt: "2026-11-24T09:00:00Z" }),
-        message({ id: "a1", sender: "Alice", to: "bob", content: "@bob second", sentAt: "2026-11-24T09:01:00Z", channel: "bob" }),
+        message({ id: "a1", sender: "Alice", to: "bob", content: "@bob second", sentAt: "2026-11-24T09:01:00Z", channel: "bob", conversation: "@bob", mine: true }),
         message({ id: "c1", sender: "carol", content: "live and in history", sentAt: "2026-11-24T09:30:00Z" }),
         message({ id: "b2", sender: "bob", content: "@alice third", sentAt: "2026-11-24T09:02:00Z" }),
       ],
-      more: { inbox: "1700000000000-0", sent: null },
+      more: { inbox: "1700000000000-0", sent: null, "room:team": "1700000000000-1" },
     });
     await settle();
     expect(text("#conversation-title")).toBe("@carol");
@@ -230,12 +231,19 @@ describe("durable delivery", () => {
   });
 
   it("loads older messages at the top of a conversation, keeping the view in place", async () => {
-    const cursor = { inbox: "1700000000100-0", sent: "1700000000050-0" };
+    const everything = { inbox: "1700000000100-0", sent: "1700000000050-0" };
+    // Opaque, and only handed back to the query that produced it.
+    const cursor = { conversation: "@bob", inbox: "1700000000090-0", sent: null };
     const newest = [1, 2, 3].map((i) => message({ id: `b${i}`, content: `newer ${i}`, sentAt: `2026-11-24T10:0${i}:00Z` }));
     const older = [1, 2].map((i) => message({ id: `o${i}`, content: `older ${i}`, sentAt: `2026-11-24T08:0${i}:00Z` }));
     let olderPage = deferred<ipc.HistoryPage>();
     harness = await start({
-      history: (_cmd, args) => (args.peer === null ? { messages: newest, more: cursor } : olderPage.promise),
+      history: (_cmd, args) => {
+        if (args.conversation === null) return { messages: newest, more: everything };
+        // bob's newest page holds nothing new: the next one is asked for at once.
+        if (args.before === null) return { messages: newest, more: cursor };
+        return olderPage.promise;
+      },
     });
     const { list, top } = fakeLayout();
     // Open bob's conversation again so the fake layout applies from the start.
@@ -243,12 +251,15 @@ describe("durable delivery", () => {
     expect(top()).toBe(100); // 4 rows (edge + 3) at the end of a 100 px view.
     scrollTo(list, 0);
     await settle();
-    expect(harness.callsOf("history").at(-1)).toEqual({ peer: "bob", before: cursor, limit: 60 });
+    expect(harness.callsOf("history").slice(1)).toEqual([
+      { conversation: "@bob", before: null, limit: 60 },
+      { conversation: "@bob", before: cursor, limit: 60 },
+    ]);
     expect(text("#history-edge")).toBe("Loading older messages…");
     // Scrolling again while loading asks nothing more.
     scrollTo(list, 0);
     await settle();
-    expect(harness.callsOf("history")).toHaveLength(2);
+    expect(harness.callsOf("history")).toHaveLength(3);
 
     olderPage.reject({ code: "not_connected", message: "not connected" });
     await settle();
@@ -256,7 +267,7 @@ describe("durable delivery", () => {
     olderPage = deferred<ipc.HistoryPage>();
     el<HTMLButtonElement>("#history-edge button[data-load-older]").click();
     await settle();
-    expect(harness.callsOf("history").at(-1)).toEqual({ peer: "bob", before: cursor, limit: 60 });
+    expect(harness.callsOf("history").at(-1)).toEqual({ conversation: "@bob", before: cursor, limit: 60 });
 
     scrollTo(list, 30);
     olderPage.resolve({ messages: older, more: null });
@@ -269,7 +280,7 @@ describe("durable delivery", () => {
     // Nothing older: reaching the top again asks nothing.
     scrollTo(list, 0);
     await settle();
-    expect(harness.callsOf("history")).toHaveLength(3);
+    expect(harness.callsOf("history")).toHaveLength(4);
   });
 
   it("says history is off in live-only mode and does not ask for it", async () => {

@@ -1,5 +1,7 @@
 // The only module that talks to Rust. Types mirror src-tauri/src/state.rs and
-// crates/core (session.rs, wire.rs, inbox.rs); error codes mirror IpcError / core Error::code.
+// crates/core (session.rs, wire.rs, inbox.rs); error codes mirror the shell's `Code` enum.
+// Conversations, rooms, presence, typing and read positions follow the IPC contract of issue 8;
+// everything crosses as camelCase JSON.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 
@@ -7,6 +9,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 export const ERROR_CODES = [
   "invalid_settings",
   "invalid_username",
+  "invalid_room",
   "invalid_message",
   "message_too_large",
   "auth",
@@ -17,7 +20,6 @@ export const ERROR_CODES = [
   "unsupported_server",
   "not_connected",
   "redis",
-  "keychain",
   "settings_store",
   "storage",
   "internal",
@@ -64,6 +66,8 @@ export interface Profile {
   username: string;
   namespace: string;
   delivery: DeliveryMode;
+  /** Others see when this user is online (presence heartbeats). Default true. */
+  sharePresence: boolean;
 }
 
 export interface ProfileView {
@@ -86,6 +90,8 @@ export interface ConnectRequest {
   username: string;
   namespace: string;
   delivery: DeliveryMode;
+  /** Others see when this user is online. Default true. */
+  sharePresence: boolean;
   password?: string;
   /** Start even if the server cannot be reached now, and keep trying (start-up connect). */
   keepTrying?: boolean;
@@ -104,6 +110,29 @@ export interface Connected {
   delivery: DeliveryMode;
   /** The link is up now; false after a keep-trying start while the server is away. */
   online: boolean;
+  /** Whether this session announces the user as online. */
+  sharePresence: boolean;
+}
+
+/**
+ * Where a message belongs, as a string: `@bob` (direct conversation with bob), `#team` (room
+ * team), `~messages` (raw pub/sub channel). Every message-like event carries one; the UI
+ * never works it out from sender, recipient or channel.
+ */
+export type ConversationId = string;
+
+/** Someone in a room, the who list or a presence event. */
+export interface Member {
+  user: string;
+  online: boolean;
+  /** RFC 3339; null when never seen (or not shared). */
+  lastSeen: string | null;
+}
+
+export interface MemberList {
+  members: Member[];
+  /** Garbage entries in the room's members set. */
+  unreadable: number;
 }
 
 export interface ChatMessage {
@@ -117,10 +146,20 @@ export interface ChatMessage {
   legacy: boolean;
   /** Came from (or went to) an inbox stream rather than only pub/sub. */
   durable: boolean;
+  conversation: ConversationId;
+  /** Room name without `#`; null for direct messages. */
+  room: string | null;
+  /** Sent by this user, from this or another device. */
+  mine: boolean;
+  /** A room message naming `@<me>` as a word. */
+  mentionsMe: boolean;
+  /** Order key, ms since the epoch: the stream entry's server time when durable, else sent time. */
+  at: number;
 }
 
 export interface PlainText {
   id: string;
+  conversation: ConversationId;
   channel: string;
   text: string;
   receivedAt: string;
@@ -128,6 +167,7 @@ export interface PlainText {
 
 export interface Unreadable {
   id: string;
+  conversation: ConversationId;
   channel: string;
   reason: string;
   preview: string;
@@ -177,13 +217,33 @@ export type SessionEvent =
   /** Reading the inbox caught up; `count` messages (sent just before as chat events) arrived while away. */
   | { kind: "caughtUp"; count: number }
   /** Something to tell the user that is not a message. */
-  | { kind: "notice"; text: string };
+  | { kind: "notice"; text: string }
+  /** `user` is typing in `conversation`: shown for 6 s unless repeated. */
+  | { kind: "typing"; conversation: ConversationId; user: string }
+  | { kind: "presence"; user: string; online: boolean; lastSeen: string | null }
+  /** Authoritative unread and mention counts (the read position is shared by all devices). */
+  | { kind: "unread"; conversation: ConversationId; count: number; mentions: number }
+  /** Someone joined or left a room: a system line there. */
+  | ({ kind: "membership" } & Membership)
+  /** Every room and channel this user is in (after connect and after every join/leave). */
+  | { kind: "joined"; conversations: ConversationId[] }
+  | ({ kind: "members"; conversation: ConversationId } & MemberList)
+  /** Everyone online (and recently seen). */
+  | { kind: "who"; users: Member[] };
 
-/** Where the next older history page starts: opaque per-stream positions. */
-export interface HistoryCursor {
-  inbox: string | null;
-  sent: string | null;
+export interface Membership {
+  id: string;
+  conversation: ConversationId;
+  room: string;
+  user: string;
+  action: "join" | "leave";
+  /** Order key, ms since the epoch. */
+  at: number;
+  receivedAt: string;
 }
+
+/** Where the next older history page starts: opaque to the UI, handed back as it came. */
+export type HistoryCursor = Record<string, string | null>;
 
 export interface HistoryPage {
   /** Oldest first. */
@@ -240,12 +300,45 @@ export function disconnect(): Promise<void> {
 }
 
 /**
- * Puts `text` for `to` (or the `@name` the text starts with, when `to` is null) in the outbox
- * and returns the message, state "queued"; later states arrive as `outgoing` events, which may
- * come before this resolves.
+ * Puts `text` for `conversation` (or the `@name` / `#room` the text starts with, when
+ * `conversation` is null) in the outbox and returns the message, state "queued"; later states
+ * arrive as `outgoing` events, which may come before this resolves.
  */
-export function send(to: string | null, text: string): Promise<ChatMessage> {
-  return call("send", { to, text });
+export function send(conversation: ConversationId | null, text: string): Promise<ChatMessage> {
+  return call("send", { conversation, text });
+}
+
+/** Joins (creating it if needed) room `#name` / `name`, or raw channel `~name`. Errors: invalid_room. */
+export function join(name: string): Promise<ConversationId> {
+  return call("join", { name });
+}
+
+export function leave(conversation: ConversationId): Promise<void> {
+  return call("leave", { conversation });
+}
+
+/** Everything in `conversation` up to now is read (on every device of this user). */
+export function markRead(conversation: ConversationId): Promise<void> {
+  return call("mark_read", { conversation });
+}
+
+/** The user is typing in `conversation` (the core sends at most one signal per 3 s). */
+export function typing(conversation: ConversationId): Promise<void> {
+  return call("typing", { conversation });
+}
+
+export function members(conversation: ConversationId): Promise<MemberList> {
+  return call("members", { conversation });
+}
+
+/** Everyone online (and recently seen). */
+/** Sets the native window title (unread counts: `(3) Redchat`). */
+export function setTitle(title: string): Promise<void> {
+  return call("set_title", { title });
+}
+
+export function who(): Promise<Member[]> {
+  return call("who");
 }
 
 /** Queues a failed message again. */
@@ -259,9 +352,10 @@ export function retryNow(): Promise<void> {
 }
 
 /**
- * Up to `limit` messages with `peer` (all conversations when null) older than `before` (from
- * the newest when null). Empty in live-only mode. Rejects with not_connected while offline.
+ * Up to `limit` messages of `conversation` (all conversations when null) older than `before`
+ * (from the newest when null; a cursor is only handed back to the query that produced it).
+ * Empty in live-only mode. Rejects with not_connected while offline.
  */
-export function history(peer: string | null, before: HistoryCursor | null, limit: number): Promise<HistoryPage> {
-  return call("history", { peer, before, limit });
+export function history(conversation: ConversationId | null, before: HistoryCursor | null, limit: number): Promise<HistoryPage> {
+  return call("history", { conversation, before, limit });
 }

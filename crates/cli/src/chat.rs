@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redchat_core::{Draft, Event, State, Username, parse_line};
+use redchat_core::{ConversationId, Draft, Event, State, parse_line};
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 use tokio::runtime::Runtime;
@@ -53,6 +53,10 @@ pub fn run(
                     {
                         return None;
                     }
+                    // Typing and presence changes would flood a terminal chat.
+                    if matches!(event, Event::Typing(_) | Event::Presence { .. }) {
+                        return None;
+                    }
                     output::human(&event).or_else(|| output::notice(&event))
                 })
                 .collect();
@@ -67,15 +71,16 @@ pub fn run(
             "Chatting as {me} on #{channel}. Type a line and press Enter; Ctrl-D or /quit to leave."
         ),
         None => println!(
-            "Chatting as {me}. Type @name message and press Enter; /retry reconnects now (or \
-             /retry <id> sends a failed message again); Ctrl-D or /quit to leave."
+            "Chatting as {me}. Type @name message or #room message and press Enter; /join #room, \
+             /leave, /who; /retry reconnects now (or /retry <id> sends a failed message again); \
+             Ctrl-D or /quit to leave."
         ),
     }
-    let mut peer: Option<Username> = None;
+    let mut peer: Option<ConversationId> = None;
     loop {
         let prompt = match (&broadcast, &peer) {
             (Some(channel), _) => format!("#{channel}> "),
-            (None, Some(p)) => format!("@{p}> "),
+            (None, Some(p)) => format!("{p}> "),
             (None, None) => "> ".to_string(),
         };
         let Some(line) = input.read(&prompt)? else {
@@ -98,6 +103,59 @@ pub fn run(
             }
             continue;
         }
+        if let Some(rest) = text.strip_prefix("/join") {
+            match runtime.block_on(session.join(rest.trim())) {
+                Ok(c) => {
+                    println!("* joined {c}");
+                    peer = Some(c);
+                }
+                Err(e) => eprintln!("! {e}"),
+            }
+            continue;
+        }
+        if let Some(rest) = text.strip_prefix("/leave") {
+            let target = match rest.trim() {
+                "" => peer
+                    .clone()
+                    .filter(|c| !matches!(c, ConversationId::Direct(_))),
+                name => ConversationId::parse(name).ok(),
+            };
+            let Some(target) = target else {
+                eprintln!("! /leave #room (or open a room first)");
+                continue;
+            };
+            match runtime.block_on(session.leave(&target)) {
+                Ok(()) => {
+                    println!("* left {target}");
+                    if peer.as_ref() == Some(&target) {
+                        peer = None;
+                    }
+                }
+                Err(e) => eprintln!("! {e}"),
+            }
+            continue;
+        }
+        if text == "/who" {
+            match runtime.block_on(session.who()) {
+                Ok(users) => {
+                    let online: Vec<String> = users
+                        .iter()
+                        .filter(|m| m.online)
+                        .map(|m| output::terminal_safe(&m.user))
+                        .collect();
+                    println!(
+                        "* online: {}",
+                        if online.is_empty() {
+                            "nobody".into()
+                        } else {
+                            online.join(", ")
+                        }
+                    );
+                }
+                Err(e) => eprintln!("! {e}"),
+            }
+            continue;
+        }
         input.remember(text);
         if let Some(channel) = &broadcast {
             if let Err(e) =
@@ -107,8 +165,8 @@ pub fn run(
             }
             continue;
         }
-        let draft = match (text.starts_with('@'), &peer) {
-            (false, Some(p)) => Draft::new(p.clone(), text),
+        let draft = match (text.starts_with('@') || text.starts_with('#'), &peer) {
+            (false, Some(p)) => Draft::in_conversation(p.clone(), text),
             _ => parse_line(text),
         };
         let draft = match draft {

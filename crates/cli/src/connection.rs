@@ -66,6 +66,8 @@ pub async fn connect(
         config.data_dir = data_dir(args);
     }
     config.keep_trying = lifetime == Lifetime::Interactive;
+    // A one-shot command is not "online"; chat and listen are, unless told otherwise.
+    config.share_presence = lifetime != Lifetime::OneShot && !args.no_presence;
     match Session::connect(config.clone()).await {
         Ok(session) => Ok(session),
         Err(e)

@@ -9,14 +9,15 @@
 //! - [`output`]: how events are printed (human lines or NDJSON), terminal-safe.
 //! - [`chat`]: the interactive line editor (incoming messages never garble the typed line).
 //! - [`send`], [`listen`]: the script-friendly commands.
-//! - [`bench`]: load against Redis, Redchat's path vs bare redis-rs.
+//! - [`rooms`]: `join`, `leave`, `rooms`, `members`, `who`.
+//!
+//! Benchmarks live in `crates/bench` (not shipped).
 
-mod bench;
-mod chaos;
 mod chat;
 mod connection;
 mod listen;
 mod output;
+mod rooms;
 mod send;
 
 use std::process::ExitCode;
@@ -45,9 +46,18 @@ Exit codes: 0 success (delivered, or stored for an offline recipient); 1 error (
 connection, authentication); 2 usage error; 3 message not delivered (--live-only and nobody
 was listening).
 
+Rooms: `#team` is a room (the username rule for its name): anyone may join; messages go to one
+channel and one stream for all members. `~messages` is a raw pub/sub channel (the original
+console client's shared channel, plain text).
+
+Presence: `chat` and `listen` show you online (a heartbeat key with a TTL) unless --no-presence;
+one-shot commands (send, join, leave, rooms, members, who) never do.
+
 Examples:
   redchat-cli chat --user alice
   REDCHAT_URL=rediss://cache.example.com:6380 redchat-cli send --user bob '@alice deploy done'
+  redchat-cli join --user alice '#team' && redchat-cli send --user alice '#team standup in 5'
+  redchat-cli members '#team' --json
   redchat-cli listen --user alice --json | jq .content
   redchat-cli broadcast --user alice --channel messages"
 )]
@@ -80,28 +90,35 @@ struct ConnectionArgs {
     /// [default: $XDG_DATA_HOME/redchat or ~/.local/share/redchat].
     #[arg(long, env = "REDCHAT_DATA_DIR", global = true)]
     data_dir: Option<std::path::PathBuf>,
+    /// Do not tell others you are online (chat, listen).
+    #[arg(long, env = "REDCHAT_NO_PRESENCE", global = true)]
+    no_presence: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Interactive chat: `@bob hi` sends to bob; a line without @ goes to the last person you
-    /// wrote to. Incoming messages print above the line you are typing. Ctrl-D or /quit leaves.
-    #[command(after_help = "Example:\n  redchat-cli chat --user alice\n  > @bob hello there")]
+    /// Interactive chat: `@bob hi` sends to bob, `#team hi` to a room; a line without @ or #
+    /// goes to the last conversation. /join #team, /leave [#team], /who, /retry; Ctrl-D or
+    /// /quit leaves. Incoming messages print above the line you are typing.
+    #[command(
+        after_help = "Example:\n  redchat-cli chat --user alice\n  > @bob hello there\n  > /join #team\n  #team> hi all\n  #team> /who"
+    )]
     Chat {
         /// Your username (trimmed and lowercased; your inbox channel).
         #[arg(long, short)]
         user: String,
     },
-    /// Send one message and exit: 0 delivered, 3 nobody listening, 1 error. Prints the
-    /// receiver count.
+    /// Send one message and exit: 0 delivered (or stored), 3 nobody listening (live-only),
+    /// 1 error. Prints the receiver count.
     #[command(
-        after_help = "Examples:\n  redchat-cli send --user bob '@alice hi'\n  redchat-cli send --user bob --to alice 'hi'"
+        after_help = "Examples:\n  redchat-cli send --user bob '@alice hi'\n  redchat-cli send --user bob --to alice 'hi'\n  redchat-cli send --user bob '#team hi all'"
     )]
     Send {
         /// Your username.
         #[arg(long, short)]
         user: String,
-        /// Recipient; without it the message must start with @name.
+        /// Recipient (`alice`, `@alice`, `#team`); without it the message must start with
+        /// @name or #room.
         #[arg(long)]
         to: Option<String>,
         /// The message.
@@ -110,7 +127,13 @@ enum Command {
     /// Print incoming messages until interrupted. With --json, one JSON object per line.
     #[command(after_help = "\
 JSON lines (NDJSON), one per event, `kind` first:
-  {\"kind\":\"chat\",\"id\":..,\"sender\":..,\"to\":..,\"content\":..,\"sentAt\":..,\"receivedAt\":..,\"channel\":..,\"legacy\":..}
+  {\"kind\":\"chat\",\"id\":..,\"conversation\":\"@bob|#team|~channel\",\"sender\":..,\"to\":..,\"room\":\"team\"|null,
+   \"content\":..,\"sentAt\":..,\"receivedAt\":..,\"at\":<ms>,\"channel\":..,\"legacy\":..,\"durable\":..,\"mine\":..,\"mentionsMe\":..}
+  {\"kind\":\"membership\",\"id\":..,\"conversation\":\"#team\",\"room\":\"team\",\"user\":..,\"action\":\"join|leave\",\"at\":..}
+  {\"kind\":\"typing\",\"conversation\":..,\"user\":..}
+  {\"kind\":\"presence\",\"user\":..,\"online\":true|false,\"lastSeen\":..}
+  {\"kind\":\"unread\",\"conversation\":..,\"count\":..,\"mentions\":..}
+  {\"kind\":\"joined\",\"conversations\":[..]}  {\"kind\":\"members\",..}  {\"kind\":\"who\",\"users\":[..]}
   {\"kind\":\"plain\",\"id\":..,\"channel\":..,\"text\":..,\"receivedAt\":..}
   {\"kind\":\"unreadable\",\"id\":..,\"channel\":..,\"reason\":..,\"preview\":..,\"size\":..,\"receivedAt\":..}
   {\"kind\":\"status\",\"state\":\"connected|reconnecting|disconnected\",\"user\":..,\"addr\":..,\"reason\":..}
@@ -125,11 +148,57 @@ Example:
         #[arg(long)]
         json: bool,
     },
-    /// Measure the delivery path under load, against bare redis-rs on the same server.
-    #[command(
-        after_help = "Examples:\n  redchat-cli bench --users 100 --rate 5000 --payload 100\n  redchat-cli bench --matrix --out docs/bench/delivery.json"
-    )]
-    Bench(bench::BenchArgs),
+    /// Join (or create) a room `#team`, or listen on a raw channel `~messages`, and exit.
+    #[command(after_help = "Example:\n  redchat-cli join --user alice '#team'")]
+    Join {
+        /// Your username.
+        #[arg(long, short)]
+        user: String,
+        /// `#room` or `~channel`.
+        room: String,
+    },
+    /// Leave a room or channel, and exit.
+    #[command(after_help = "Example:\n  redchat-cli leave --user alice '#team'")]
+    Leave {
+        /// Your username.
+        #[arg(long, short)]
+        user: String,
+        /// `#room` or `~channel`.
+        room: String,
+    },
+    /// The rooms and channels you are in. With --json, one object per line:
+    /// {"conversation":"#team","room":"team"} (room null for ~channels).
+    Rooms {
+        /// Your username.
+        #[arg(long, short)]
+        user: String,
+        /// NDJSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A room's members and whether each is online. With --json, one object per line:
+    /// {"user":"bob","online":true,"lastSeen":null}.
+    #[command(after_help = "Example:\n  redchat-cli members '#team' --json")]
+    Members {
+        /// The room.
+        room: String,
+        /// Who asks (any name; not shown online) [default: redchat-cli].
+        #[arg(long, short, default_value = "redchat-cli")]
+        user: String,
+        /// NDJSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who is online now. With --json, one object per online user per line:
+    /// {"user":"bob","online":true,"lastSeen":null}.
+    Who {
+        /// Who asks (any name; not shown online) [default: redchat-cli].
+        #[arg(long, short, default_value = "redchat-cli")]
+        user: String,
+        /// NDJSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// The original console client's mode: everyone chats on one shared channel with
     /// plain-text payloads ("alice: hello").
     #[command(after_help = "Example:\n  redchat-cli broadcast --user alice --channel messages")]
@@ -145,9 +214,6 @@ Example:
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Read the local UTC offset while the process has one thread: the `time` crate refuses
-    // afterwards on Unix.
-    output::init_local_offset();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -170,7 +236,19 @@ fn main() -> ExitCode {
         Command::Listen { user, json } => {
             runtime.block_on(listen::run(&cli.connection, &user, json))
         }
-        Command::Bench(args) => runtime.block_on(bench::run(&cli.connection, &args)),
+        Command::Join { user, room } => {
+            runtime.block_on(rooms::join(&cli.connection, &user, &room))
+        }
+        Command::Leave { user, room } => {
+            runtime.block_on(rooms::leave(&cli.connection, &user, &room))
+        }
+        Command::Rooms { user, json } => {
+            runtime.block_on(rooms::rooms(&cli.connection, &user, json))
+        }
+        Command::Members { room, user, json } => {
+            runtime.block_on(rooms::members(&cli.connection, &user, &room, json))
+        }
+        Command::Who { user, json } => runtime.block_on(rooms::who(&cli.connection, &user, json)),
     };
     match result {
         Ok(code) => code,

@@ -1,28 +1,14 @@
 //! How events look in a terminal. Remote text is untrusted: control characters (escape
 //! sequences could rewrite the screen) are shown as `·`.
 
-use std::sync::OnceLock;
-
+use chrono::{DateTime, Local};
 use redchat_core::session::State;
-use redchat_core::{Event, OutgoingState};
-use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, UtcOffset};
-
-static LOCAL_OFFSET: OnceLock<UtcOffset> = OnceLock::new();
-
-/// Records the local UTC offset; call while the process is single-threaded.
-pub fn init_local_offset() {
-    let _ = LOCAL_OFFSET.set(UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC));
-}
+use redchat_core::{Event, MemberAction, OutgoingState};
 
 /// `HH:MM:SS` local time of an RFC 3339 timestamp.
 pub fn local_time(rfc3339: &str) -> String {
-    let offset = LOCAL_OFFSET.get().copied().unwrap_or(UtcOffset::UTC);
-    OffsetDateTime::parse(rfc3339, &Rfc3339)
-        .map(|t| {
-            let t = t.to_offset(offset);
-            format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
-        })
+    DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string())
         .unwrap_or_else(|_| "--:--:--".into())
 }
 
@@ -42,11 +28,30 @@ pub fn terminal_safe(text: &str) -> String {
 /// One human-readable line for an event, or `None` for events only shown on stderr.
 pub fn human(event: &Event) -> Option<String> {
     match event {
-        Event::Chat(m) => Some(format!(
-            "[{}] {}: {}",
+        Event::Chat(m) => Some(match &m.room {
+            Some(room) => format!(
+                "[{}] #{} {}: {}",
+                local_time(&m.received_at),
+                terminal_safe(room),
+                terminal_safe(&m.sender),
+                terminal_safe(&m.content)
+            ),
+            None => format!(
+                "[{}] {}: {}",
+                local_time(&m.received_at),
+                terminal_safe(&m.sender),
+                terminal_safe(&m.content)
+            ),
+        }),
+        Event::Membership(m) => Some(format!(
+            "[{}] #{}: {} {}",
             local_time(&m.received_at),
-            terminal_safe(&m.sender),
-            terminal_safe(&m.content)
+            terminal_safe(&m.room),
+            terminal_safe(&m.user),
+            match m.action {
+                MemberAction::Join => "joined",
+                MemberAction::Leave => "left",
+            }
         )),
         Event::Plain(p) => Some(format!(
             "[{}] #{}: {}",
@@ -62,9 +67,7 @@ pub fn human(event: &Event) -> Option<String> {
             u.size,
             terminal_safe(&u.preview)
         )),
-        Event::Status(_) | Event::Outgoing(_) | Event::CaughtUp { .. } | Event::Notice { .. } => {
-            None
-        }
+        _ => None,
     }
 }
 
@@ -74,7 +77,10 @@ pub fn notice(event: &Event) -> Option<String> {
     match event {
         Event::Status(_) => status(event).map(|s| format!("* {s}")),
         Event::Outgoing(o) => {
-            let to = terminal_safe(o.message.to.as_deref().unwrap_or("?"));
+            let to = terminal_safe(&match &o.message.conversation {
+                redchat_core::ConversationId::Direct(peer) => peer.to_string(),
+                other => other.to_string(),
+            });
             let short = o.message.id.get(..8).unwrap_or(&o.message.id);
             match o.state {
                 OutgoingState::Delivered => None,
@@ -100,6 +106,16 @@ pub fn notice(event: &Event) -> Option<String> {
             if *count == 1 { "" } else { "s" }
         )),
         Event::Notice { text } => Some(format!("* {}", terminal_safe(text))),
+        Event::Presence { user, online, .. } => Some(format!(
+            "* {} is {}",
+            terminal_safe(user),
+            if *online { "online" } else { "offline" }
+        )),
+        Event::Typing(t) => Some(format!(
+            "* {} is typing in {}",
+            terminal_safe(&t.user),
+            t.conversation
+        )),
         _ => None,
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redchat_core::{Draft, Username, parse_line};
+use redchat_core::{ConversationId, Draft, parse_line};
 
 use crate::connection::Lifetime;
 use crate::{ConnectionArgs, EXIT_NOT_DELIVERED, connection};
@@ -16,7 +16,9 @@ pub async fn run(
     message: &str,
 ) -> Result<ExitCode> {
     let draft = match to {
-        Some(to) => Draft::new(Username::parse(to).context("reading --to")?, message),
+        Some(to) => {
+            Draft::in_conversation(ConversationId::parse(to).context("reading --to")?, message)
+        }
         None => parse_line(message),
     }
     .context("reading the message")?;
@@ -25,7 +27,10 @@ pub async fn run(
     session.shutdown(Duration::from_secs(2)).await;
     let report = result.context("sending")?;
     println!("{}", report.receivers);
-    let to = report.message.to.unwrap_or_default();
+    let to = match &report.message.conversation {
+        ConversationId::Direct(peer) => peer.to_string(),
+        other => other.to_string(),
+    };
     match (report.receivers, report.stored) {
         (0, true) => eprintln!("{to} is not active: stored, delivered when they connect"),
         (0, false) => {

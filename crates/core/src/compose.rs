@@ -20,7 +20,9 @@ pub struct Draft {
 
 fn checked(to: ConversationId, body: &str, content: String) -> Result<Draft> {
     if body.trim().is_empty() {
-        return Err(Error::InvalidMessage(format!("the message to {to} is empty")));
+        return Err(Error::InvalidMessage(format!(
+            "the message to {to} is empty"
+        )));
     }
     if content.len() > MAX_CONTENT_BYTES {
         return Err(Error::MessageTooLarge {

@@ -163,10 +163,7 @@ mod tests {
             let id = ConversationId::parse(text).unwrap();
             assert_eq!(id.to_string(), text);
             let json = serde_json::to_string(&id).unwrap();
-            assert_eq!(
-                serde_json::from_str::<ConversationId>(&json).unwrap(),
-                id
-            );
+            assert_eq!(serde_json::from_str::<ConversationId>(&json).unwrap(), id);
         }
         assert_eq!(
             ConversationId::parse(" Bob ").unwrap().to_string(),

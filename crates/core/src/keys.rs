@@ -14,12 +14,11 @@
 //! | `<ns>redchat:{u:<user>}:rooms` | hash | rooms and channels the user is in → stream id at joining |
 //! | `<ns>redchat:{u:<user>}:read` | hash | conversation → read position (ms) |
 //! | `<ns>redchat:{u:<user>}:devices` | sorted set | device id → presence expiry (ms); the key has a TTL |
-//! | `<ns>redchat:{u:<user>}:seen` | string | last seen (ms) |
 //! | `<ns>redchat:{r:<room>}:live` | channel | a room's live messages, typing, joins and leaves |
 //! | `<ns>redchat:{r:<room>}:log` | stream | a room's messages, joins and leaves (durable) |
 //! | `<ns>redchat:{r:<room>}:members` | set | a room's members |
 //! | `<ns>redchat:presence` | channel | "my presence changed": a hint to look again |
-//! | `<ns>redchat:directory` | sorted set | user → last heartbeat (ms): who to look at for "who is online" |
+//! | `<ns>redchat:directory` | sorted set | user → when their latest device's presence expires (ms): online while in the future |
 
 use crate::conversation::{ConversationId, RoomName};
 use crate::username::{Namespace, Username};
@@ -79,11 +78,6 @@ impl Keys {
     /// The sorted set of a user's online devices.
     pub fn devices(&self, user: &Username) -> String {
         self.user(user, "devices")
-    }
-
-    /// A user's last-seen time.
-    pub fn last_seen(&self, user: &Username) -> String {
-        self.user(user, "seen")
     }
 
     /// A room's live channel.
@@ -148,14 +142,17 @@ mod tests {
             keys.rooms(&bob),
             keys.read_positions(&bob),
             keys.devices(&bob),
-            keys.last_seen(&bob),
         ];
         for k in &user_keys {
             assert_eq!(hash_tag(k), "u:bob", "{k}");
             assert!(k.starts_with("team:redchat:"), "{k} is namespaced");
         }
         for k in [keys.room_stream(&room), keys.members(&room)] {
-            assert_eq!(hash_tag(&k), "r:bob", "{k}: a room named like a user is apart");
+            assert_eq!(
+                hash_tag(&k),
+                "r:bob",
+                "{k}: a room named like a user is apart"
+            );
         }
         assert_eq!(
             keys.inbox_channel(&bob),

@@ -35,8 +35,8 @@ pub mod wire;
 pub use compose::{Draft, parse_line};
 pub use conversation::{ConversationId, RoomName};
 pub use error::{Code, Error, Result};
-pub use keys::Keys;
 pub use inbox::{HistoryCursor, HistoryPage};
+pub use keys::Keys;
 pub use session::{
     Delivery, Event, Events, Member, Outgoing, OutgoingState, SendReport, Session, SessionConfig,
     State, Stats, Status,

@@ -41,6 +41,7 @@ pub(crate) struct Failed {
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)] // one record at a time, read or written once
 enum Record {
     Add(Queued),
     Done(String),

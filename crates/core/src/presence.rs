@@ -1,12 +1,16 @@
 //! Presence: who is online, without PUBLISH counts, PUBSUB or keyspace notifications.
 //!
 //! Each online device refreshes, every [`crate::session::DEFAULT_PRESENCE_BEAT`], its entry
-//! in the user's `devices` sorted set (score: when the entry expires) and the key's TTL, the
-//! user's last-seen time, and the user's score in the `directory`. A clean exit removes the
-//! device at once; after a crash it expires within [`crate::session::PRESENCE_TTL`]. A user is
-//! online while any device entry has not expired. Viewers look every beat, and at once (at
-//! most once per 500 ms) when someone's hint arrives on the presence channel: a hint is only
-//! a reason to look, never believed, so a flood of fake hints costs one lookup per 500 ms.
+//! in the user's `devices` sorted set (score: when the entry expires; the key has a TTL) and
+//! the user's score in the `directory` sorted set (`ZADD GT`: the latest expiry of any of the
+//! user's devices). A user is online while their directory score is in the future: one
+//! `ZRANGE … BYSCORE` lists everyone online, one `ZMSCORE` answers for a room's members, so a
+//! viewer's cost does not grow with a command per user. A clean exit of the last device sets
+//! the score to now (offline at once); after a crash it expires within
+//! [`crate::session::PRESENCE_TTL`]. "Last seen" is the score minus the TTL (a clean exit
+//! reads up to one TTL early). Viewers look every two beats, and soon (at most once per
+//! [`HINT_GAP`]) after a hint on the presence channel: a hint is only a reason to look, never
+//! believed, so a flood of fake hints costs one lookup per gap.
 //!
 //! The task also keeps the member lists of joined rooms (SMEMBERS) fresh.
 
@@ -32,7 +36,7 @@ pub const MAX_MEMBERS: usize = 2_000;
 /// Users in the directory seen within this long are listed (offline, with last seen).
 const RECENT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Hints are acted on at most this often.
-const HINT_GAP: Duration = Duration::from_millis(500);
+pub const HINT_GAP: Duration = Duration::from_secs(1);
 
 /// What the handle asks of the presence task.
 #[derive(Debug)]
@@ -88,14 +92,14 @@ impl PresenceTask {
         }
     }
 
-    /// Refreshes our device entry, last seen and directory score.
+    /// Refreshes our device entry and directory score.
     async fn beat(&self, conn: &mut MultiplexedConnection) -> crate::Result<()> {
         let keys = &self.setup.keys;
         let me = &self.setup.user;
         let now = wire::now_ms();
         let ttl = PRESENCE_TTL.as_millis() as i64;
         let mut pipe = redis::pipe();
-        // One hash tag (ours) for the first four; the directory is its own key.
+        // Our hash tag for the first three; the directory is its own key (no transaction).
         pipe.cmd("ZADD")
             .arg(keys.devices(me))
             .arg(now + ttl)
@@ -107,10 +111,10 @@ impl PresenceTask {
             .arg(now)
             .ignore();
         pipe.cmd("PEXPIRE").arg(keys.devices(me)).arg(ttl).ignore();
-        pipe.cmd("SET").arg(keys.last_seen(me)).arg(now).ignore();
         pipe.cmd("ZADD")
             .arg(keys.directory())
-            .arg(now)
+            .arg("GT")
+            .arg(now + ttl)
             .arg(me.as_str())
             .ignore();
         self.bounded::<()>(conn, &pipe).await
@@ -120,14 +124,28 @@ impl PresenceTask {
     async fn farewell(&self, conn: &mut MultiplexedConnection) {
         let keys = &self.setup.keys;
         let me = &self.setup.user;
+        let now = wire::now_ms();
         let mut pipe = redis::pipe();
         pipe.cmd("ZREM")
             .arg(keys.devices(me))
             .arg(&self.setup.device)
             .ignore();
-        pipe.cmd("SET")
-            .arg(keys.last_seen(me))
-            .arg(wire::now_ms())
+        pipe.cmd("ZCOUNT")
+            .arg(keys.devices(me))
+            .arg(now)
+            .arg("+inf");
+        let Ok((others,)) = self.bounded::<(u64,)>(conn, &pipe).await else {
+            return;
+        };
+        if others > 0 {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(keys.directory())
+            .arg("XX")
+            .arg(now)
+            .arg(me.as_str())
             .ignore();
         pipe.cmd("PUBLISH")
             .arg(keys.presence_channel())
@@ -140,12 +158,28 @@ impl PresenceTask {
         let mut pipe = redis::pipe();
         pipe.cmd("PUBLISH")
             .arg(self.setup.keys.presence_channel())
-            .arg(wire::encode_signal(self.setup.user.as_str(), &Signal::Presence))
+            .arg(wire::encode_signal(
+                self.setup.user.as_str(),
+                &Signal::Presence,
+            ))
             .ignore();
         let _ = self.bounded::<()>(conn, &pipe).await;
     }
 
-    /// Presence of `users`: online (a device entry not expired) and last seen.
+    /// A member from a directory score (ms: when the user's latest device entry expires).
+    fn member(user: &str, score: Option<f64>, now: i64) -> Member {
+        let ttl = PRESENCE_TTL.as_millis() as i64;
+        let score = score.filter(|s| s.is_finite()).map(|s| s as i64);
+        Member {
+            user: user.to_string(),
+            online: score.is_some_and(|s| s > now),
+            last_seen: score
+                .filter(|s| *s <= now)
+                .map(|s| wire::ms_to_rfc3339((s - ttl).min(now))),
+        }
+    }
+
+    /// Presence of `users`, in one ZMSCORE.
     async fn look_up(
         &self,
         conn: &mut MultiplexedConnection,
@@ -154,43 +188,24 @@ impl PresenceTask {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let keys = &self.setup.keys;
         let now = wire::now_ms();
         let mut pipe = redis::pipe();
+        let cmd = pipe.cmd("ZMSCORE").arg(self.setup.keys.directory());
         for u in users {
-            pipe.cmd("ZCOUNT").arg(keys.devices(u)).arg(now).arg("+inf");
-            pipe.cmd("GET").arg(keys.last_seen(u));
+            cmd.arg(u.as_str());
         }
-        // Errors per key (a hostile key of another type) count as offline, not as a failure.
-        let values: Vec<Value> = {
-            let limit = self.setup.response_timeout * 2;
-            let q = pipe.ignore_errors().query_async::<Vec<Value>>(conn);
-            match tokio::time::timeout(limit, q).await {
-                Ok(r) => r.map_err(|e| self.setup.redis_error(&e))?,
-                Err(_) => return Err(self.setup.timeout(limit)),
-            }
-        };
+        let (scores,): (Vec<Option<f64>>,) = self.bounded(conn, &pipe).await?;
         Ok(users
             .iter()
-            .zip(values.chunks(2))
-            .map(|(u, pair)| {
-                let online = matches!(pair.first(), Some(Value::Int(n)) if *n > 0);
-                let last_seen = pair
-                    .get(1)
-                    .and_then(text)
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .map(wire::ms_to_rfc3339);
-                Member {
-                    user: u.to_string(),
-                    online,
-                    last_seen,
-                }
-            })
+            .zip(scores.into_iter().chain(std::iter::repeat(None)))
+            .map(|(u, score)| Self::member(u.as_str(), score, now))
             .collect())
     }
 
-    async fn directory(&self, conn: &mut MultiplexedConnection) -> crate::Result<Vec<Username>> {
-        let since = wire::now_ms() - RECENT.as_millis() as i64;
+    /// Everyone online, and who was in the last week, newest first.
+    async fn directory(&self, conn: &mut MultiplexedConnection) -> crate::Result<Vec<Member>> {
+        let now = wire::now_ms();
+        let since = now - RECENT.as_millis() as i64;
         let mut pipe = redis::pipe();
         pipe.cmd("ZRANGE")
             .arg(self.setup.keys.directory())
@@ -200,12 +215,30 @@ impl PresenceTask {
             .arg("REV")
             .arg("LIMIT")
             .arg(0)
-            .arg(MAX_DIRECTORY);
-        let (names,): (Vec<Value>,) = self.bounded(conn, &pipe).await?;
-        Ok(names
-            .iter()
-            .filter_map(text)
-            .filter_map(|n| Username::parse(&n).ok().filter(|u| u.as_str() == n))
+            .arg(MAX_DIRECTORY)
+            .arg("WITHSCORES");
+        let (raw,): (Value,) = self.bounded(conn, &pipe).await?;
+        let pairs: Vec<(String, f64)> = match raw {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|item| match item {
+                    // RESP3: [member, score] pairs.
+                    Value::Array(pair) if pair.len() == 2 => Some((
+                        text(&pair[0])?,
+                        match &pair[1] {
+                            Value::Double(d) => *d,
+                            other => text(other)?.parse().ok()?,
+                        },
+                    )),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(pairs
+            .into_iter()
+            .filter(|(n, _)| Username::parse(n).is_ok_and(|u| u.as_str() == n))
+            .map(|(n, score)| Self::member(&n, Some(score), now))
             .collect())
     }
 
@@ -239,7 +272,7 @@ impl PresenceTask {
 
     /// Looks at everyone of interest; emits what changed.
     async fn refresh(&mut self, conn: &mut MultiplexedConnection) -> crate::Result<()> {
-        let mut everyone = self.directory(conn).await?;
+        let mut looked = self.directory(conn).await?;
         let rooms: Vec<ConversationId> = self
             .joined
             .borrow()
@@ -250,18 +283,21 @@ impl PresenceTask {
         let mut lists = Vec::new();
         for room in rooms {
             match self.room_members(conn, &room).await {
-                Ok(list) => {
-                    everyone.extend(list.0.iter().filter_map(|m| Username::parse(&m.user).ok()));
-                    lists.push((room, list));
-                }
-                Err(e) => self.events.notice(format!(
-                    "The member list of {room} cannot be read: {e}"
-                )),
+                Ok(list) => lists.push((room, list)),
+                Err(e) => self
+                    .events
+                    .notice(format!("The member list of {room} cannot be read: {e}")),
             }
         }
-        everyone.sort();
-        everyone.dedup();
-        let looked = self.look_up(conn, &everyone).await?;
+        let listed: std::collections::HashSet<String> =
+            looked.iter().map(|m| m.user.clone()).collect();
+        for (_, (members, _)) in &lists {
+            for m in members {
+                if !listed.contains(&m.user) {
+                    looked.push(m.clone());
+                }
+            }
+        }
         for m in &looked {
             if self.known.get(&m.user).map(|k| k.online) != Some(m.online) {
                 self.events.emit(Event::Presence {
@@ -272,7 +308,10 @@ impl PresenceTask {
             }
             self.known.insert(m.user.clone(), m.clone());
         }
-        let mut who: Vec<Member> = looked;
+        let mut who: Vec<Member> = looked
+            .into_iter()
+            .filter(|m| listed.contains(&m.user))
+            .collect();
         who.sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.user.cmp(&b.user)));
         if who != self.who {
             self.who = who.clone();
@@ -281,10 +320,6 @@ impl PresenceTask {
         let joined: Vec<ConversationId> = self.joined.borrow().clone();
         self.members.retain(|c, _| joined.contains(c));
         for (room, (list, unreadable)) in lists {
-            let list: Vec<Member> = list
-                .into_iter()
-                .map(|m| self.known.get(&m.user).cloned().unwrap_or(m))
-                .collect();
             let changed = self
                 .members
                 .get(&room)
@@ -306,11 +341,13 @@ impl PresenceTask {
     pub async fn run(mut self) {
         let mut tick = tokio::time::interval(self.setup.presence_beat);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beats: u64 = 0;
         let mut pending_hint = false;
         let mut last_refresh = tokio::time::Instant::now() - HINT_GAP;
         let mut announced = false;
         loop {
-            let hint_wait = (last_refresh + HINT_GAP).saturating_duration_since(tokio::time::Instant::now());
+            let hint_wait =
+                (last_refresh + HINT_GAP).saturating_duration_since(tokio::time::Instant::now());
             tokio::select! {
                 _ = self.shutdown.recv() => break,
                 _ = self.link.changed() => {
@@ -325,7 +362,23 @@ impl PresenceTask {
                     pending_hint = true;
                     continue;
                 }
-                _ = tick.tick() => {}
+                _ = tick.tick() => {
+                    beats += 1;
+                    if let Some(mut conn) = self.conn()
+                        && self.setup.share_presence
+                    {
+                        if let Err(e) = self.beat(&mut conn).await {
+                            tracing::info!("presence refresh failed: {e}");
+                        } else if !announced {
+                            announced = true;
+                            self.hint(&mut conn).await;
+                        }
+                    }
+                    // Others are looked at every second beat (and on hints).
+                    if beats.is_multiple_of(2) && !pending_hint && beats > 2 {
+                        continue;
+                    }
+                }
                 _ = tokio::time::sleep(hint_wait), if pending_hint => {}
                 cmd = self.commands.recv() => {
                     match cmd {
@@ -335,7 +388,12 @@ impl PresenceTask {
                             continue;
                         }
                         Some(Command::Who(reply)) => {
-                            let _ = reply.send(self.who.clone());
+                            // Fresh when the link is up (a one-shot CLI has no cache yet).
+                            let who = match self.conn() {
+                                Some(mut conn) => self.directory(&mut conn).await.unwrap_or_else(|_| self.who.clone()),
+                                None => self.who.clone(),
+                            };
+                            let _ = reply.send(who);
                             continue;
                         }
                         Some(Command::Members(room, reply)) => {
@@ -349,17 +407,11 @@ impl PresenceTask {
                     }
                 }
             }
-            let Some(mut conn) = self.conn() else { continue };
+            let Some(mut conn) = self.conn() else {
+                continue;
+            };
             pending_hint = false;
             last_refresh = tokio::time::Instant::now();
-            if self.setup.share_presence {
-                if let Err(e) = self.beat(&mut conn).await {
-                    tracing::info!("presence refresh failed: {e}");
-                } else if !announced {
-                    announced = true;
-                    self.hint(&mut conn).await;
-                }
-            }
             if let Err(e) = self.refresh(&mut conn).await {
                 tracing::info!("presence lookup failed: {e}");
             }

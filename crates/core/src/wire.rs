@@ -777,25 +777,61 @@ mod tests {
         let team = ConversationId::parse("#team").unwrap();
         let (sent, payload) = encode_chat("alice", &team, "c", "hi all", true).unwrap();
         let text = std::str::from_utf8(&payload).unwrap();
-        assert!(text.contains(r#""Room":"team""#) && !text.contains(r#""To""#), "{text}");
+        assert!(
+            text.contains(r#""Room":"team""#) && !text.contains(r#""To""#),
+            "{text}"
+        );
         let Incoming::Chat(back) = decode("c", &payload) else {
             panic!("room message decodes as chat")
         };
-        assert_eq!((back.room.as_deref(), back.to.as_deref()), (Some("team"), None));
+        assert_eq!(
+            (back.room.as_deref(), back.to.as_deref()),
+            (Some("team"), None)
+        );
         assert_eq!(back.id, sent.id);
-        let typing = encode_signal("bob", &Signal::Typing { to: None, room: Some("team") });
-        assert!(matches!(decode("c", &typing), Incoming::Typing(t) if t.user == "bob" && t.room.as_deref() == Some("team")));
-        let read = encode_signal("bob", &Signal::Read { conversation: "#team", at: 42 });
-        assert!(matches!(decode("c", &read), Incoming::Read(r) if r.at == 42 && r.conversation == "#team"));
-        let member = encode_signal("bob", &Signal::Member { room: "team", action: MemberAction::Leave, id: "m1" });
-        assert!(matches!(decode("c", &member), Incoming::Membership(m) if m.action == MemberAction::Leave && m.id == "m1"));
+        let typing = encode_signal(
+            "bob",
+            &Signal::Typing {
+                to: None,
+                room: Some("team"),
+            },
+        );
+        assert!(
+            matches!(decode("c", &typing), Incoming::Typing(t) if t.user == "bob" && t.room.as_deref() == Some("team"))
+        );
+        let read = encode_signal(
+            "bob",
+            &Signal::Read {
+                conversation: "#team",
+                at: 42,
+            },
+        );
+        assert!(
+            matches!(decode("c", &read), Incoming::Read(r) if r.at == 42 && r.conversation == "#team")
+        );
+        let member = encode_signal(
+            "bob",
+            &Signal::Member {
+                room: "team",
+                action: MemberAction::Leave,
+                id: "m1",
+            },
+        );
+        assert!(
+            matches!(decode("c", &member), Incoming::Membership(m) if m.action == MemberAction::Leave && m.id == "m1")
+        );
         for junk in [
             br#"{"Kind":"read","Sender":"bob"}"#.to_vec(),
-            br#"{"Kind":"member","Sender":"bob","Room":"t","Action":"explode","MessageId":"x"}"#.to_vec(),
+            br#"{"Kind":"member","Sender":"bob","Room":"t","Action":"explode","MessageId":"x"}"#
+                .to_vec(),
             br#"{"Kind":"zap","Sender":"bob"}"#.to_vec(),
             br#"{"Kind":7,"Sender":"bob"}"#.to_vec(),
         ] {
-            assert!(matches!(decode("c", &junk), Incoming::Unreadable(_)), "{}", String::from_utf8_lossy(&junk));
+            assert!(
+                matches!(decode("c", &junk), Incoming::Unreadable(_)),
+                "{}",
+                String::from_utf8_lossy(&junk)
+            );
         }
     }
 

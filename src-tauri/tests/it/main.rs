@@ -87,7 +87,12 @@ fn connect_send_and_errors_cross_as_codes() {
     let app = app_with(MemoryKeychain::default());
     let connection = format!("127.0.0.1:{},password=s3cret=+/", server.port());
 
-    let err = invoke(&app, "send", json!({"to": null, "text": "@bob hi"})).unwrap_err();
+    let err = invoke(
+        &app,
+        "send",
+        json!({"conversation": null, "text": "@bob hi"}),
+    )
+    .unwrap_err();
     assert_eq!(err["code"], "not_connected", "{err}");
 
     let err = invoke(&app, "connect", json!({"request": {"connection": connection, "username": "bad name"}, "events": "__CHANNEL__:1"})).unwrap_err();
@@ -123,7 +128,12 @@ fn connect_send_and_errors_cross_as_codes() {
 
     assert_eq!(ok["delivery"], "durable", "durable by default");
     assert_eq!(ok["online"], true);
-    let queued = invoke(&app, "send", json!({"to": "nobody", "text": "hello?"})).unwrap();
+    let queued = invoke(
+        &app,
+        "send",
+        json!({"conversation": "nobody", "text": "hello?"}),
+    )
+    .unwrap();
     assert_eq!(
         queued["content"], "@nobody hello?",
         "queued and returned at once"
@@ -135,7 +145,7 @@ fn connect_send_and_errors_cross_as_codes() {
         let page = invoke(
             &app,
             "history",
-            json!({"peer": "nobody", "before": null, "limit": 10}),
+            json!({"conversation": "@nobody", "before": null, "limit": 10}),
         )
         .unwrap();
         if page["messages"][0]["id"] == queued["id"] {
@@ -152,17 +162,22 @@ fn connect_send_and_errors_cross_as_codes() {
     let err = invoke(&app, "retry_message", json!({"id": "no-such-id"})).unwrap_err();
     assert_eq!(err["code"], "invalid_message", "{err}");
 
-    let err = invoke(&app, "send", json!({"to": null, "text": "no recipient"})).unwrap_err();
+    let err = invoke(
+        &app,
+        "send",
+        json!({"conversation": null, "text": "no recipient"}),
+    )
+    .unwrap_err();
     assert_eq!(err["code"], "invalid_message", "{err}");
     let huge = "x".repeat(redchat_core::MAX_CONTENT_BYTES + 1);
-    let err = invoke(&app, "send", json!({"to": "bob", "text": huge})).unwrap_err();
+    let err = invoke(&app, "send", json!({"conversation": "bob", "text": huge})).unwrap_err();
     assert_eq!(err["code"], "message_too_large", "{err}");
 
     // Next start: the saved profile and the keychain password are enough.
     let view = invoke(&app, "load_profile", json!({})).unwrap();
     assert_eq!(view["passwordSaved"], true);
     invoke(&app, "disconnect", json!({})).unwrap();
-    let err = invoke(&app, "send", json!({"to": "bob", "text": "hi"})).unwrap_err();
+    let err = invoke(&app, "send", json!({"conversation": "bob", "text": "hi"})).unwrap_err();
     assert_eq!(err["code"], "not_connected", "{err}");
 
     // The automatic connect at start-up keeps trying when the server is not there yet;
@@ -178,7 +193,12 @@ fn connect_send_and_errors_cross_as_codes() {
     let ok = invoke(&app, "connect", json!({"request": {"connection": nowhere, "username": "alice", "keepTrying": true, "delivery": "liveOnly"}, "events": "__CHANNEL__:4"})).unwrap();
     assert_eq!(ok["delivery"], "liveOnly");
     assert_eq!(ok["online"], false, "started, but the server is not there");
-    let queued = invoke(&app, "send", json!({"to": "bob", "text": "later"})).unwrap();
+    let queued = invoke(
+        &app,
+        "send",
+        json!({"conversation": "bob", "text": "later"}),
+    )
+    .unwrap();
     assert_eq!(
         queued["content"], "@bob later",
         "queued while the server is away"
@@ -207,4 +227,56 @@ fn without_a_keychain_the_password_is_asked_for_and_never_stored() {
     assert_eq!(ok["password"], "sessionOnly");
     assert!(ok["keychainProblem"].is_string());
     assert_eq!(app.profile.saved().unwrap().connection, bare);
+}
+
+#[test]
+fn rooms_presence_and_read_positions_go_through_the_commands() {
+    let server = RedisServer::start();
+    let app = app_with(MemoryKeychain::default());
+    let url = server.url();
+    invoke(&app, "connect", json!({"request": {"connection": url, "username": "alice", "sharePresence": true}, "events": "__CHANNEL__:1"})).unwrap();
+    let err = invoke(&app, "join", json!({"name": "#two words"})).unwrap_err();
+    assert_eq!(err["code"], "invalid_room", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("room name"),
+        "{err}"
+    );
+    let joined = invoke(&app, "join", json!({"name": "#Team"})).unwrap();
+    assert_eq!(joined, "#team", "the conversation id comes back normalised");
+    let sent = invoke(
+        &app,
+        "send",
+        json!({"conversation": "#team", "text": "hi all"}),
+    )
+    .unwrap();
+    assert_eq!(sent["conversation"], "#team");
+    assert_eq!(sent["room"], "team");
+    assert_eq!(sent["content"], "hi all", "room messages carry no @prefix");
+    let list = invoke(&app, "members", json!({"conversation": "#team"})).unwrap();
+    assert_eq!(list["members"][0]["user"], "alice", "{list}");
+    assert_eq!(list["unreadable"], 0);
+    invoke(&app, "mark_read", json!({"conversation": "#team"})).unwrap();
+    invoke(&app, "typing", json!({"conversation": "@bob"})).unwrap();
+    // Presence is written by the session's beat: who lists alice once it has run (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let who = invoke(&app, "who", json!({})).unwrap();
+        if who
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["user"] == "alice" && m["online"] == true)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice never showed online: {who}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    invoke(&app, "leave", json!({"conversation": "#team"})).unwrap();
+    let err = invoke(&app, "members", json!({"conversation": "@bob"})).unwrap_err();
+    assert_eq!(err["code"], "invalid_room");
+    invoke(&app, "disconnect", json!({})).unwrap();
 }

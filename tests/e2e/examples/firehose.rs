@@ -1,10 +1,10 @@
-//! The real window under a firehose (`make bench`): `redchat-cli bench` publishes to the
+//! The real window under a firehose (`make bench`): `redchat-bench delivery` publishes to the
 //! window's inbox at 1k, 5k and 10k msg/s for 30 s each while the page measures
 //! publish→rendered latency, frame times and DOM size; then scrolling back through 100k
 //! messages; then the footprint (PSS) of the app and its WebKit processes against the same
 //! binary showing an empty page. Writes JSON to the path given as the first argument.
 //!
-//! Environment: REDCHAT_APP (the app, embedded assets), REDCHAT_CLI (redchat-cli),
+//! Environment: REDCHAT_APP (the app, embedded assets), REDCHAT_BENCH (redchat-bench),
 //! FIREHOSE_SECONDS (default 30).
 
 use std::path::{Path, PathBuf};
@@ -80,7 +80,7 @@ fn main() {
             .nth(1)
             .unwrap_or_else(|| "target/bench/firehose.json".into()),
     );
-    let cli = std::env::var("REDCHAT_CLI").unwrap_or_else(|_| "target/perf/redchat-cli".into());
+    let cli = std::env::var("REDCHAT_BENCH").unwrap_or_else(|_| "target/perf/redchat-bench".into());
     let app_path = redchat_e2e::app_binary();
     let seconds: f64 = std::env::var("FIREHOSE_SECONDS")
         .ok()
@@ -137,7 +137,7 @@ fn main() {
             .args([
                 "--url",
                 &url,
-                "bench",
+                "delivery",
                 "--users",
                 "10",
                 "--rate",

@@ -40,7 +40,7 @@ fn main() {
     // Waiting in bob's inbox stream before he connects: shown with a catch-up banner.
     let mut early = server.raw();
     let _: String = redis::cmd("XADD")
-        .arg("redchat:inbox:bob")
+        .arg("redchat:{u:bob}:inbox")
         .arg("*")
         .arg("payload")
         .arg(r#"{"Id":0,"Sender":"erin","Content":"@bob sent while you were offline","ReceivedAt":"0001-01-01T00:00:00","MessageId":"shot-1","Durable":true,"Redchat":1}"#)

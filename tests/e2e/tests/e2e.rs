@@ -240,7 +240,7 @@ fn durable_delivery_through_a_server_crash_in_the_real_window() {
 
     // Sent to alice before she ever connected: waiting in her inbox stream.
     let early = r#"{"Id":0,"Sender":"carol","Content":"@alice while you were away","ReceivedAt":"0001-01-01T00:00:00","MessageId":"e2e-early-1","Durable":true,"Redchat":1}"#;
-    xadd(&server, "redchat:inbox:alice", early);
+    xadd(&server, "redchat:{u:alice}:inbox", early);
 
     let app = AppUnderTest::start(&home.0);
     app.wait_for(
@@ -294,7 +294,7 @@ fn durable_delivery_through_a_server_crash_in_the_real_window() {
     );
     let mut conn = server.raw();
     let entries: Vec<redis::Value> = redis::cmd("XRANGE")
-        .arg("redchat:inbox:bob")
+        .arg("redchat:{u:bob}:inbox")
         .arg("-")
         .arg("+")
         .query(&mut conn)

@@ -1,5 +1,8 @@
 // The line you type into. Enter sends; Shift+Enter is a new line. Errors show inline and the
-// text stays, so nothing typed is lost.
+// text stays, so nothing typed is lost. Lines starting with `/` are commands (/join #room,
+// /leave, /who); every input event is reported (the app sends typing signals from it).
+//
+// Selectors (WebDriver tests): #compose, #send, #compose-error.
 
 import { h, type Disposable } from "../dom";
 
@@ -9,7 +12,7 @@ export class Composer implements Disposable {
   private readonly error: HTMLElement;
   private readonly abort = new AbortController();
 
-  constructor(onSend: (line: string) => Promise<boolean>) {
+  constructor(onSend: (line: string) => Promise<boolean>, onInput: (value: string) => void = () => undefined) {
     this.input = h("textarea", { id: "compose", rows: "1", placeholder: "@bob hello there — Enter to send", "aria-label": "Message" });
     this.error = h("p", { class: "error", id: "compose-error", role: "alert" });
     const button = h("button", { type: "submit", id: "send", class: "primary" }, "Send");
@@ -31,7 +34,14 @@ export class Composer implements Disposable {
       },
       { signal },
     );
-    this.input.addEventListener("input", () => this.showError(null), { signal });
+    this.input.addEventListener(
+      "input",
+      () => {
+        this.showError(null);
+        onInput(this.input.value);
+      },
+      { signal },
+    );
     form.addEventListener(
       "submit",
       (e) => {

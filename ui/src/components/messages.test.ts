@@ -15,6 +15,11 @@ function chats(n: number, from = 0): SessionEvent[] {
     channel: "alice",
     legacy: false,
     durable: false,
+    conversation: "@bob",
+    room: null,
+    mine: false,
+    mentionsMe: false,
+    at: 1_764_000_000_000 + from + i,
   }));
 }
 
@@ -24,8 +29,8 @@ describe("MessageList windowing", () => {
     const list = new MessageList();
     document.body.append(list.el);
     model.apply(chats(1));
-    model.select("bob");
-    list.show(model.conversations.get("bob") ?? null);
+    model.select("@bob");
+    list.show(model.conversations.get("@bob") ?? null);
     // 10k messages arriving in frame-sized batches, as the shell sends them.
     for (let i = 1; i < 10_000; i += 160) {
       const changes = model.apply(chats(Math.min(160, 10_000 - i), i));
@@ -34,7 +39,7 @@ describe("MessageList windowing", () => {
     const rows = list.el.querySelectorAll("#messages > li");
     expect(rows.length).toBeLessThanOrEqual(WINDOW);
     expect(list.el.querySelectorAll("*").length).toBeLessThan(2000);
-    expect(model.conversations.get("bob")?.entries.length).toBe(10_000);
+    expect(model.conversations.get("@bob")?.entries.length).toBe(10_000);
     expect(rows[rows.length - 1]?.textContent).toContain("message 9999");
     expect(list.range).toEqual({ start: 10_000 - WINDOW, end: 10_000, total: 10_000 });
     list.dispose();

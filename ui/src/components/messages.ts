@@ -4,6 +4,10 @@
 // loads older history (on scroll, or its button) and says when there is no more. New messages
 // render live only while the view is at the newest message; otherwise a "new messages" button
 // counts them. Rows are built with text nodes only.
+//
+// Selectors (WebDriver tests): #messages (the list), .entry[data-id] rows with .mine, .mention
+// (a room message naming you), .system (joined/left lines), .notice, data-state (delivery);
+// #history-edge, #newer.
 
 import { h, replaceChildren, type Disposable } from "../dom";
 import { localDateTime, localTime } from "../format";
@@ -20,6 +24,7 @@ const EDGE = 300;
 /** What the delivery line of a message we sent says; `online`: connected right now. */
 export function deliveryLabel(entry: Entry, online: boolean): string {
   const peer = entry.to ?? "they";
+  const group = peer.startsWith("#") || peer.startsWith("~");
   const state = entry.delivery;
   if (state === undefined) return "";
   switch (state) {
@@ -28,9 +33,9 @@ export function deliveryLabel(entry: Entry, online: boolean): string {
     case "delivered":
       return "Delivered";
     case "stored":
-      return `Stored — ${peer} gets it on next connect`;
+      return group ? `Stored — ${peer} members get it on next connect` : `Stored — ${peer} gets it on next connect`;
     case "notDelivered":
-      return `Not delivered — ${peer} is not active`;
+      return group ? `Not delivered — nobody in ${peer} is active` : `Not delivered — ${peer} is not active`;
     case "failed":
       return `Failed: ${entry.reason ?? "unknown error"}`;
   }
@@ -47,7 +52,15 @@ const DELIVERY_CLASS = {
 
 export function renderEntry(entry: Entry, online = true): HTMLElement {
   const state = entry.delivery ? DELIVERY_CLASS[entry.delivery] : "";
-  const classes = ["entry", entry.kind, entry.mine ? "mine" : "", state].filter(Boolean).join(" ");
+  const classes = ["entry", entry.kind, entry.mine ? "mine" : "", entry.mention ? "mention" : "", state].filter(Boolean).join(" ");
+  if (entry.kind === "system") {
+    return h(
+      "li",
+      { class: classes, "data-id": entry.id, "data-user": entry.from },
+      h("span", { class: "text" }, entry.text),
+      h("time", { datetime: entry.time }, localTime(entry.time)),
+    );
+  }
   if (entry.kind === "notice") {
     return h("li", { class: classes, "data-id": entry.id, role: "note" }, h("span", { class: "text" }, entry.text));
   }
@@ -112,7 +125,6 @@ const NO_ACTIONS: ListActions = { retry: () => undefined, loadOlder: () => undef
 export class MessageList implements Disposable {
   readonly el: HTMLElement;
   private readonly list: HTMLOListElement;
-  private readonly header: HTMLElement;
   private readonly newer: HTMLButtonElement;
   /** First row while the real top of the loaded entries is shown: older history, or why not. */
   private readonly edge: HTMLElement;
@@ -126,11 +138,10 @@ export class MessageList implements Disposable {
   private online = true;
 
   constructor(private readonly actions: ListActions = NO_ACTIONS) {
-    this.header = h("header", { class: "conversation-header", id: "conversation-title" });
     this.list = h("ol", { class: "messages", id: "messages" });
     this.newer = h("button", { type: "button", class: "newer", id: "newer", hidden: true });
     this.edge = h("li", { class: "history-edge", id: "history-edge", "aria-live": "polite" });
-    this.el = h("section", { class: "conversation" }, this.header, this.list, this.newer);
+    this.el = h("section", { class: "conversation" }, this.list, this.newer);
     const signal = this.abort.signal;
     this.list.addEventListener("scroll", () => this.onScroll(), { signal, passive: true });
     // Full date on hover, computed when asked for rather than for every row rendered.
@@ -151,7 +162,7 @@ export class MessageList implements Disposable {
           retry.disabled = true;
           this.actions.retry(retry.dataset.retry);
         } else if (target.closest?.("button[data-load-older]") && this.conversation) {
-          this.actions.loadOlder(this.conversation.key);
+          this.actions.loadOlder(this.conversation.id);
         }
       },
       { signal },
@@ -190,12 +201,11 @@ export class MessageList implements Disposable {
     this.conversation = conversation;
     this.rows = new Map();
     this.setUnseen(0);
-    this.header.textContent = conversation ? conversation.title : "Redchat";
     if (!conversation) {
       this.start = this.end = 0;
       replaceChildren(
         this.list,
-        h("li", { class: "welcome" }, "Start a conversation: type @name followed by your message, then press Enter."),
+        h("li", { class: "welcome" }, "Start a conversation: type @name followed by your message, then press Enter — or join a room by typing #name in the box on the left."),
       );
       return;
     }
@@ -209,7 +219,7 @@ export class MessageList implements Disposable {
   /** `entries` were just added to the end of conversation `key`. */
   append(key: string, entries: Entry[]): void {
     const c = this.conversation;
-    if (!c || key !== c.key) return;
+    if (!c || key !== c.id) return;
     const before = c.entries.length - entries.length;
     // One layout read per batch; everything after it only writes.
     if (this.end !== before || !timed("atEnd", () => this.atEnd())) {
@@ -242,7 +252,7 @@ export class MessageList implements Disposable {
    */
   prepend(key: string, entries: Entry[]): void {
     const c = this.conversation;
-    if (!c || key !== c.key || entries.length === 0) return;
+    if (!c || key !== c.id || entries.length === 0) return;
     const n = entries.length;
     if (this.start > 0 || this.end === 0) {
       // Not rendered (above the window), or nothing was rendered: indices shift / start over.
@@ -283,18 +293,18 @@ export class MessageList implements Disposable {
 
   /** Entries of conversation `key` were inserted anywhere: render it again. */
   reload(key: string): void {
-    if (key === this.conversation?.key) this.show(this.conversation);
+    if (key === this.conversation?.id) this.show(this.conversation);
   }
 
   update(key: string, entry: Entry): void {
-    if (key !== this.conversation?.key) return;
+    if (key !== this.conversation?.id) return;
     const old = this.rows.get(entry);
     if (old) old.replaceWith(this.row(entry));
   }
 
   /** The older-history state of conversation `key` changed. */
   refreshEdge(key: string | null = null): void {
-    if (key === null || key === this.conversation?.key) this.syncEdge();
+    if (key === null || key === this.conversation?.id) this.syncEdge();
   }
 
   /** Puts the edge row first while the real top is rendered, with what it should say. */
@@ -321,7 +331,7 @@ export class MessageList implements Disposable {
       this.trimBottom();
     } else if (this.list.scrollTop < EDGE && c.older.state === "idle") {
       // The real top of what is loaded: ask for older history (once; the state says loading).
-      this.actions.loadOlder(c.key);
+      this.actions.loadOlder(c.id);
     } else if (this.end < c.entries.length && this.nearBottom()) {
       const to = Math.min(c.entries.length, this.end + PAGE);
       this.list.append(...c.entries.slice(this.end, to).map((e) => this.row(e)));

@@ -1,5 +1,5 @@
 // The settings form: connection string (validated inline as you type), optional password,
-// username, delivery mode, namespace. The password field is never pre-filled: it lives in the
+// username, delivery mode, "Share when I am online" (#share-presence, default on), namespace. The password field is never pre-filled: it lives in the
 // keychain.
 
 import { normaliseName, usernameProblem } from "../compose";
@@ -36,6 +36,7 @@ export class SettingsDialog implements Disposable {
   private readonly username: HTMLInputElement;
   private readonly namespace: HTMLInputElement;
   private readonly deliveryInputs: HTMLInputElement[];
+  private readonly sharePresence: HTMLInputElement;
   private readonly connectionHint: HTMLElement;
   private readonly usernameHint: HTMLElement;
   private readonly passwordHint: HTMLElement;
@@ -62,6 +63,14 @@ export class SettingsDialog implements Disposable {
     this.error = h("p", { class: "error", id: "settings-error", role: "alert" });
     this.submitButton = h("button", { type: "submit", id: "connect", class: "primary" }, "Connect");
     const cancel = h("button", { type: "button", id: "settings-cancel" }, "Cancel");
+    this.sharePresence = h("input", { type: "checkbox", id: "share-presence", checked: true, "aria-describedby": "share-presence-hint" });
+    const presence = h(
+      "div",
+      { class: "choice presence" },
+      this.sharePresence,
+      h("label", { for: "share-presence" }, "Share when I am online"),
+      h("p", { class: "hint", id: "share-presence-hint" }, "Others see a green dot next to your name while you are connected, and when you were last seen."),
+    );
     this.deliveryInputs = DELIVERY_CHOICES.map(({ mode }) =>
       h("input", { type: "radio", name: "delivery", value: mode, id: `delivery-${mode}`, "data-delivery": mode, "aria-describedby": `delivery-${mode}-hint` }),
     );
@@ -94,6 +103,7 @@ export class SettingsDialog implements Disposable {
       this.username,
       this.usernameHint,
       delivery,
+      presence,
       h("details", {}, h("summary", {}, "Advanced"), h("label", { for: "namespace" }, "Channel prefix (namespace)"), this.namespace),
       this.error,
       h("div", { class: "actions" }, cancel, this.submitButton),
@@ -124,6 +134,8 @@ export class SettingsDialog implements Disposable {
     this.namespace.value = view.profile.namespace;
     this.password.value = "";
     this.delivery = view.profile.delivery ?? "durable";
+    // Profiles saved before the setting existed share presence.
+    this.sharePresence.checked = view.profile.sharePresence !== false;
     const keychain = view.keychainProblem
       ? "No system keychain is available here, so the password is kept for this session only and asked for again next time."
       : view.passwordSaved
@@ -202,6 +214,7 @@ export class SettingsDialog implements Disposable {
       username: this.username.value,
       namespace: this.namespace.value,
       delivery: this.delivery,
+      sharePresence: this.sharePresence.checked,
     };
     if (this.password.value) request.password = this.password.value;
     this.deps.submit(request);

@@ -1,60 +1,136 @@
-// The conversation list: one entry per peer or raw channel, unread counts, "new" button.
+// The conversation list, in two sections: "Rooms" (rooms and raw channels) and "Direct
+// messages" (with the peer's online dot). Each row has an unread badge and a separate mention
+// badge. Rows are keyed by conversation id and updated in place, so a row being clicked is
+// never swapped out from under the pointer.
+//
+// Selectors (WebDriver tests):
+//   #conversations                      both sections
+//   #rooms, #directs                    the section lists
+//   li[data-conversation="<id>"]        a row (`@bob`, `#team`, `~messages`); also data-key,
+//                                       the old key (`bob` for a direct conversation, else the id)
+//   li.active                           the open one (aria-current)
+//   .title                              its name (`bob`, `#team`, `messages`)
+//   .unread-badge (also .unread)        unread count, hidden at 0
+//   .mention-badge                      mentions of you, hidden at 0
+//   .presence-dot.online|.offline[data-user]  direct messages only
 
-import { h, replaceChildren, type Disposable } from "../dom";
-import type { Conversation } from "../model";
+import { h, type Disposable } from "../dom";
+import type { ConversationId, Member } from "../ipc";
+import type { ConversationKind } from "../model";
+import { presenceDot, setPresence } from "./presence";
+
+/** A row as the sidebar shows it. */
+export interface SidebarItem {
+  id: ConversationId;
+  kind: ConversationKind;
+  title: string;
+  peer: string | null;
+  unread: number;
+  mentions: number;
+  /** The peer's online state (direct conversations). */
+  presence: Member | undefined;
+}
+
+interface Row {
+  li: HTMLElement;
+  title: HTMLElement;
+  unread: HTMLElement;
+  mention: HTMLElement;
+  dot: HTMLElement | null;
+}
 
 export class Sidebar implements Disposable {
   readonly el: HTMLElement;
-  private readonly list: HTMLElement;
+  private readonly rooms: HTMLElement;
+  private readonly directs: HTMLElement;
+  private readonly roomsEmpty: HTMLElement;
+  private readonly directsEmpty: HTMLElement;
   private readonly abort = new AbortController();
+  private readonly rows = new Map<ConversationId, Row>();
 
-  constructor(onSelect: (key: string) => void) {
-    this.list = h("ul", { class: "conversations", id: "conversations" });
-    this.el = h("nav", { class: "sidebar", "aria-label": "Conversations" }, h("h2", {}, "Conversations"), this.list);
-    this.list.addEventListener(
+  constructor(onSelect: (id: ConversationId) => void) {
+    this.rooms = h("ul", { class: "conversations", id: "rooms", "aria-label": "Rooms" });
+    this.directs = h("ul", { class: "conversations", id: "directs", "aria-label": "Direct messages" });
+    this.roomsEmpty = h("p", { class: "empty" }, "No rooms yet. Type #name above to join one.");
+    this.directsEmpty = h("p", { class: "empty" }, "No conversations yet. Type @name and a message below.");
+    this.el = h(
+      "div",
+      { class: "sections", id: "conversations" },
+      h("h2", {}, "Rooms"),
+      this.rooms,
+      this.roomsEmpty,
+      h("h2", {}, "Direct messages"),
+      this.directs,
+      this.directsEmpty,
+    );
+    this.el.addEventListener(
       "click",
       (e) => {
-        const item = (e.target as Element).closest<HTMLElement>("li[data-key]");
-        if (item?.dataset.key) onSelect(item.dataset.key);
+        const item = (e.target as Element).closest<HTMLElement>("li[data-conversation]");
+        if (item?.dataset.conversation) onSelect(item.dataset.conversation);
       },
       { signal: this.abort.signal },
     );
   }
 
-  /** Rows by conversation key: re-rendering updates them in place, so a row being clicked is
-   * never swapped out from under the pointer. */
-  private readonly rows = new Map<string, { li: HTMLElement; title: HTMLElement; unread: HTMLElement }>();
-
-  render(conversations: Conversation[], active: string | null): void {
-    if (conversations.length === 0) {
-      this.rows.clear();
-      replaceChildren(this.list, h("li", { class: "empty" }, "No conversations yet. Type @name and a message below."));
-      return;
+  /** Shows `items` (most recent first) with `active` highlighted. */
+  render(items: SidebarItem[], active: ConversationId | null): void {
+    const rooms: HTMLElement[] = [];
+    const directs: HTMLElement[] = [];
+    const seen = new Set<ConversationId>();
+    for (const item of items) {
+      seen.add(item.id);
+      const row = this.row(item);
+      this.update(row, item, item.id === active);
+      (item.kind === "direct" ? directs : rooms).push(row.li);
     }
-    const lis = conversations.map((c) => {
-      let row = this.rows.get(c.key);
-      if (!row) {
-        const title = h("span", { class: "title" });
-        const unread = h("span", { class: "unread" });
-        row = { li: h("li", { "data-key": c.key }, title, unread), title, unread };
-        this.rows.set(c.key, row);
-      }
-      const isActive = c.key === active;
-      row.li.className = isActive ? "active" : "";
-      if (isActive) row.li.setAttribute("aria-current", "true");
-      else row.li.removeAttribute("aria-current");
-      if (row.title.textContent !== c.title) row.title.textContent = c.title;
-      row.unread.hidden = c.unread === 0;
-      row.unread.textContent = c.unread > 0 ? String(c.unread) : "";
-      row.unread.setAttribute("aria-label", `${c.unread} unread`);
-      return row.li;
-    });
-    const same = lis.length === this.list.children.length && lis.every((li, i) => this.list.children[i] === li);
-    if (!same) this.list.replaceChildren(...lis);
+    for (const id of [...this.rows.keys()]) if (!seen.has(id)) this.rows.delete(id);
+    sync(this.rooms, rooms);
+    sync(this.directs, directs);
+    this.roomsEmpty.hidden = rooms.length > 0;
+    this.directsEmpty.hidden = directs.length > 0;
+  }
+
+  private row(item: SidebarItem): Row {
+    let row = this.rows.get(item.id);
+    if (!row) {
+      const title = h("span", { class: "title" });
+      const mention = h("span", { class: "mention-badge", hidden: true });
+      const unread = h("span", { class: "unread unread-badge", hidden: true });
+      const dot = item.kind === "direct" && item.peer !== null ? presenceDot(item.peer, item.presence) : null;
+      const li = h("li", { "data-conversation": item.id, "data-key": item.peer ?? item.id, "data-kind": item.kind }, dot, title, mention, unread);
+      row = { li, title, unread, mention, dot };
+      this.rows.set(item.id, row);
+    }
+    return row;
+  }
+
+  private update(row: Row, item: SidebarItem, active: boolean): void {
+    const className = active ? "active" : "";
+    if (row.li.className !== className) row.li.className = className;
+    if (active) row.li.setAttribute("aria-current", "true");
+    else row.li.removeAttribute("aria-current");
+    if (row.title.textContent !== item.title) row.title.textContent = item.title;
+    badge(row.unread, item.unread, `${item.unread} unread`, String(item.unread));
+    badge(row.mention, item.mentions, item.mentions === 1 ? "1 mention" : `${item.mentions} mentions`, `@${item.mentions}`);
+    if (row.dot) setPresence(row.dot, item.presence);
   }
 
   dispose(): void {
     this.abort.abort();
     this.el.remove();
   }
+}
+
+function badge(el: HTMLElement, n: number, label: string, text: string): void {
+  el.hidden = n <= 0;
+  const shown = n > 0 ? text : "";
+  if (el.textContent !== shown) el.textContent = shown;
+  if (el.getAttribute("aria-label") !== label) el.setAttribute("aria-label", label);
+}
+
+/** Puts `lis` in `list`, touching the DOM only when the order changed. */
+function sync(list: HTMLElement, lis: HTMLElement[]): void {
+  const same = lis.length === list.children.length && lis.every((li, i) => list.children[i] === li);
+  if (!same) list.replaceChildren(...lis);
 }

@@ -2,7 +2,7 @@
 // session events are pushed through the real Channel the app handed to connect/attach.
 
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { App } from "../app";
+import { App, type AppOptions } from "../app";
 import * as ipc from "../ipc";
 
 export type Handler = (cmd: string, args: Record<string, unknown>) => unknown;
@@ -16,7 +16,7 @@ export interface Harness {
 }
 
 export const profile: ipc.ProfileView = {
-  profile: { connection: "redis://127.0.0.1:6379", username: "alice", namespace: "", delivery: "durable" },
+  profile: { connection: "redis://127.0.0.1:6379", username: "alice", namespace: "", delivery: "durable", sharePresence: true },
   passwordSaved: false,
   keychainProblem: null,
 };
@@ -31,18 +31,28 @@ export const connected: ipc.Connected = {
   keychainProblem: null,
   delivery: "durable",
   online: true,
+  sharePresence: true,
 };
 
+/** A chat message; by default from bob to alice, in conversation `@<sender>`. */
 export function message(partial: Partial<ipc.ChatMessage> & { content: string }): ipc.ChatMessage {
+  const sender = partial.sender ?? "bob";
+  const sentAt = partial.sentAt ?? null;
+  const receivedAt = partial.receivedAt ?? "2026-11-24T10:00:00.000Z";
   return {
     id: crypto.randomUUID(),
-    sender: "bob",
+    sender,
     to: "alice",
-    sentAt: null,
-    receivedAt: "2026-11-24T10:00:00.000Z",
+    sentAt,
+    receivedAt,
     channel: "alice",
     legacy: false,
     durable: true,
+    conversation: `@${sender.toLowerCase()}`,
+    room: null,
+    mine: false,
+    mentionsMe: false,
+    at: Date.parse(sentAt ?? receivedAt),
     ...partial,
   };
 }
@@ -51,9 +61,42 @@ export function chat(content: string, sender = "bob", id: string = crypto.random
   return { kind: "chat", ...message({ content, sender, id }) };
 }
 
-/** A message we sent to `to`, as the backend returns it from send. */
-export function sentMessage(to: string, text: string, id: string = crypto.randomUUID()): ipc.ChatMessage {
-  return message({ id, sender: "alice", to, content: `@${to} ${text}`, channel: to, sentAt: new Date().toISOString(), receivedAt: new Date().toISOString() });
+/** A message in room `#<room>` from `sender`. */
+export function roomChat(room: string, content: string, sender = "bob", extra: Partial<ipc.ChatMessage> = {}): ipc.SessionEvent {
+  return { kind: "chat", ...message({ content, sender, conversation: `#${room}`, room, to: null, channel: `room:${room}`, ...extra }) };
+}
+
+/**
+ * A message we sent in `conversation` (`@bob`, `#team`, or a bare name meaning `@name`), as
+ * the backend returns it from send.
+ */
+export function sentMessage(conversation: string, text: string, id: string = crypto.randomUUID()): ipc.ChatMessage {
+  const id_ = /^[@#~]/u.test(conversation) ? conversation : `@${conversation}`;
+  const now = new Date().toISOString();
+  return message({
+    id,
+    sender: "alice",
+    to: id_.startsWith("@") ? id_.slice(1) : null,
+    // As the core does: a direct message's content keeps the `@bob ` prefix.
+    content: id_.startsWith("@") && !text.startsWith("@") ? `${id_} ${text}` : text,
+    channel: id_.slice(1),
+    sentAt: now,
+    receivedAt: now,
+    conversation: id_,
+    room: id_.startsWith("#") ? id_.slice(1) : null,
+    mine: true,
+    at: Date.parse(now),
+  });
+}
+
+/** What the mocked `send` returns: the conversation given, else the `@name` / `#room` the text starts with. */
+export function sendReply(args: Record<string, unknown>): ipc.ChatMessage {
+  const text = String(args.text);
+  if (typeof args.conversation === "string") return sentMessage(args.conversation, text);
+  const match = /^([@#]\S+)\s+([\s\S]*)$/u.exec(text.trim());
+  if (!match?.[1]) throw { code: "invalid_message", message: "start with @name or #room" };
+  const target = match[1].toLowerCase();
+  return sentMessage(target, target.startsWith("@") ? text.trim() : (match[2] ?? ""));
 }
 
 export function outgoing(m: ipc.ChatMessage, state: ipc.OutgoingState, reason: string | null = null): ipc.SessionEvent {
@@ -74,9 +117,11 @@ export function status(partial: Partial<ipc.Status> & { state: ipc.ConnectionSta
   };
 }
 
+/** Lets pending promises, timers of 0 ms and the next animation frame (sidebar renders) run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
   await new Promise((r) => setTimeout(r, 0));
+  await new Promise((r) => requestAnimationFrame(() => r(undefined)));
 }
 
 /** A promise to hand out from a handler and settle from the test. */
@@ -90,7 +135,12 @@ export function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; r
   return { promise, resolve, reject };
 }
 
-export async function start(overrides: Partial<Record<string, Handler>> = {}): Promise<Harness> {
+export interface StartOptions extends AppOptions {
+  /** Whether the window has focus (default: yes). */
+  focused?: boolean;
+}
+
+export async function start(overrides: Partial<Record<string, Handler>> = {}, options: StartOptions = {}): Promise<Harness> {
   const calls: Harness["calls"] = [];
   let channelId: number | null = null;
   let index = 0;
@@ -99,8 +149,17 @@ export async function start(overrides: Partial<Record<string, Handler>> = {}): P
     attach: () => null,
     check_connection: () => ({ addr: "127.0.0.1:6379", tls: false, user: null, hasPassword: false, db: 0, notes: [] }),
     connect: () => connected,
-    send: (_cmd, args) => sentMessage(String(args.to), String(args.text)),
+    send: (_cmd, args) => sendReply(args),
     history: () => ({ messages: [], more: null }),
+    join: (_cmd, args) => {
+      const name = String(args.name).toLowerCase();
+      return /^[#~]/u.test(name) ? name : `#${name}`;
+    },
+    leave: () => null,
+    mark_read: () => null,
+    typing: () => null,
+    members: () => ({ members: [], unreadable: 0 }),
+    who: () => [],
     retry_message: () => null,
     retry_now: () => null,
     disconnect: () => null,
@@ -119,7 +178,8 @@ export async function start(overrides: Partial<Record<string, Handler>> = {}): P
     if (!handler) throw new Error(`unexpected command ${cmd}`);
     return handler(cmd, a);
   });
-  const app = new App(ipc);
+  const focused = options.focused ?? true;
+  const app = new App(ipc, { hasFocus: () => focused, ...options });
   document.body.append(app.el);
   await app.start();
   await settle();
@@ -152,5 +212,13 @@ export async function typeAndSend(line: string): Promise<void> {
   const input = el<HTMLTextAreaElement>("#compose");
   input.value = line;
   input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+  await settle();
+}
+
+/** Types `value` into the "new conversation" box and presses Enter. */
+export async function openFromBox(value: string): Promise<void> {
+  const input = el<HTMLInputElement>("#new-conversation");
+  input.value = value;
+  input.form?.requestSubmit();
   await settle();
 }

@@ -121,7 +121,9 @@ impl Setup {
             heartbeat: config.heartbeat,
             connect_timeout: config.settings.connect_timeout,
             response_timeout: config.settings.response_timeout,
-            max_retry_delay: config.max_retry_delay.max(super::backoff::FIRST_RETRY_DELAY),
+            max_retry_delay: config
+                .max_retry_delay
+                .max(super::backoff::FIRST_RETRY_DELAY),
             stream_max_len: config.stream_max_len,
             share_presence: config.share_presence,
             presence_beat: config.presence_beat,

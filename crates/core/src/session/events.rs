@@ -232,7 +232,6 @@ impl Events {
     }
 }
 
-
 /// Where events go; cheap to clone (each task holds one).
 #[derive(Debug, Clone)]
 pub(crate) struct Emitter(pub mpsc::UnboundedSender<Event>);

@@ -5,13 +5,15 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use redis::Value;
+use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::config::{SessionConfig, Setup};
-use super::events::{Counters, Emitter, Event, Events, Member, Outgoing, OutgoingState, SendReport, Stats};
+use super::events::{
+    Counters, Emitter, Event, Events, Member, Outgoing, OutgoingState, SendReport, Stats,
+};
 use super::inbound::{self, Effect, Inbound, InboundTask, Router};
 use super::publisher::{self, Publisher};
 use super::readers::{self, Reader};
@@ -105,8 +107,7 @@ impl Session {
         channels.retain(|c| !c.is_empty());
         let list: Vec<String> = channels.iter().cloned().collect();
 
-        let (first, first_error) = match link::first_link(&client, &setup, &list, settings).await
-        {
+        let (first, first_error) = match link::first_link(&client, &setup, &list, settings).await {
             Ok(link) => (Some(link), None),
             Err(e) if config.keep_trying && e.is_retryable() => (None, Some(e.to_string())),
             Err(e) => return Err(e),
@@ -363,7 +364,11 @@ impl Session {
         })
     }
 
-    async fn submit_with(&self, draft: Draft, waiter: Option<publisher::Waiter>) -> Result<ChatMessage> {
+    async fn submit_with(
+        &self,
+        draft: Draft,
+        waiter: Option<publisher::Waiter>,
+    ) -> Result<ChatMessage> {
         if self.stopped() {
             return Err(Error::NotConnected);
         }
@@ -563,7 +568,10 @@ impl Session {
         if let ConversationId::Room(room) = &conversation {
             let mut pipe = redis::pipe();
             pipe.cmd("SADD").arg(keys.members(room)).arg(me.as_str());
-            let (added,): (u64,) = self.bounded(&pipe).await.map_err(|e| named(e, &keys.members(room)))?;
+            let (added,): (u64,) = self
+                .bounded(&pipe)
+                .await
+                .map_err(|e| named(e, &keys.members(room)))?;
             if added == 1 {
                 from = Some(self.member_line(room, MemberAction::Join).await?);
             } else if setup.durable() {
@@ -580,7 +588,9 @@ impl Session {
             .arg(keys.signal_channel(me))
             .arg(wire::encode_signal(me.as_str(), &Signal::Rooms))
             .ignore();
-        self.bounded::<()>(&pipe).await.map_err(|e| named(e, &keys.rooms(me)))?;
+        self.bounded::<()>(&pipe)
+            .await
+            .map_err(|e| named(e, &keys.rooms(me)))?;
         let (done, joined) = oneshot::channel();
         let _ = self.inner.reader.send(readers::Command::Join {
             conversation: conversation.clone(),
@@ -594,7 +604,11 @@ impl Session {
 
     /// Writes our join or leave line to a room (stream and channel); returns its stream id
     /// (or the time, live-only).
-    async fn member_line(&self, room: &crate::conversation::RoomName, action: MemberAction) -> Result<String> {
+    async fn member_line(
+        &self,
+        room: &crate::conversation::RoomName,
+        action: MemberAction,
+    ) -> Result<String> {
         let setup = self.setup();
         let keys = &setup.keys;
         let id = wire::new_id();
@@ -622,7 +636,10 @@ impl Session {
             .arg(&payload)
             .ignore();
         if setup.durable() {
-            let (entry,): (String,) = self.bounded(&pipe).await.map_err(|e| named(e, &keys.room_stream(room)))?;
+            let (entry,): (String,) = self
+                .bounded(&pipe)
+                .await
+                .map_err(|e| named(e, &keys.room_stream(room)))?;
             Ok(entry)
         } else {
             self.bounded::<()>(&pipe).await?;
@@ -641,7 +658,10 @@ impl Session {
         if let ConversationId::Room(room) = conversation {
             let mut pipe = redis::pipe();
             pipe.cmd("SREM").arg(keys.members(room)).arg(me.as_str());
-            let (removed,): (u64,) = self.bounded(&pipe).await.map_err(|e| named(e, &keys.members(room)))?;
+            let (removed,): (u64,) = self
+                .bounded(&pipe)
+                .await
+                .map_err(|e| named(e, &keys.members(room)))?;
             if removed == 1 {
                 self.member_line(room, MemberAction::Leave).await?;
             }
@@ -679,7 +699,8 @@ impl Session {
         answer.await.map_err(|_| Error::NotConnected)?
     }
 
-    /// Who is online (and who was recently), as last looked up (every presence beat).
+    /// Who is online (and who was recently seen), looked up now (as last looked up while
+    /// the link is down).
     ///
     /// # Errors
     /// [`Error::NotConnected`] after shutdown.
@@ -797,7 +818,9 @@ async fn effects(
         };
         match effect {
             Effect::SaveRead { conversation, at } => {
-                let Some(mut conn) = link.borrow().clone() else { continue };
+                let Some(mut conn) = link.borrow().clone() else {
+                    continue;
+                };
                 let keys = &setup.keys;
                 let me = &setup.user;
                 let text = conversation.to_string();

@@ -242,7 +242,10 @@ impl Unread {
 #[derive(Debug, Clone)]
 pub(crate) enum Effect {
     /// Store and broadcast our read position.
-    SaveRead { conversation: ConversationId, at: i64 },
+    SaveRead {
+        conversation: ConversationId,
+        at: i64,
+    },
     /// Someone's presence changed: look again.
     PresenceHint,
     /// Our joined list changed elsewhere, or a member list changed: look again.
@@ -433,7 +436,9 @@ impl InboundTask {
                 // Legacy live messages have fresh local ids: nothing to compare.
                 let stored = matches!(
                     source,
-                    Source::Room { stored: true, .. } | Source::Inbox { stored: true } | Source::Sent
+                    Source::Room { stored: true, .. }
+                        | Source::Inbox { stored: true }
+                        | Source::Sent
                 );
                 let dedup = !m.legacy || stored;
                 if old || (dedup && !self.seen.insert(&m.id)) {
@@ -442,7 +447,8 @@ impl InboundTask {
                 }
                 self.count(&m.conversation, m.at, m.mine, m.mentions_me);
                 if !m.mine {
-                    self.typing.remove(&(m.conversation.clone(), m.sender.clone()));
+                    self.typing
+                        .remove(&(m.conversation.clone(), m.sender.clone()));
                 }
                 self.shown();
                 self.events.emit(Event::Chat(m));

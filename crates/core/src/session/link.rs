@@ -122,9 +122,9 @@ pub(crate) async fn open_main(
 /// Opens the inbox reader's own connection: blocking reads would stall every other
 /// command on a shared socket, and need a response timeout longer than the block.
 pub(crate) async fn open_reader(
-client: &redis::Client,
-setup: &Setup,
-block: Duration,
+    client: &redis::Client,
+    setup: &Setup,
+    block: Duration,
 ) -> redis::RedisResult<MultiplexedConnection> {
     let limit = setup.connect_timeout.min(Duration::from_secs(5));
     let config = AsyncConnectionConfig::new()
@@ -132,8 +132,7 @@ block: Duration,
         .set_response_timeout(Some(block + setup.response_timeout));
     match tokio::time::timeout(
         limit + setup.response_timeout,
-        client
-            .get_multiplexed_async_connection_with_config(&config),
+        client.get_multiplexed_async_connection_with_config(&config),
     )
     .await
     {
@@ -143,4 +142,3 @@ block: Duration,
         ))),
     }
 }
-

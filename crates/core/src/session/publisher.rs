@@ -59,7 +59,16 @@ pub(crate) enum Command {
     },
 }
 
-type Sending = Pin<Box<dyn Future<Output = std::result::Result<redis::RedisResult<Vec<u64>>, tokio::time::error::Elapsed>> + Send>>;
+type Sending = Pin<
+    Box<
+        dyn Future<
+                Output = std::result::Result<
+                    redis::RedisResult<Vec<u64>>,
+                    tokio::time::error::Elapsed,
+                >,
+            > + Send,
+    >,
+>;
 
 /// The publisher's state.
 pub(crate) struct Publisher {
@@ -78,7 +87,13 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    fn outgoing(&self, q: &Queued, state: OutgoingState, receivers: Option<u64>, reason: Option<String>) {
+    fn outgoing(
+        &self,
+        q: &Queued,
+        state: OutgoingState,
+        receivers: Option<u64>,
+        reason: Option<String>,
+    ) {
         self.events.emit(Event::Outgoing(Outgoing {
             message: q.message.clone(),
             state,
@@ -88,9 +103,9 @@ impl Publisher {
     }
 
     fn accept(&mut self, queued: Queued) -> Result<()> {
-        self.outbox
-            .push(queued.clone())
-            .map_err(|e| Error::Storage(format!("could not save the message in the outbox: {e}")))?;
+        self.outbox.push(queued.clone()).map_err(|e| {
+            Error::Storage(format!("could not save the message in the outbox: {e}"))
+        })?;
         let _ = self.inbound.send(Inbound::Sent {
             id: queued.message.id.clone(),
         });
@@ -116,7 +131,9 @@ impl Publisher {
             }
             Command::Retry { id, done } => {
                 let result = match self.outbox.find_failed(&id) {
-                    None => Err(Error::InvalidMessage("no failed message with that id".into())),
+                    None => Err(Error::InvalidMessage(
+                        "no failed message with that id".into(),
+                    )),
                     Some(q) => self.accept(q.clone()).map(|()| {
                         self.outgoing(&q, OutgoingState::Queued, None, None);
                     }),
@@ -147,11 +164,16 @@ impl Publisher {
             if sending.is_none() && pause.is_none() {
                 let conn = self.link.borrow_and_update().clone();
                 if let Some(conn) = conn {
-                    let batch = self.outbox.front(if one_at_a_time { 1 } else { SEND_BATCH });
+                    let batch = self
+                        .outbox
+                        .front(if one_at_a_time { 1 } else { SEND_BATCH });
                     if !batch.is_empty() {
                         in_flight.extend(batch.iter().map(|q| q.message.id.clone()));
                         let limit = self.setup.response_timeout;
-                        let fut = tokio::time::timeout(limit, send_batch(conn, self.setup.clone(), batch.clone()));
+                        let fut = tokio::time::timeout(
+                            limit,
+                            send_batch(conn, self.setup.clone(), batch.clone()),
+                        );
                         sending = Some((batch, Box::pin(fut)));
                     }
                 }

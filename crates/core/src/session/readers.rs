@@ -81,7 +81,9 @@ fn just_before(id: &str) -> String {
 enum Pass {
     Stop,
     /// Reopen the reader connection (commands changed the stream set, or an error).
-    Reopen { failed: bool },
+    Reopen {
+        failed: bool,
+    },
 }
 
 impl Reader {
@@ -104,7 +106,10 @@ impl Reader {
         }
         self.joined_at
             .iter()
-            .find(|(c, _)| c.room().is_some_and(|r| self.setup.keys.room_stream(r) == key))
+            .find(|(c, _)| {
+                c.room()
+                    .is_some_and(|r| self.setup.keys.room_stream(r) == key)
+            })
             .and_then(|(_, from)| from.as_deref().map(just_before))
             .unwrap_or_else(|| "0-0".into())
     }
@@ -207,32 +212,29 @@ impl Reader {
         true
     }
 
-    fn apply(&mut self, cmd: Command) -> impl Future<Output = bool> + '_ {
-        async move {
-            match cmd {
-                Command::Join {
-                    conversation,
-                    from,
-                    done,
-                } => {
-                    let mut joined = self.joined_at.clone();
-                    joined.insert(conversation, from);
-                    self.set_joined(joined).await;
-                    let _ = done.send(());
-                }
-                Command::Leave { conversation } => {
-                    let mut joined = self.joined_at.clone();
-                    joined.remove(&conversation);
-                    if let Some(room) = conversation.room() {
-                        self.cursors.remove(&self.setup.keys.room_stream(room));
-                    }
-                    self.set_joined(joined).await;
-                }
-                Command::Resync => {
-                    self.sync().await;
-                }
+    async fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join {
+                conversation,
+                from,
+                done,
+            } => {
+                let mut joined = self.joined_at.clone();
+                joined.insert(conversation, from);
+                self.set_joined(joined).await;
+                let _ = done.send(());
             }
-            true
+            Command::Leave { conversation } => {
+                let mut joined = self.joined_at.clone();
+                joined.remove(&conversation);
+                if let Some(room) = conversation.room() {
+                    self.cursors.remove(&self.setup.keys.room_stream(room));
+                }
+                self.set_joined(joined).await;
+            }
+            Command::Resync => {
+                self.sync().await;
+            }
         }
     }
 
@@ -387,7 +389,10 @@ impl Reader {
                         self.events.notice(format!(
                             "The stream {key} cannot be read ({why}). It is left out until Redchat reconnects; messages that arrive live are still shown. Ask an admin to fix or delete that key."
                         ));
-                        let _ = self.inbound.send(Inbound::StreamReadable { key, readable: false });
+                        let _ = self.inbound.send(Inbound::StreamReadable {
+                            key,
+                            readable: false,
+                        });
                     }
                 }
                 Err(e) => {

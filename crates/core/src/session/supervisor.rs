@@ -60,7 +60,13 @@ enum Ended {
 }
 
 impl Supervisor {
-    fn status(&self, state: State, reason: Option<String>, attempt: u32, retry_in: Option<Duration>) {
+    fn status(
+        &self,
+        state: State,
+        reason: Option<String>,
+        attempt: u32,
+        retry_in: Option<Duration>,
+    ) {
         self.events.emit(Event::Status(Status {
             state,
             user: self.setup.user.to_string(),
@@ -97,7 +103,12 @@ impl Supervisor {
                 None => {
                     if attempt > 0 {
                         let delay = backoff(attempt, self.setup.max_retry_delay);
-                        self.status(State::Reconnecting, Some(reason.clone()), attempt, Some(delay));
+                        self.status(
+                            State::Reconnecting,
+                            Some(reason.clone()),
+                            attempt,
+                            Some(delay),
+                        );
                         let sleep = tokio::time::sleep(delay);
                         tokio::pin!(sleep);
                         let stop = loop {

@@ -4,5 +4,8 @@ mod support;
 
 mod faults;
 mod history;
+mod presence;
+mod regression;
+mod rooms;
 mod session;
 mod tls;

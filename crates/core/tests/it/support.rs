@@ -60,3 +60,33 @@ pub fn publish(server: &RedisServer, channel: &str, payload: &[u8]) -> u64 {
 pub fn numsub(server: &RedisServer, channel: &str) -> u64 {
     server.numsub(channel)
 }
+
+/// Connects `user` with `tweak` applied to the config (presence beat, data dir, devices).
+pub async fn connect_with(
+    server: &RedisServer,
+    user: &str,
+    tweak: impl FnOnce(&mut SessionConfig),
+) -> (Session, Events) {
+    let mut config = SessionConfig::new(settings(&server.url()), Username::parse(user).unwrap());
+    config.presence_beat = Duration::from_millis(200);
+    tweak(&mut config);
+    Session::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("{user} should connect: {e}"))
+}
+
+/// Waits for the first chat message, skipping everything else.
+pub async fn next_chat(events: &mut Events, what: &str) -> redchat_core::ChatMessage {
+    match next_matching(events, what, |e| matches!(e, Event::Chat(_))).await {
+        Event::Chat(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+/// Waits until the session reports having joined `conversation` (the reader subscribed).
+pub async fn joined(events: &mut Events, conversation: &str) {
+    next_matching(events, &format!("joined {conversation}"), |e| {
+        matches!(e, Event::Joined { conversations } if conversations.iter().any(|c| c.to_string() == conversation))
+    })
+    .await;
+}

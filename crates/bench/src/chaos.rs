@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::bench::{pace, uuid_fragment};
+use crate::delivery::{pace, uuid_fragment};
 
 /// One chaos run's figures.
 #[derive(Debug, Clone)]
@@ -186,7 +186,8 @@ pub async fn chaos_run(
             tokio::time::sleep(down).await;
             let s = server.clone();
             tokio::task::spawn_blocking(move || s.lock().expect("server lock").restart()).await?;
-            *ready_at.lock().expect("ready lock") = Some((Instant::now(), crate::bench::now_us()));
+            *ready_at.lock().expect("ready lock") =
+                Some((Instant::now(), crate::delivery::now_us()));
             anyhow::Ok(())
         })
     };

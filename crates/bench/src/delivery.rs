@@ -23,8 +23,6 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::ConnectionArgs;
-
 #[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
     /// Simulated users (each has its own connection).
@@ -123,8 +121,8 @@ pub(crate) fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
-pub async fn run(args: &ConnectionArgs, bench: &BenchArgs) -> Result<std::process::ExitCode> {
-    let settings = ConnectionSettings::parse(&args.url)
+pub async fn run(url: &str, bench: &BenchArgs) -> Result<std::process::ExitCode> {
+    let settings = ConnectionSettings::parse(url)
         .context("reading --url")?
         .settings;
     let duration = Duration::from_secs_f64(bench.duration);
