@@ -2,5 +2,6 @@
 
 mod chat;
 mod outbox;
+mod rooms;
 mod scripts;
 mod support;
