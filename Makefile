@@ -39,7 +39,8 @@ test-ui:
 
 ## e2e: the real app under Xvfb through tauri-driver
 e2e: app-debug
-	xvfb-run -a -s "-screen 0 1280x800x24" cargo test -p redchat-e2e
+	cargo build -p redchat-cli
+	xvfb-run -a -s "-screen 0 1280x800x24" cargo test -p redchat-e2e -- --test-threads=1
 
 ## test: everything: formatting, lints, Rust tests, UI tests, end-to-end
 test: deps-test fmt-check lint test-rust test-ui e2e

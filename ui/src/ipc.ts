@@ -331,12 +331,12 @@ export function members(conversation: ConversationId): Promise<MemberList> {
   return call("members", { conversation });
 }
 
-/** Everyone online (and recently seen). */
 /** Sets the native window title (unread counts: `(3) Redchat`). */
 export function setTitle(title: string): Promise<void> {
   return call("set_title", { title });
 }
 
+/** Everyone online (and recently seen). */
 export function who(): Promise<Member[]> {
   return call("who");
 }

@@ -23,6 +23,14 @@ pub fn app_binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/redchat")
 }
 
+/// The CLI binary: `$REDCHAT_CLI`, else `target/debug/redchat-cli` of this workspace.
+pub fn cli_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("REDCHAT_CLI") {
+        return PathBuf::from(path);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/redchat-cli")
+}
+
 /// tauri-driver plus one app instance, killed on drop.
 pub struct AppUnderTest {
     driver: Child,
@@ -147,7 +155,15 @@ impl AppUnderTest {
     /// # Panics
     /// After [`WAIT`], with `what` and the page's last answer.
     pub fn wait_for(&self, what: &str, script: &str, args: Value) -> Value {
-        let deadline = Instant::now() + WAIT;
+        self.wait_for_within(what, script, args, WAIT)
+    }
+
+    /// Like [`AppUnderTest::wait_for`], with its own bound (e.g. presence expiry).
+    ///
+    /// # Panics
+    /// After `limit`.
+    pub fn wait_for_within(&self, what: &str, script: &str, args: Value, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
         loop {
             let v = self.execute(script, args.clone());
             let truthy = !matches!(&v, Value::Null | Value::Bool(false))
@@ -245,7 +261,7 @@ impl AppUnderTest {
     pub fn connect_as(&self, connection: &str, user: &str) {
         self.wait_for(
             "the settings form",
-            "return !document.querySelector('.overlay').hidden",
+            "const o = document.querySelector('.overlay'); return !!o && !o.hidden",
             json!([]),
         );
         self.type_into("#connection", connection);

@@ -1,5 +1,8 @@
 //! The real app, driven through WebDriver under Xvfb, against a real redis-server.
 
+#[path = "rooms.rs"]
+mod rooms;
+
 use redchat_core::testing::RedisServer;
 use redchat_e2e::{AppUnderTest, DataHome, WAIT};
 use serde_json::{Value, json};
