@@ -5,7 +5,9 @@
 #   3. the real window under a firehose, scrolling back, and 4. footprint
 #   5. release binary and package sizes
 #   6. chaos: redis-server SIGKILLed and restarted mid-run, durable vs live-only
-# BENCH_SECONDS (default 4) and FIREHOSE_SECONDS (default 30) shorten or lengthen runs.
+#   7. rooms: one room, 200 members, 1k msg/s vs bare SUBSCRIBE; 8. presence cost of 2,000 users
+#      (medians of 3 runs in docs/bench/rooms-presence.json)
+# BENCH_SECONDS (default 4), FIREHOSE_SECONDS (30), ROOM_SECONDS (10), PRESENCE_SECONDS (20) shorten or lengthen runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=docs/bench
@@ -59,3 +61,4 @@ for i in 1 2 3; do
   target/perf/redchat-bench --url "redis://127.0.0.1:$port" presence --users 2000 \
     --duration "${PRESENCE_SECONDS:-20}" --out "$out/presence-$i.json" >/dev/null
 done
+python3 scripts/bench-medians.py "$out" | tee "$out/rooms-presence.txt"

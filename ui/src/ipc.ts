@@ -1,5 +1,6 @@
 // The only module that talks to Rust. Types mirror src-tauri/src/state.rs and
-// crates/core (session.rs, wire.rs, inbox.rs); error codes mirror the shell's `Code` enum.
+// crates/core (session/events.rs, wire.rs, inbox.rs); error codes mirror core's `Code` enum
+// (crates/core/src/error.rs).
 // Conversations, rooms, presence, typing and read positions follow the IPC contract of issue 8;
 // everything crosses as camelCase JSON.
 

@@ -67,10 +67,25 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-fn summary(mode: &str, sent: u64, expected: u64, mut lat: Vec<u64>) -> Value {
+/// CPU time this process has used (user + system), in microseconds (Linux).
+fn cpu_us() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces): utime is 14th, stime 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    ticks * 10_000 // USER_HZ = 100
+}
+
+fn summary(mode: &str, sent: u64, expected: u64, mut lat: Vec<u64>, cpu: u64) -> Value {
     lat.sort_unstable();
+    let delivered = lat.len().max(1) as f64;
     json!({
         "mode": mode, "sent": sent, "expected": expected, "received": lat.len(),
+        "cpuUsPerDelivery": (cpu as f64 / delivered * 100.0).round() / 100.0,
         "lost": expected.saturating_sub(lat.len() as u64),
         "latencyMs": { "p50": percentile(&lat, 0.5), "p90": percentile(&lat, 0.9),
                        "p99": percentile(&lat, 0.99), "max": percentile(&lat, 1.0) },
@@ -158,6 +173,7 @@ async fn redchat_room(settings: &ConnectionSettings, args: &RoomArgs) -> Result<
         sessions.push(session);
     }
     let sender = sessions.last().cloned().expect("sender");
+    let cpu_start = cpu_us();
     let name = RoomName::parse(&room)?;
     let body = "x".repeat(args.payload);
     let (sent, _errors, _) = pace(
@@ -173,6 +189,7 @@ async fn redchat_room(settings: &ConnectionSettings, args: &RoomArgs) -> Result<
     .await;
     let expected = sent * args.members as u64;
     drain(&received, expected).await;
+    let cpu = cpu_us() - cpu_start;
     for s in &sessions {
         s.shutdown(Duration::from_secs(2)).await;
     }
@@ -180,7 +197,7 @@ async fn redchat_room(settings: &ConnectionSettings, args: &RoomArgs) -> Result<
     while let Some(l) = receivers.join_next().await {
         lat.extend(l?);
     }
-    Ok(summary("redchat", sent, expected, lat))
+    Ok(summary("redchat", sent, expected, lat, cpu))
 }
 
 async fn baseline_room(settings: &ConnectionSettings, args: &RoomArgs) -> Result<Value> {
@@ -223,6 +240,7 @@ async fn baseline_room(settings: &ConnectionSettings, args: &RoomArgs) -> Result
         .await
         .context("baseline publisher")?;
     let pad = "x".repeat(args.payload + 150);
+    let cpu_start = cpu_us();
     let (sent, _, _) = pace(
         1,
         args.rate,
@@ -244,12 +262,13 @@ async fn baseline_room(settings: &ConnectionSettings, args: &RoomArgs) -> Result
     .await;
     let expected = sent * args.members as u64;
     drain(&received, expected).await;
+    let cpu = cpu_us() - cpu_start;
     let _ = stop_tx.send(true);
     let mut lat = Vec::new();
     while let Some(l) = receivers.join_next().await {
         lat.extend(l?);
     }
-    Ok(summary("baseline", sent, expected, lat))
+    Ok(summary("baseline", sent, expected, lat, cpu))
 }
 
 /// `INFO` fields as numbers.

@@ -68,7 +68,7 @@ pub fn run(
 
     match &broadcast {
         Some(channel) => println!(
-            "Chatting as {me} on #{channel}. Type a line and press Enter; Ctrl-D or /quit to leave."
+            "Chatting as {me} on ~{channel}. Type a line and press Enter; Ctrl-D or /quit to leave."
         ),
         None => println!(
             "Chatting as {me}. Type @name message or #room message and press Enter; /join #room, \
@@ -79,7 +79,7 @@ pub fn run(
     let mut peer: Option<ConversationId> = None;
     loop {
         let prompt = match (&broadcast, &peer) {
-            (Some(channel), _) => format!("#{channel}> "),
+            (Some(channel), _) => format!("~{channel}> "),
             (None, Some(p)) => format!("{p}> "),
             (None, None) => "> ".to_string(),
         };

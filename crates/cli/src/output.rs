@@ -54,13 +54,13 @@ pub fn human(event: &Event) -> Option<String> {
             }
         )),
         Event::Plain(p) => Some(format!(
-            "[{}] #{}: {}",
+            "[{}] ~{}: {}",
             local_time(&p.received_at),
             terminal_safe(&p.channel),
             terminal_safe(&p.text)
         )),
         Event::Unreadable(u) => Some(format!(
-            "[{}] #{}: unreadable message ({}, {} bytes): {}",
+            "[{}] ~{}: unreadable message ({}, {} bytes): {}",
             local_time(&u.received_at),
             terminal_safe(&u.channel),
             u.reason,

@@ -92,12 +92,16 @@ pub(crate) fn entries(v: Value) -> Vec<Entry> {
                 Value::Map(m) => m.into_iter().flat_map(|(k, v)| [k, v]).collect(),
                 _ => Vec::new(),
             };
-            let payload = flat.chunks(2).find_map(|kv| match kv {
-                [k, Value::BulkString(v)] if text(k).as_deref() == Some(PAYLOAD_FIELD) => {
-                    Some(v.clone())
+            let mut payload = None;
+            let mut items = flat.into_iter();
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                if let Value::BulkString(v) = v
+                    && text(&k).as_deref() == Some(PAYLOAD_FIELD)
+                {
+                    payload = Some(v);
+                    break;
                 }
-                _ => None,
-            });
+            }
             Some(Entry { id, payload })
         })
         .collect()

@@ -12,7 +12,7 @@
 //! | `<ns>redchat:{u:<user>}:inbox` | stream | direct messages to the user (durable) |
 //! | `<ns>redchat:{u:<user>}:sent` | stream | direct messages the user sent (history, other devices) |
 //! | `<ns>redchat:{u:<user>}:rooms` | hash | rooms and channels the user is in → stream id at joining |
-//! | `<ns>redchat:{u:<user>}:read` | hash | conversation → read position (ms) |
+//! | `<ns>redchat:{u:<user>}:read` | sorted set | conversation → read position (ms), only raised (`ZADD GT`) |
 //! | `<ns>redchat:{u:<user>}:devices` | sorted set | device id → presence expiry (ms); the key has a TTL |
 //! | `<ns>redchat:{r:<room>}:live` | channel | a room's live messages, typing, joins and leaves |
 //! | `<ns>redchat:{r:<room>}:log` | stream | a room's messages, joins and leaves (durable) |
@@ -70,7 +70,7 @@ impl Keys {
         self.user(user, "rooms")
     }
 
-    /// The hash of a user's read positions.
+    /// The sorted set of a user's read positions (score: ms; only raised).
     pub fn read_positions(&self, user: &Username) -> String {
         self.user(user, "read")
     }

@@ -1,7 +1,7 @@
 //! What a session keeps on disk, per server + user: the outbox and the inbox cursor.
 //!
 //! Layout under the caller's data directory (the app's data dir, the CLI's
-//! `$XDG_DATA_HOME/redchat`): `<host>-<port>-db<n>/<namespace><user>/{outbox.jsonl,inbox.json}`.
+//! `$XDG_DATA_HOME/redchat`): `<host>-<port>-db<n>/<namespace><user>/{outbox.jsonl,cursors.json}`.
 //! Nothing secret is stored: no password, no connection string.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};

@@ -473,6 +473,14 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
     if nesting_depth(text) > MAX_DEPTH {
         return unreadable(&format!("JSON nested deeper than {MAX_DEPTH} levels"));
     }
+    // Fast path: the exact field names Redchat and the original client write, borrowed, no
+    // JSON tree. Anything else (other casing, kinds, odd types) takes the general path below.
+    if let Ok(fast) = serde_json::from_str::<FastChat<'_>>(text)
+        && fast.kind.is_none()
+        && let Some(chat) = fast.into_chat(channel, &placeholder, now, &received_at)
+    {
+        return Incoming::Chat(chat);
+    }
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         // Not JSON: the original console client and redis-cli send plain strings.
@@ -584,6 +592,101 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
         mine: false,
         mentions_me: false,
     })
+}
+
+/// Whether `payload` is a chat message marked `"Durable":true` (exactly cased, as Redchat
+/// writes it), read without building anything: the live copies of durable messages are
+/// skipped by readers that take the stream copy. Anything else answers `false` and is
+/// decoded in full (where other casings of `Durable` are honoured too).
+pub fn is_durable_chat(payload: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Peek {
+        #[serde(rename = "Durable", default)]
+        durable: Option<bool>,
+        #[serde(rename = "Kind", default)]
+        kind: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "Sender", default)]
+        sender: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "Content", default)]
+        content: Option<serde::de::IgnoredAny>,
+    }
+    payload.len() <= MAX_PAYLOAD_BYTES
+        && serde_json::from_slice::<Peek>(payload).is_ok_and(|p| {
+            p.durable == Some(true) && p.kind.is_none() && p.sender.is_some() && p.content.is_some()
+        })
+}
+
+/// A chat payload with exactly-cased field names (what Redchat and the original client
+/// write). When a payload names a field twice in different casing, the exactly-cased one wins.
+#[derive(Deserialize)]
+struct FastChat<'a> {
+    #[serde(rename = "Id", default)]
+    id: Option<serde_json::Number>,
+    #[serde(rename = "Sender", borrow)]
+    sender: std::borrow::Cow<'a, str>,
+    #[serde(rename = "Content", borrow)]
+    content: std::borrow::Cow<'a, str>,
+    #[serde(rename = "MessageId", default, borrow)]
+    message_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "SentAt", default, borrow)]
+    sent_at: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "To", default, borrow)]
+    to: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "Room", default, borrow)]
+    room: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "Durable", default)]
+    durable: Option<bool>,
+    #[serde(rename = "Kind", default)]
+    kind: Option<serde::de::IgnoredAny>,
+}
+
+impl FastChat<'_> {
+    /// The message, as the general path would read it; `None` sends it there (a sender
+    /// that is empty or too long gets that path's precise reason).
+    fn into_chat(
+        self,
+        channel: &str,
+        placeholder: &ConversationId,
+        now: DateTime<Utc>,
+        received_at: &str,
+    ) -> Option<ChatMessage> {
+        let _ = self.id;
+        let sender = self.sender.trim();
+        if sender.is_empty() || sender.chars().count() > MAX_SENDER_CHARS {
+            return None;
+        }
+        let message_id = self
+            .message_id
+            .as_deref()
+            .filter(|id| !id.is_empty() && id.len() <= 64);
+        let sent = self.sent_at.as_deref().and_then(parse_time);
+        let room = self
+            .room
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.chars().count() <= MAX_SENDER_CHARS);
+        let to = self
+            .to
+            .as_deref()
+            .map(str::to_string)
+            .or_else(|| room.is_none().then(|| channel.to_string()));
+        Some(ChatMessage {
+            id: message_id.map_or_else(new_id, str::to_string),
+            conversation: placeholder.clone(),
+            sender: sender.to_string(),
+            to,
+            room: room.map(str::to_string),
+            content: self.content.into_owned(),
+            sent_at: sent.map(format_time),
+            at: sent.map_or(now.timestamp_millis(), |t| t.timestamp_millis()),
+            received_at: received_at.to_string(),
+            channel: channel.to_string(),
+            legacy: message_id.is_none(),
+            durable: self.durable == Some(true),
+            mine: false,
+            mentions_me: false,
+        })
+    }
 }
 
 /// Deepest `[`/`{` nesting outside strings. Linear, no allocation: runs before any parse.
@@ -833,6 +936,27 @@ mod tests {
                 String::from_utf8_lossy(&junk)
             );
         }
+    }
+
+    #[test]
+    fn the_fast_path_reads_like_the_general_one() {
+        // Same payloads, one exactly cased (fast path), one not (general path).
+        let exact = br#"{"Id":0,"Sender":" alice ","Content":"hi","MessageId":"m1","SentAt":"2026-01-01T00:00:00Z","To":"bob","Durable":true}"#;
+        let lower = br#"{"id":0,"sender":" alice ","content":"hi","messageid":"m1","sentat":"2026-01-01T00:00:00Z","to":"bob","durable":true}"#;
+        let (Incoming::Chat(mut a), Incoming::Chat(mut b)) =
+            (decode("c", exact), decode("c", lower))
+        else {
+            panic!("both are chat")
+        };
+        a.received_at.clear();
+        b.received_at.clear();
+        assert_eq!(a, b);
+        assert!(
+            matches!(decode("c", br#"{"Sender":"","Content":"x"}"#), Incoming::Unreadable(u) if u.reason.contains("sender"))
+        );
+        assert!(
+            matches!(decode("c", br#"{"Sender":"a","Content":"x","Id":"7"}"#), Incoming::Unreadable(u) if u.reason.contains("Id"))
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Takes docs/screenshot.png: alice and bob chatting in two real Redchat windows.
+//! Takes docs/screenshot.png (alice and bob chatting in two real Redchat windows),
+//! docs/screenshot-rooms.png (a room with members, presence, a mention, typing, unread) and
+//! docs/screenshot-reconnecting.png.
 //!
 //! Run with `make screenshot` (Xvfb, a spawned redis-server, tauri-driver).
 
@@ -96,6 +98,65 @@ fn main() {
 
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshot.png");
     capture(&out);
+
+    // A room: members with presence dots, a mention, typing, unread badges.
+    let now = redchat_core::wire::now_ms();
+    let mut pipe = redis::pipe();
+    pipe.cmd("SADD")
+        .arg("redchat:{r:team}:members")
+        .arg("carol")
+        .arg("erin")
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("redchat:directory")
+        .arg(now + 600_000)
+        .arg("carol")
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("redchat:directory")
+        .arg(now - 3_600_000)
+        .arg("erin")
+        .ignore();
+    let _: () = pipe.query(&mut conn).unwrap();
+    for app in [&alice, &bob] {
+        app.type_and_enter("#new-conversation", "#team");
+        app.wait_for(
+            "#team open",
+            "return document.querySelector('#conversation-title').textContent.includes('#team')",
+            json!([]),
+        );
+    }
+    bob.type_and_enter("#compose", "Standup in 5. @alice can you share the board?");
+    wait_entry(&alice, "share the board");
+    alice.type_and_enter("#compose", "On it, sharing in a minute.");
+    wait_entry(&bob, "sharing in a minute");
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg("bob")
+        .arg(r#"{"Id":0,"Sender":"dave","Content":"@bob are you joining the standup?","ReceivedAt":"0001-01-01T00:00:00"}"#)
+        .query(&mut conn)
+        .unwrap();
+    bob.wait_for(
+        "dave's unread badge",
+        "const b = document.querySelector(\"#conversations li[data-conversation='@dave'] .unread-badge\"); return !!b && !b.hidden",
+        json!([]),
+    );
+    alice.wait_for(
+        "members with dots",
+        "return document.querySelectorAll('#members li[data-user]').length >= 4",
+        json!([]),
+    );
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg("redchat:{r:team}:live")
+        .arg(r#"{"Kind":"typing","Sender":"carol","Room":"team"}"#)
+        .query(&mut conn)
+        .unwrap();
+    alice.wait_for(
+        "carol typing",
+        "return document.querySelector('#typing').textContent.includes('carol')",
+        json!([]),
+    );
+    capture(&out.with_file_name("screenshot-rooms.png"));
+    alice.click("#conversations li[data-key='bob']");
 
     // The same windows while the server is down: reconnect attempts, a queued message.
     server.kill();

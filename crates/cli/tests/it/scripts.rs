@@ -155,7 +155,7 @@ fn broadcast_speaks_plain_text_on_the_shared_channel() {
     sub.subscribe("messages").unwrap();
     let mut alice = Lines::spawn(cli_process(&server, &["broadcast", "--user", "alice"]));
     wait_numsub(&server, "messages", 2);
-    next_containing(&alice, "on #messages");
+    next_containing(&alice, "on ~messages");
 
     writeln!(alice.child.stdin.as_mut().unwrap(), "hello everyone").unwrap();
     let msg = sub.get_message().unwrap();
@@ -167,7 +167,7 @@ fn broadcast_speaks_plain_text_on_the_shared_channel() {
 
     publish(&server, "messages", "bob: hi alice");
     let line = next_containing(&alice, "bob: hi alice");
-    assert!(line.ends_with("#messages: bob: hi alice"), "{line:?}");
+    assert!(line.ends_with("~messages: bob: hi alice"), "{line:?}");
 }
 
 /// The next NDJSON line that is a message (status and catch-up lines come first).

@@ -825,10 +825,12 @@ async fn effects(
                 let me = &setup.user;
                 let text = conversation.to_string();
                 let mut pipe = redis::pipe();
-                pipe.cmd("HSET")
+                // GT: a device that is behind never moves the shared position back.
+                pipe.cmd("ZADD")
                     .arg(keys.read_positions(me))
-                    .arg(&text)
+                    .arg("GT")
                     .arg(at)
+                    .arg(&text)
                     .ignore();
                 pipe.cmd("PUBLISH")
                     .arg(keys.signal_channel(me))

@@ -41,6 +41,8 @@ pub(crate) enum Inbound {
     },
     /// New stream positions to persist.
     Cursors(BTreeMap<String, String>),
+    /// A stream we no longer read (a room we left): forget its position.
+    Forget { key: String },
     /// A catch-up read starts / ended.
     CatchUp { done: bool },
     /// A stream can (not) be read: its live copies must (not) be shown instead.
@@ -156,7 +158,8 @@ impl Router {
     }
 
     fn is_me(&self, name: &str) -> bool {
-        Username::parse(name).is_ok_and(|n| n == self.me)
+        // Most names arrive normalised: compare without allocating first.
+        name == self.me.as_str() || Username::parse(name).is_ok_and(|n| n == self.me)
     }
 
     /// Sets a chat message's conversation, `mine` and `mentions_me` from its source.
@@ -165,9 +168,12 @@ impl Router {
     pub fn route_chat(&self, source: &Source, m: &mut ChatMessage) -> Option<()> {
         m.mine = self.is_me(&m.sender);
         m.conversation = match source {
-            Source::Inbox { .. } => ConversationId::Direct(
-                Username::parse(&m.sender).unwrap_or_else(|_| self.me.clone()),
-            ),
+            // A sender name we cannot address (the original client allows any text) is
+            // shown in a conversation of the inbox channel, never as ourselves.
+            Source::Inbox { .. } => match Username::parse(&m.sender) {
+                Ok(sender) => ConversationId::Direct(sender),
+                Err(_) => ConversationId::Channel(m.channel.clone()),
+            },
             Source::Sent => {
                 let to = Username::parse(m.to.as_deref()?).ok()?;
                 m.mine = true;
@@ -223,18 +229,25 @@ pub(crate) fn mentions(text: &str, name: &str) -> bool {
 struct Unread {
     read_at: i64,
     /// Times (and whether they mention us) of messages after `read_at`, not ours.
-    pending: Vec<(i64, bool)>,
+    pending: std::collections::VecDeque<(i64, bool)>,
+    /// How many of `pending` mention us.
+    mentions: usize,
     /// Newest message time seen here.
     newest: i64,
+    /// The counts last emitted.
     shown: (usize, usize),
 }
 
 impl Unread {
     fn counts(&self) -> (usize, usize) {
-        (
-            self.pending.len(),
-            self.pending.iter().filter(|(_, m)| *m).count(),
-        )
+        (self.pending.len(), self.mentions)
+    }
+
+    fn read_up_to(&mut self, at: i64) {
+        self.read_at = self.read_at.max(at);
+        let read_at = self.read_at;
+        self.pending.retain(|(t, _)| *t > read_at);
+        self.mentions = self.pending.iter().filter(|(_, m)| *m).count();
     }
 }
 
@@ -266,6 +279,8 @@ pub(crate) struct InboundTask {
     /// Streams that cannot be read: their conversations' live copies are shown instead.
     unreadable_streams: HashSet<String>,
     unread: HashMap<ConversationId, Unread>,
+    /// Conversations whose counts may have changed since the last flush.
+    dirty: HashSet<ConversationId>,
     typing: HashMap<(ConversationId, String), Instant>,
     catching_up: Option<usize>,
     /// Echoes of our own raw-channel lines still to come.
@@ -302,6 +317,7 @@ impl InboundTask {
             cursors,
             unreadable_streams: HashSet::new(),
             unread: HashMap::new(),
+            dirty: HashSet::new(),
             typing: HashMap::new(),
             catching_up: None,
             echoes: HashMap::new(),
@@ -342,6 +358,12 @@ impl InboundTask {
         match item {
             Inbound::Live { channel, payload } => {
                 let source = self.router.live(&channel);
+                // The stream copy of a durable message is the one shown: skip the live copy
+                // without decoding it (the same rule `accept` applies to a decoded one).
+                if self.stream_shows(&source) && wire::is_durable_chat(&payload) {
+                    Counters::bump(&self.counters.live_copies_skipped, 1);
+                    return;
+                }
                 let incoming = wire::decode(&channel, &payload);
                 self.accept(&source, incoming, None);
             }
@@ -361,6 +383,11 @@ impl InboundTask {
             Inbound::Cursors(cursors) => {
                 self.cursors.extend(cursors);
                 self.cursor_file.save(&self.cursors, &self.seen);
+            }
+            Inbound::Forget { key } => {
+                if self.cursors.remove(&key).is_some() {
+                    self.cursor_file.save(&self.cursors, &self.seen);
+                }
             }
             Inbound::CatchUp { done: false } => self.catching_up = Some(0),
             Inbound::CatchUp { done: true } => {
@@ -389,7 +416,7 @@ impl InboundTask {
                 }
             }
             Inbound::MarkRead(conversation) => {
-                let state = self.unread.entry(conversation.clone()).or_default();
+                let state = self.unread_of(&conversation);
                 let at = state.newest.max(state.read_at);
                 if at > 0 {
                     self.set_read(conversation.clone(), at);
@@ -403,6 +430,12 @@ impl InboundTask {
     fn stream_shows(&self, source: &Source) -> bool {
         if !self.setup.durable() {
             return false;
+        }
+        if self.unreadable_streams.is_empty() {
+            return matches!(
+                source,
+                Source::Inbox { stored: false } | Source::Room { stored: false, .. }
+            );
         }
         let key = match source {
             Source::Inbox { stored: false } => self.setup.keys.inbox_stream(&self.setup.user),
@@ -562,38 +595,52 @@ impl InboundTask {
         }
     }
 
+    fn unread_of(&mut self, conversation: &ConversationId) -> &mut Unread {
+        if !self.unread.contains_key(conversation) {
+            self.unread.insert(conversation.clone(), Unread::default());
+        }
+        if !self.dirty.contains(conversation) {
+            self.dirty.insert(conversation.clone());
+        }
+        self.unread.get_mut(conversation).expect("inserted above")
+    }
+
     fn count(&mut self, conversation: &ConversationId, at: i64, mine: bool, mention: bool) {
-        let state = self.unread.entry(conversation.clone()).or_default();
+        let state = self.unread_of(conversation);
         state.newest = state.newest.max(at);
         if mine {
             // Writing in a conversation reads it.
-            state.read_at = state.read_at.max(at);
-            state.pending.retain(|(t, _)| *t > at);
+            state.read_up_to(at);
             return;
         }
         if at > state.read_at {
-            if state.pending.len() >= UNREAD_KEEP {
-                state.pending.remove(0);
+            if state.pending.len() >= UNREAD_KEEP
+                && let Some((_, m)) = state.pending.pop_front()
+            {
+                state.mentions -= usize::from(m);
             }
-            state.pending.push((at, mention));
+            state.pending.push_back((at, mention));
+            state.mentions += usize::from(mention);
         }
     }
 
     fn set_read(&mut self, conversation: ConversationId, at: i64) {
-        let state = self.unread.entry(conversation).or_default();
+        let state = self.unread_of(&conversation);
         if at > state.read_at {
-            state.read_at = at;
-            state.pending.retain(|(t, _)| *t > at);
+            state.read_up_to(at);
         }
     }
 
     fn flush_unread(&mut self) {
-        for (conversation, state) in &mut self.unread {
+        for conversation in std::mem::take(&mut self.dirty) {
+            let Some(state) = self.unread.get_mut(&conversation) else {
+                continue;
+            };
             let counts = state.counts();
             if counts != state.shown {
                 state.shown = counts;
                 self.events.emit(Event::Unread {
-                    conversation: conversation.clone(),
+                    conversation,
                     count: counts.0,
                     mentions: counts.1,
                 });

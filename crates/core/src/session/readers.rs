@@ -32,6 +32,11 @@ use crate::store::entry_id;
 const READ_BATCH: usize = 256;
 /// How long one XREAD blocks.
 pub(crate) const READ_BLOCK: Duration = Duration::from_secs(5);
+/// Least time between two blocking reads. Under load a member of a busy room would otherwise
+/// send one XREAD per message (every member, every message: the server's cost grows with
+/// members × rate); waiting this long lets entries collect into one read. A quiet stream
+/// is read at once: the wait only applies right after a read that returned something.
+pub(crate) const READ_GAP: Duration = Duration::from_millis(20);
 /// Most rooms and channels one user can be in (a hostile rooms hash is cut here).
 pub(crate) const MAX_JOINED: usize = 500;
 
@@ -156,7 +161,11 @@ impl Reader {
         let me = &self.setup.user;
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(keys.rooms(me));
-        pipe.cmd("HGETALL").arg(keys.read_positions(me));
+        pipe.cmd("ZRANGE")
+            .arg(keys.read_positions(me))
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES");
         let reply = tokio::time::timeout(
             self.setup.response_timeout * 2,
             pipe.query_async::<(Value, Value)>(&mut conn),
@@ -199,12 +208,9 @@ impl Reader {
             ));
         }
         let mut read = HashMap::new();
-        for (field, value) in pairs(positions) {
-            if let (Ok(c), Some(at)) = (
-                ConversationId::parse(&field),
-                value.and_then(|v| v.parse::<i64>().ok()),
-            ) {
-                read.insert(c, at);
+        for (field, at) in scored(positions) {
+            if let Ok(c) = ConversationId::parse(&field) {
+                read.insert(c, at as i64);
             }
         }
         let _ = self.inbound.send(Inbound::Positions(read));
@@ -228,7 +234,10 @@ impl Reader {
                 let mut joined = self.joined_at.clone();
                 joined.remove(&conversation);
                 if let Some(room) = conversation.room() {
-                    self.cursors.remove(&self.setup.keys.room_stream(room));
+                    let key = self.setup.keys.room_stream(room);
+                    self.cursors.remove(&key);
+                    // A later join reads from that join, not from where we left.
+                    let _ = self.inbound.send(Inbound::Forget { key });
                 }
                 self.set_joined(joined).await;
             }
@@ -312,6 +321,13 @@ impl Reader {
             }
         };
         let mut streams = self.streams();
+        // Each pass tries every stream again: one an admin fixed is read again.
+        for key in &streams {
+            let _ = self.inbound.send(Inbound::StreamReadable {
+                key: key.clone(),
+                readable: true,
+            });
+        }
         let mut hide: HashMap<String, u64> = HashMap::new();
         match self.check_cursors(&mut conn, &streams).await {
             Ok(reset) => hide = reset,
@@ -324,7 +340,15 @@ impl Reader {
         }
         let mut catching_up = true;
         let _ = self.inbound.send(Inbound::CatchUp { done: false });
+        let mut last_read: Option<tokio::time::Instant> = None;
         loop {
+            if let Some(at) = last_read.take() {
+                let gap = tokio::time::sleep_until(at + READ_GAP);
+                tokio::select! {
+                    _ = gap => {}
+                    _ = self.shutdown.recv() => return Pass::Stop,
+                }
+            }
             let mut cmd = redis::cmd("XREAD");
             cmd.arg("COUNT").arg(READ_BATCH);
             // Catching up reads what is there without waiting: an empty answer means
@@ -371,6 +395,9 @@ impl Reader {
                     }
                     if !moved.is_empty() {
                         let _ = self.inbound.send(Inbound::Cursors(moved));
+                        if !catching_up {
+                            last_read = Some(tokio::time::Instant::now());
+                        }
                     }
                     if catching_up && !full {
                         catching_up = false;
@@ -489,6 +516,40 @@ impl Reader {
             }
         }
         Ok(hide)
+    }
+}
+
+/// Member/score pairs of a `ZRANGE … WITHSCORES` reply (RESP3 pairs or RESP2 flat array);
+/// garbage is skipped.
+fn scored(v: Value) -> Vec<(String, f64)> {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
+    let score = |v: &Value| match v {
+        Value::Double(d) if d.is_finite() => Some(*d),
+        other => text(other)?.parse::<f64>().ok().filter(|d| d.is_finite()),
+    };
+    let Value::Array(items) = v else {
+        return Vec::new();
+    };
+    if items.iter().all(|i| matches!(i, Value::Array(_))) {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Value::Array(pair) if pair.len() == 2 => Some((text(&pair[0])?, score(&pair[1])?)),
+                _ => None,
+            })
+            .collect()
+    } else {
+        items
+            .chunks(2)
+            .filter_map(|kv| match kv {
+                [k, v] => Some((text(k)?, score(v)?)),
+                _ => None,
+            })
+            .collect()
     }
 }
 
