@@ -43,6 +43,16 @@ describe("conversations", () => {
     vi.useRealTimers();
   });
 
+  it("shows plain text that arrived on a channel nobody joined (never dropped from view)", async () => {
+    harness = await start();
+    harness.push([
+      { kind: "joined", conversations: [] },
+      { kind: "plain", id: "p1", conversation: "~alice", channel: "alice", text: "from redis-cli", receivedAt: new Date().toISOString() },
+    ]);
+    await settle();
+    expect(document.querySelector("#rooms li[data-conversation='~alice']")).not.toBeNull();
+  });
+
   it("lists rooms and direct messages in their own sections, and the box joins rooms and opens people", async () => {
     harness = await start();
     harness.push([{ kind: "joined", conversations: ["#general"] }, chat("hi", "carol")]);

@@ -170,7 +170,11 @@ export class ChatModel {
 
   /** What the sidebar lists: direct conversations, the rooms/channels the user is in, the open one. */
   visible(): Conversation[] {
-    return this.ordered().filter((c) => c.kind === "direct" || c.joined || c.id === this.active);
+    // A channel we never joined still shows when something arrived on it (plain text on our
+    // inbox from redis-cli, garbage on our own keys): never dropped from view.
+    return this.ordered().filter(
+      (c) => c.kind === "direct" || c.joined || c.id === this.active || (c.kind === "channel" && c.entries.length > 0),
+    );
   }
 
   /** The conversation `id`, created empty if new. */
