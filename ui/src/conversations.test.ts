@@ -83,13 +83,13 @@ describe("conversations", () => {
 
     await openFromBox("~messages");
     expect(harness.callsOf("join").at(-1)).toEqual({ name: "~messages" });
-    expect(text("#rooms li[data-conversation='~messages'] .title")).toBe("messages");
+    expect(text("#rooms li[data-conversation='~messages'] .title")).toBe("~messages");
 
     // The joined list is authoritative (e.g. #general was left on another device).
     harness.push([{ kind: "joined", conversations: ["#team", "~messages"] }]);
     await settle();
     expect(document.querySelector("#rooms li[data-conversation='#general']")).toBeNull();
-    expect(titles("#rooms").sort()).toEqual(["#team", "messages"]);
+    expect(titles("#rooms").sort()).toEqual(["#team", "~messages"]);
   });
 
   it("says why a room cannot be joined, keeping what was typed", async () => {
@@ -435,7 +435,7 @@ describe("ChatModel", () => {
     expect(kinds).toEqual([
       ["@bob", "direct", "bob"],
       ["#team", "room", "#team"],
-      ["~messages", "channel", "messages"],
+      ["~messages", "channel", "~messages"],
     ]);
     expect(model.conversations.get("~messages")?.older.state).toBe("none");
   });

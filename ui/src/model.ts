@@ -19,11 +19,10 @@ export function kindOf(id: ConversationId): ConversationKind {
   return "channel";
 }
 
-/** What the sidebar calls it: `bob`, `#team`, `messages`. */
+/** What the sidebar calls it: `bob`, `#team`, `~messages` (a raw channel keeps its `~`, so
+ * the channel `bob` never looks like the person bob). */
 export function titleOf(id: ConversationId): string {
-  const kind = kindOf(id);
-  if (kind === "room") return id;
-  return id.startsWith("@") || id.startsWith("~") ? id.slice(1) : id;
+  return kindOf(id) === "direct" ? id.slice(1) : id;
 }
 
 export interface Entry {
