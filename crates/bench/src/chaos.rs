@@ -135,6 +135,8 @@ pub async fn chaos_run(
     for name in &names {
         // The app's defaults, apart from the mode: the figures are what users get.
         let mut config = SessionConfig::new(settings.clone(), name.clone());
+        // The delivery path is measured, not presence (see the presence benchmark).
+        config.share_presence = false;
         config.delivery = delivery;
         let (session, mut events) = Session::connect(config)
             .await

@@ -406,6 +406,8 @@ async fn firehose_run(
             None => Username::parse(&format!("f{run}-u{i}")).expect("valid name"),
         };
         let mut config = SessionConfig::new(settings.clone(), name);
+        // The delivery path is measured, not presence (see the presence benchmark).
+        config.share_presence = false;
         config.heartbeat = Duration::from_secs(5);
         // Live pub/sub, as the window firehose measures rendering, not storage.
         config.delivery = Delivery::LiveOnly;
@@ -464,6 +466,7 @@ async fn redchat_run(
         connecting.spawn(async move {
             let _permit = limit.acquire().await;
             let mut config = SessionConfig::new(settings, user);
+            config.share_presence = false;
             config.heartbeat = Duration::from_secs(5);
             // Live-only: the same work as the bare redis-rs baseline (PUBLISH, push).
             config.delivery = Delivery::LiveOnly;

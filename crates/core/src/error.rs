@@ -145,6 +145,15 @@ pub enum Error {
     /// The session has been shut down or lost its task.
     #[error("not connected")]
     NotConnected,
+    /// A key holds another type of value than Redchat keeps there (a mistake, or a hostile
+    /// write by another user of the same Redis).
+    #[error("{} holds another type of value ({detail}); ask an admin to fix or delete it", key.as_deref().unwrap_or("a key"))]
+    WrongType {
+        /// The key, when known.
+        key: Option<String>,
+        /// What Redis said.
+        detail: String,
+    },
     /// Any other error reported by Redis.
     #[error("redis error: {0}")]
     Redis(String),
@@ -168,8 +177,19 @@ impl Error {
             Error::Tls { .. } => Code::Tls,
             Error::UnsupportedServer(_) => Code::UnsupportedServer,
             Error::NotConnected => Code::NotConnected,
-            Error::Redis(_) => Code::Redis,
+            Error::Redis(_) | Error::WrongType { .. } => Code::Redis,
             Error::Storage(_) => Code::Storage,
+        }
+    }
+
+    /// Names `key` in a [`Error::WrongType`] (other errors are returned as they are).
+    pub(crate) fn about_key(self, key: &str) -> Error {
+        match self {
+            Error::WrongType { key: None, detail } => Error::WrongType {
+                key: Some(key.to_string()),
+                detail,
+            },
+            other => other,
         }
     }
 
@@ -219,6 +239,12 @@ impl Error {
                 "the server refused the username/password; check the password (Azure: the access key)"
                     .into(),
             );
+        }
+        if redis_refusal::is_wrong_type(err) {
+            return Error::WrongType {
+                key: None,
+                detail: text,
+            };
         }
         if err.code() == Some("NOPERM") {
             // An ACL that forbids a command or key: not a wrong password.

@@ -133,6 +133,40 @@ pub(crate) fn read_streams(v: Value) -> Vec<(String, Vec<Entry>)> {
     }
 }
 
+/// Member/score pairs of a `ZRANGE … WITHSCORES` reply (RESP3 pairs or RESP2 flat array);
+/// garbage is skipped.
+pub(crate) fn scored(v: Value) -> Vec<(String, f64)> {
+    let text = |v: &Value| match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    };
+    let score = |v: &Value| match v {
+        Value::Double(d) if d.is_finite() => Some(*d),
+        other => text(other)?.parse::<f64>().ok().filter(|d| d.is_finite()),
+    };
+    let Value::Array(items) = v else {
+        return Vec::new();
+    };
+    if items.iter().all(|i| matches!(i, Value::Array(_))) {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                Value::Array(pair) if pair.len() == 2 => Some((text(&pair[0])?, score(&pair[1])?)),
+                _ => None,
+            })
+            .collect()
+    } else {
+        items
+            .chunks(2)
+            .filter_map(|kv| match kv {
+                [k, v] => Some((text(k)?, score(v)?)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// Where the next older history page starts: per stream key, an exclusive upper bound (a
 /// stream not named is read from its newest entry). Opaque to callers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,15 +2,17 @@
 //!
 //! Each online device refreshes, every [`crate::session::DEFAULT_PRESENCE_BEAT`], its entry
 //! in the user's `devices` sorted set (score: when the entry expires; the key has a TTL) and
-//! the user's score in the `directory` sorted set (`ZADD GT`: the latest expiry of any of the
-//! user's devices). A user is online while their directory score is in the future: one
-//! `ZRANGE … BYSCORE` lists everyone online, one `ZMSCORE` answers for a room's members, so a
+//! the user's score in the `directory` sorted set (the expiry of the latest beat of any of
+//! the user's devices). A user is online while their directory score is in the future: one
+//! `ZREVRANGEBYSCORE` lists everyone online, one `ZMSCORE` answers for a room's members, so a
 //! viewer's cost does not grow with a command per user. A clean exit of the last device sets
 //! the score to now (offline at once); after a crash it expires within
 //! [`crate::session::PRESENCE_TTL`]. "Last seen" is the score minus the TTL (a clean exit
-//! reads up to one TTL early). Viewers look every two beats, and soon (at most once per
-//! [`HINT_GAP`]) after a hint on the presence channel: a hint is only a reason to look, never
-//! believed, so a flood of fake hints costs one lookup per gap.
+//! reads up to one TTL early). Viewers look at everyone every two beats. A hint on the
+//! presence channel ("alice: my presence changed") makes them look at alice alone, soon (at
+//! most once per [`HINT_GAP`], all hinted names in one `ZMSCORE`): a hint is only a reason
+//! to look, never believed, so a flood of fake hints costs one small lookup per gap, and a
+//! busy server's comings and goings do not make every viewer re-read the whole directory.
 //!
 //! The task also keeps the member lists of joined rooms (SMEMBERS) fresh.
 
@@ -29,8 +31,11 @@ use crate::session::shutdown::Shutdown;
 use crate::username::Username;
 use crate::wire::{self, Signal};
 
-/// Users looked at from the directory, most recent first.
-pub const MAX_DIRECTORY: usize = 1_000;
+/// Users listed from the directory (the "who" list), most recent first. Every viewer reads
+/// it every two beats, so it is what presence costs the server: keep it a sidebar's worth.
+pub const MAX_DIRECTORY: usize = 200;
+/// Hinted users remembered until the next look (a flood of fake names is cut here).
+const MAX_HINTED: usize = 1_000;
 /// Members shown per room (a hostile member set is cut here).
 pub const MAX_MEMBERS: usize = 2_000;
 /// Users in the directory seen within this long are listed (offline, with last seen).
@@ -41,8 +46,10 @@ pub const HINT_GAP: Duration = Duration::from_secs(1);
 /// What the handle asks of the presence task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Look again now (a hint, a membership change).
+    /// Look at everyone again soon (a membership change).
     Refresh,
+    /// Someone says their presence changed: look at them (only them) soon.
+    Hint(String),
     /// The current "who" list.
     Who(oneshot::Sender<Vec<Member>>),
     /// A room's members, looked up now.
@@ -64,6 +71,8 @@ pub(crate) struct PresenceTask {
     pub known: HashMap<String, Member>,
     pub who: Vec<Member>,
     pub members: BTreeMap<ConversationId, (Vec<Member>, usize)>,
+    /// Names hinted since the last look at them.
+    pub hinted: std::collections::BTreeSet<Username>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -111,9 +120,10 @@ impl PresenceTask {
             .arg(now)
             .ignore();
         pipe.cmd("PEXPIRE").arg(keys.devices(me)).arg(ttl).ignore();
+        // Plain ZADD (Redis 6.0 has no GT): with several devices the latest beat wins, and
+        // their expiries are within one beat of each other.
         pipe.cmd("ZADD")
             .arg(keys.directory())
-            .arg("GT")
             .arg(now + ttl)
             .arg(me.as_str())
             .ignore();
@@ -179,7 +189,8 @@ impl PresenceTask {
         }
     }
 
-    /// Presence of `users`, in one ZMSCORE.
+    /// Presence of `users`, in one ZMSCORE (one pipeline of ZSCOREs on Redis 6.0, which has
+    /// no ZMSCORE).
     async fn look_up(
         &self,
         conn: &mut MultiplexedConnection,
@@ -189,12 +200,28 @@ impl PresenceTask {
             return Ok(Vec::new());
         }
         let now = wire::now_ms();
+        let directory = self.setup.keys.directory();
         let mut pipe = redis::pipe();
-        let cmd = pipe.cmd("ZMSCORE").arg(self.setup.keys.directory());
+        let cmd = pipe.cmd("ZMSCORE").arg(&directory);
         for u in users {
             cmd.arg(u.as_str());
         }
-        let (scores,): (Vec<Option<f64>>,) = self.bounded(conn, &pipe).await?;
+        let scores: Vec<Option<f64>> = match self.bounded::<(Vec<Option<f64>>,)>(conn, &pipe).await
+        {
+            Ok((scores,)) => scores,
+            Err(e)
+                if e.to_string()
+                    .to_ascii_lowercase()
+                    .contains("unknown command") =>
+            {
+                let mut pipe = redis::pipe();
+                for u in users {
+                    pipe.cmd("ZSCORE").arg(&directory).arg(u.as_str());
+                }
+                self.bounded(conn, &pipe).await?
+            }
+            Err(e) => return Err(e),
+        };
         Ok(users
             .iter()
             .zip(scores.into_iter().chain(std::iter::repeat(None)))
@@ -207,34 +234,17 @@ impl PresenceTask {
         let now = wire::now_ms();
         let since = now - RECENT.as_millis() as i64;
         let mut pipe = redis::pipe();
-        pipe.cmd("ZRANGE")
+        // ZREVRANGEBYSCORE rather than ZRANGE … BYSCORE REV: Redis 6.0 has only the former.
+        pipe.cmd("ZREVRANGEBYSCORE")
             .arg(self.setup.keys.directory())
             .arg("+inf")
             .arg(since)
-            .arg("BYSCORE")
-            .arg("REV")
+            .arg("WITHSCORES")
             .arg("LIMIT")
             .arg(0)
-            .arg(MAX_DIRECTORY)
-            .arg("WITHSCORES");
+            .arg(MAX_DIRECTORY);
         let (raw,): (Value,) = self.bounded(conn, &pipe).await?;
-        let pairs: Vec<(String, f64)> = match raw {
-            Value::Array(items) => items
-                .iter()
-                .filter_map(|item| match item {
-                    // RESP3: [member, score] pairs.
-                    Value::Array(pair) if pair.len() == 2 => Some((
-                        text(&pair[0])?,
-                        match &pair[1] {
-                            Value::Double(d) => *d,
-                            other => text(other)?.parse().ok()?,
-                        },
-                    )),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let pairs = crate::inbox::scored(raw);
         Ok(pairs
             .into_iter()
             .filter(|(n, _)| Username::parse(n).is_ok_and(|u| u.as_str() == n))
@@ -268,6 +278,54 @@ impl PresenceTask {
         users.dedup();
         let members = self.look_up(conn, &users).await?;
         Ok((members, unreadable))
+    }
+
+    /// Takes fresh presence of some users into the known state, the who list and the member
+    /// lists; emits what changed.
+    fn apply(&mut self, looked: Vec<Member>) {
+        let mut who_changed = false;
+        for m in looked {
+            if self.known.get(&m.user).map(|k| k.online) != Some(m.online) {
+                self.events.emit(Event::Presence {
+                    user: m.user.clone(),
+                    online: m.online,
+                    last_seen: m.last_seen.clone(),
+                });
+            }
+            let listed = self.who.len();
+            match self.who.iter_mut().find(|w| w.user == m.user) {
+                Some(w) if *w != m => {
+                    *w = m.clone();
+                    who_changed = true;
+                }
+                Some(_) => {}
+                None if m.online && listed < MAX_DIRECTORY => {
+                    self.who.push(m.clone());
+                    who_changed = true;
+                }
+                None => {}
+            }
+            for (room, (list, unreadable)) in self.members.iter_mut() {
+                if let Some(entry) = list.iter_mut().find(|e| e.user == m.user)
+                    && *entry != m
+                {
+                    *entry = m.clone();
+                    self.events.emit(Event::Members {
+                        conversation: room.clone(),
+                        members: list.clone(),
+                        unreadable: *unreadable,
+                    });
+                }
+            }
+            self.known.insert(m.user.clone(), m);
+        }
+        if who_changed {
+            self.who
+                .sort_by(|a, b| b.online.cmp(&a.online).then_with(|| a.user.cmp(&b.user)));
+            self.events.emit(Event::Who {
+                users: self.who.clone(),
+            });
+        }
     }
 
     /// Looks at everyone of interest; emits what changed.
@@ -344,10 +402,13 @@ impl PresenceTask {
         let mut beats: u64 = 0;
         let mut pending_hint = false;
         let mut last_refresh = tokio::time::Instant::now() - HINT_GAP;
+        let mut last_hint_look = tokio::time::Instant::now() - HINT_GAP;
         let mut announced = false;
         loop {
             let hint_wait =
                 (last_refresh + HINT_GAP).saturating_duration_since(tokio::time::Instant::now());
+            let hinted_wait =
+                (last_hint_look + HINT_GAP).saturating_duration_since(tokio::time::Instant::now());
             tokio::select! {
                 _ = self.shutdown.recv() => break,
                 _ = self.link.changed() => {
@@ -380,11 +441,40 @@ impl PresenceTask {
                     }
                 }
                 _ = tokio::time::sleep(hint_wait), if pending_hint => {}
+                _ = tokio::time::sleep(hinted_wait), if !self.hinted.is_empty() => {
+                    last_hint_look = tokio::time::Instant::now();
+                    let users: Vec<Username> = std::mem::take(&mut self.hinted).into_iter().collect();
+                    if let Some(mut conn) = self.conn() {
+                        match self.look_up(&mut conn, &users).await {
+                            // A hinted name nobody knows that is not online is nothing to
+                            // show: fake hints invent nobody.
+                            Ok(looked) => {
+                                let real = looked
+                                    .into_iter()
+                                    .filter(|m| m.online || self.known.contains_key(&m.user))
+                                    .collect();
+                                self.apply(real);
+                            }
+                            Err(e) => tracing::info!("presence lookup failed: {e}"),
+                        }
+                    }
+                    continue;
+                }
                 cmd = self.commands.recv() => {
                     match cmd {
                         None => break,
                         Some(Command::Refresh) => {
                             pending_hint = true;
+                            continue;
+                        }
+                        Some(Command::Hint(user)) => {
+                            // Only names that are names, and a bounded number of them.
+                            if let Ok(u) = Username::parse(&user)
+                                && u.as_str() == user
+                                && self.hinted.len() < MAX_HINTED
+                            {
+                                self.hinted.insert(u);
+                            }
                             continue;
                         }
                         Some(Command::Who(reply)) => {

@@ -181,3 +181,50 @@ fn help_documents_the_room_and_presence_commands() {
         assert!(help.contains(field), "listen --help documents {field}");
     }
 }
+
+#[test]
+fn chat_understands_join_room_lines_who_and_leave() {
+    use std::io::Write;
+
+    use crate::scripts::next_containing;
+
+    let server = RedisServer::start();
+    cli(&server)
+        .args(["join", "--user", "carol", "#team"])
+        .assert()
+        .success();
+    let carol = Lines::spawn(cli_process(
+        &server,
+        &["listen", "--user", "carol", "--json"],
+    ));
+    wait_numsub(&server, "redchat:{r:team}:live", 1);
+    let mut alice = Lines::spawn(cli_process(&server, &["chat", "--user", "alice"]));
+    wait_numsub(&server, "alice", 1);
+    let stdin = alice.child.stdin.as_mut().unwrap();
+    writeln!(stdin, "/join #team").unwrap();
+    next_containing(&alice, "joined #team");
+    // A line without @ or # goes to the conversation just opened: the room.
+    writeln!(alice.child.stdin.as_mut().unwrap(), "hello room").unwrap();
+    let chat = next_kind(&carol, "chat");
+    assert_eq!(
+        (chat["room"].as_str(), chat["content"].as_str()),
+        (Some("team"), Some("hello room"))
+    );
+    writeln!(alice.child.stdin.as_mut().unwrap(), "#team and once more").unwrap();
+    assert_eq!(next_kind(&carol, "chat")["content"], "and once more");
+    writeln!(alice.child.stdin.as_mut().unwrap(), "/who").unwrap();
+    let who = next_containing(&alice, "* online:");
+    assert!(who.contains("carol"), "{who}");
+    writeln!(alice.child.stdin.as_mut().unwrap(), "/leave").unwrap();
+    next_containing(&alice, "left #team");
+    let members: Vec<Value> = json_lines(
+        &cli(&server)
+            .args(["members", "#team", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    );
+    assert!(members.iter().all(|m| m["user"] != "alice"), "{members:?}");
+}

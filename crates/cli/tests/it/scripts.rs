@@ -188,7 +188,7 @@ pub fn next_json(lines: &Lines, what: &str) -> Value {
 }
 
 /// The next line containing `needle` (status lines like "* connected" may come first).
-fn next_containing(lines: &Lines, needle: &str) -> String {
+pub fn next_containing(lines: &Lines, needle: &str) -> String {
     loop {
         let line = lines.next(needle);
         if line.contains(needle) {

@@ -194,6 +194,7 @@ impl Session {
             known: HashMap::new(),
             who: Vec::new(),
             members: Default::default(),
+            hinted: Default::default(),
         };
         spawn(done.clone(), presence_task.run());
         spawn(
@@ -787,12 +788,7 @@ impl Session {
 
 /// A Redis error about `key`, with the key named (a key of the wrong type is visible).
 fn named(e: Error, key: &str) -> Error {
-    match e {
-        Error::Redis(text) if text.contains("WRONGTYPE") => Error::Redis(format!(
-            "{key} holds another type of value ({text}); ask an admin to fix or delete it"
-        )),
-        other => other,
-    }
+    e.about_key(key)
 }
 
 fn spawn(done: shutdown::Done, task: impl Future<Output = ()> + Send + 'static) {
@@ -824,33 +820,41 @@ async fn effects(
                 let keys = &setup.keys;
                 let me = &setup.user;
                 let text = conversation.to_string();
-                let mut pipe = redis::pipe();
-                // GT: a device that is behind never moves the shared position back.
-                pipe.cmd("ZADD")
-                    .arg(keys.read_positions(me))
-                    .arg("GT")
-                    .arg(at)
-                    .arg(&text)
-                    .ignore();
-                pipe.cmd("PUBLISH")
-                    .arg(keys.signal_channel(me))
-                    .arg(wire::encode_signal(
-                        me.as_str(),
-                        &Signal::Read {
-                            conversation: &text,
-                            at,
-                        },
-                    ))
-                    .ignore();
+                let signal = wire::encode_signal(
+                    me.as_str(),
+                    &Signal::Read {
+                        conversation: &text,
+                        at,
+                    },
+                );
                 let limit = setup.response_timeout;
-                if let Ok(Err(e)) =
-                    tokio::time::timeout(limit, pipe.query_async::<()>(&mut conn)).await
-                {
-                    tracing::info!("could not save the read position: {e}");
+                // GT: a device that is behind never moves the shared position back (Redis
+                // 6.2+; on 6.0 the plain ZADD of the latest mark wins).
+                for gt in [true, false] {
+                    let mut pipe = redis::pipe();
+                    let zadd = pipe.cmd("ZADD").arg(keys.read_positions(me));
+                    if gt {
+                        zadd.arg("GT");
+                    }
+                    zadd.arg(at).arg(&text).ignore();
+                    pipe.cmd("PUBLISH")
+                        .arg(keys.signal_channel(me))
+                        .arg(&signal)
+                        .ignore();
+                    match tokio::time::timeout(limit, pipe.query_async::<()>(&mut conn)).await {
+                        Ok(Err(e))
+                            if gt && e.to_string().to_ascii_lowercase().contains("syntax") =>
+                        {
+                            continue;
+                        }
+                        Ok(Err(e)) => tracing::info!("could not save the read position: {e}"),
+                        _ => {}
+                    }
+                    break;
                 }
             }
-            Effect::PresenceHint => {
-                let _ = presence.send(presence::Command::Refresh);
+            Effect::PresenceHint { user } => {
+                let _ = presence.send(presence::Command::Hint(user));
             }
             Effect::MembershipHint { ours } => {
                 if ours {

@@ -259,8 +259,8 @@ pub(crate) enum Effect {
         conversation: ConversationId,
         at: i64,
     },
-    /// Someone's presence changed: look again.
-    PresenceHint,
+    /// Someone says their presence changed: look at them again.
+    PresenceHint { user: String },
     /// Our joined list changed elsewhere, or a member list changed: look again.
     MembershipHint { ours: bool },
 }
@@ -576,9 +576,9 @@ impl InboundTask {
                 let _ = self.effects.send(Effect::MembershipHint { ours: false });
                 self.events.emit(Event::Membership(m));
             }
-            Incoming::Presence { .. } => {
+            Incoming::Presence { sender } => {
                 if source == &Source::Presence {
-                    let _ = self.effects.send(Effect::PresenceHint);
+                    let _ = self.effects.send(Effect::PresenceHint { user: sender });
                 }
             }
             Incoming::Rooms { sender } => {

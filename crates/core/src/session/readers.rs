@@ -208,7 +208,7 @@ impl Reader {
             ));
         }
         let mut read = HashMap::new();
-        for (field, at) in scored(positions) {
+        for (field, at) in inbox::scored(positions) {
             if let Ok(c) = ConversationId::parse(&field) {
                 read.insert(c, at as i64);
             }
@@ -516,40 +516,6 @@ impl Reader {
             }
         }
         Ok(hide)
-    }
-}
-
-/// Member/score pairs of a `ZRANGE … WITHSCORES` reply (RESP3 pairs or RESP2 flat array);
-/// garbage is skipped.
-fn scored(v: Value) -> Vec<(String, f64)> {
-    let text = |v: &Value| match v {
-        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        _ => None,
-    };
-    let score = |v: &Value| match v {
-        Value::Double(d) if d.is_finite() => Some(*d),
-        other => text(other)?.parse::<f64>().ok().filter(|d| d.is_finite()),
-    };
-    let Value::Array(items) = v else {
-        return Vec::new();
-    };
-    if items.iter().all(|i| matches!(i, Value::Array(_))) {
-        items
-            .iter()
-            .filter_map(|i| match i {
-                Value::Array(pair) if pair.len() == 2 => Some((text(&pair[0])?, score(&pair[1])?)),
-                _ => None,
-            })
-            .collect()
-    } else {
-        items
-            .chunks(2)
-            .filter_map(|kv| match kv {
-                [k, v] => Some((text(k)?, score(v)?)),
-                _ => None,
-            })
-            .collect()
     }
 }
 
