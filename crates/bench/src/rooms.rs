@@ -346,22 +346,20 @@ pub async fn presence(url: &str, args: &PresenceArgs) -> Result<std::process::Ex
                         .ignore();
                     pipe.cmd("ZADD")
                         .arg(keys.directory())
-                        .arg("GT")
                         .arg(now + 15_000)
                         .arg(user.as_str())
                         .ignore();
-                    // Every second beat also looks at who is online.
+                    // Every second beat also looks at who is online (the first 200), as the
+                    // presence task does.
                     if now % 2 == 0 {
-                        pipe.cmd("ZRANGE")
+                        pipe.cmd("ZREVRANGEBYSCORE")
                             .arg(keys.directory())
                             .arg("+inf")
                             .arg(now - 7 * 24 * 3_600_000)
-                            .arg("BYSCORE")
-                            .arg("REV")
+                            .arg("WITHSCORES")
                             .arg("LIMIT")
                             .arg(0)
-                            .arg(1000)
-                            .arg("WITHSCORES")
+                            .arg(redchat_core::presence::MAX_DIRECTORY)
                             .ignore();
                     }
                     pipe.query_async::<()>(&mut conn).await.is_ok()
