@@ -43,6 +43,18 @@ describe("conversations", () => {
     vi.useRealTimers();
   });
 
+  it("renders every message of a batch where unread counts come between them (regression: firehose showed only the first)", async () => {
+    harness = await start();
+    await typeAndSend("@fire go");
+    const batch: ipc.SessionEvent[] = [];
+    for (let i = 0; i < 20; i++) {
+      batch.push(chat(`m${i}`, "fire"), { kind: "unread", conversation: "@fire", count: i + 1, mentions: 0 });
+    }
+    harness.push(batch);
+    await settle();
+    expect(entryTexts().filter((t) => t.startsWith("m"))).toHaveLength(20);
+  });
+
   it("shows plain text that arrived on a channel nobody joined (never dropped from view)", async () => {
     harness = await start();
     harness.push([

@@ -263,9 +263,20 @@ export class ChatModel {
     c.entries.push(entry);
     c.lastActivity = Math.max(c.lastActivity, this.now);
     c.seq = ++this.seq;
-    const last = changes[changes.length - 1];
-    if (last && "appended" in last && last.conversation === c.id) last.appended.push(entry);
-    else changes.push({ conversation: c.id, appended: [entry] });
+    // One "appended" change per conversation and run: the view renders it from where it
+    // stopped, so unread counts, typing or other conversations in between must not split it
+    // (a second one would find the entries already in the model and wait below).
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const change = changes[i] as Change;
+      if (!("conversation" in change) || change.conversation !== c.id) continue;
+      if ("appended" in change) {
+        change.appended.push(entry);
+        return;
+      }
+      // Only changes that move entries (older ones before, a re-sort) end the run.
+      if ("prepended" in change || "reordered" in change) break;
+    }
+    changes.push({ conversation: c.id, appended: [entry] });
   }
 
   /** The conversation of a live event (see `joinedKnown`). */
