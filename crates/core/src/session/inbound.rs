@@ -24,6 +24,8 @@ use crate::wire::{self, ChatMessage, Incoming};
 
 /// Typing events shown per sender and conversation at most this often.
 const TYPING_EVERY: Duration = Duration::from_secs(1);
+/// Unread counts are sent at most this often.
+const UNREAD_EVERY: Duration = Duration::from_millis(50);
 /// Unread message times kept per conversation.
 const UNREAD_KEEP: usize = 10_000;
 
@@ -328,10 +330,20 @@ impl InboundTask {
     /// Runs until shutdown or until every sender is gone.
     pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Inbound>, mut shutdown: Shutdown) {
         let mut batch = Vec::with_capacity(256);
+        // Unread counts go out at most every UNREAD_EVERY: a busy conversation changes them
+        // with every message, the window needs them once a frame or so.
+        let mut flush_at: Option<Instant> = None;
         loop {
+            let flush = async {
+                match flush_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 n = rx.recv_many(&mut batch, 256) => {
                     if n == 0 {
+                        self.flush_unread();
                         return;
                     }
                     if self.joined.has_changed().unwrap_or(false) {
@@ -340,6 +352,12 @@ impl InboundTask {
                     for item in batch.drain(..) {
                         self.handle(item);
                     }
+                    if !self.dirty.is_empty() && flush_at.is_none() {
+                        flush_at = Some(Instant::now() + UNREAD_EVERY);
+                    }
+                }
+                _ = flush => {
+                    flush_at = None;
                     self.flush_unread();
                 }
                 _ = shutdown.recv() => {
