@@ -14,7 +14,7 @@ def med(values):
 
 
 summary = {}
-for mode, pattern in [("durable", "room-[0-9]*.json"), ("liveOnly", "room-live-[0-9]*.json")]:
+for mode, pattern in [("durable", "room-[0-9].json"), ("liveOnly", "room-live-[0-9].json"), ("durable_300", "room-300-[0-9].json")]:
     runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/{pattern}"))]
     if not runs:
         continue
@@ -23,9 +23,10 @@ for mode, pattern in [("durable", "room-[0-9]*.json"), ("liveOnly", "room-live-[
         for q in ("p50", "p99"):
             row[f"{side}_{q}_ms"] = med([r[side]["latencyMs"][q] for r in runs])
         row[f"{side}_lost"] = sum(r[side]["lost"] for r in runs)
+        row[f"{side}_cpu_us_per_delivery"] = med([r[side].get("cpuUsPerDelivery") for r in runs])
     row["p99_ratio"] = round(row["redchat_p99_ms"] / row["baseline_p99_ms"], 2) if row["baseline_p99_ms"] else None
     summary[f"room_{mode}"] = row
-runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/presence-[0-9]*.json"))]
+runs = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/presence-[0-9].json"))]
 if runs:
     summary["presence"] = {
         "runs": len(runs),
