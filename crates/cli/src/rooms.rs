@@ -10,6 +10,16 @@ use serde_json::json;
 use crate::connection::Lifetime;
 use crate::{ConnectionArgs, connection, output};
 
+/// `#team`, `team` (a room) or `~messages` (a raw channel) as given on the command line.
+fn room_arg(room: &str) -> Result<ConversationId> {
+    let text = if room.starts_with(['#', '~']) {
+        room.to_string()
+    } else {
+        format!("#{room}")
+    };
+    ConversationId::parse(&text).context("reading the room")
+}
+
 async fn open(args: &ConnectionArgs, user: &str) -> Result<(Session, Events)> {
     connection::connect(args, user, Vec::new(), Lifetime::OneShot).await
 }
@@ -40,15 +50,7 @@ pub async fn join(args: &ConnectionArgs, user: &str, room: &str) -> Result<ExitC
 }
 
 pub async fn leave(args: &ConnectionArgs, user: &str, room: &str) -> Result<ExitCode> {
-    let conversation = ConversationId::parse(
-        if room.starts_with(['#', '~']) {
-            room.to_string()
-        } else {
-            format!("#{room}")
-        }
-        .as_str(),
-    )
-    .context("reading the room")?;
+    let conversation = room_arg(room)?;
     let (session, _events) = open(args, user).await?;
     let result = session.leave(&conversation).await;
     session.shutdown(Duration::from_secs(2)).await;
@@ -95,15 +97,7 @@ pub async fn members(
     room: &str,
     as_json: bool,
 ) -> Result<ExitCode> {
-    let conversation = ConversationId::parse(
-        if room.starts_with('#') {
-            room.to_string()
-        } else {
-            format!("#{room}")
-        }
-        .as_str(),
-    )
-    .context("reading the room")?;
+    let conversation = room_arg(room)?;
     let (session, _events) = open(args, user).await?;
     let result = session.members(&conversation).await;
     session.shutdown(Duration::from_secs(2)).await;

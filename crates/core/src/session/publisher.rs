@@ -289,30 +289,26 @@ async fn send_batch(
     let mut pipe = redis::pipe();
     let mut publish_at = Vec::with_capacity(batch.len());
     let mut n = 0;
+    let xadd = |pipe: &mut redis::Pipeline, key: &str, payload: &str| {
+        pipe.cmd("XADD")
+            .arg(key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(setup.stream_max_len)
+            .arg("*")
+            .arg(PAYLOAD_FIELD)
+            .arg(payload);
+    };
     for q in &batch {
-        for key in q.stream.iter() {
-            pipe.cmd("XADD")
-                .arg(key)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(setup.stream_max_len)
-                .arg("*")
-                .arg(PAYLOAD_FIELD)
-                .arg(&q.payload);
+        if let Some(key) = &q.stream {
+            xadd(&mut pipe, key, &q.payload);
             n += 1;
         }
         pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
         publish_at.push(n);
         n += 1;
-        for key in q.copy_to.iter() {
-            pipe.cmd("XADD")
-                .arg(key)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(setup.stream_max_len)
-                .arg("*")
-                .arg(PAYLOAD_FIELD)
-                .arg(&q.payload);
+        if let Some(key) = &q.copy_to {
+            xadd(&mut pipe, key, &q.payload);
             n += 1;
         }
     }
