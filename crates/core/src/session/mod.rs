@@ -12,6 +12,7 @@
 //! - `readers`: joined rooms and the one `XREAD` over every stream.
 //! - `inbound`: the one inbound path (decode → authenticate → route → de-duplicate → emit),
 //!   read positions and unread counts.
+//! - `effects`: carries out what the inbound path asks (read positions, hints).
 //! - `backoff`, `shutdown`: waits between attempts; stopping as a type.
 //!
 //! Presence (heartbeats, who is online, member lists) is [`crate::presence`]. See
@@ -19,6 +20,7 @@
 
 mod backoff;
 pub mod config;
+mod effects;
 pub mod events;
 pub mod handle;
 mod inbound;
