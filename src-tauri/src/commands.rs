@@ -5,8 +5,11 @@ use tauri::State;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
 use crate::error::IpcError;
-use crate::state::{AppState, ConnectRequest, Connected, ConnectionCheck, MemberList, ProfileView};
+use crate::state::{
+    AppState, ConnectRequest, Connected, ConnectionCheck, IdentityInfo, MemberList, ProfileView,
+};
 use redchat_core::Member;
+use redchat_core::{Contact, Standing};
 
 /// The saved settings for the form.
 #[tauri::command]
@@ -139,4 +142,42 @@ pub fn set_title<R: tauri::Runtime>(
 pub async fn ack_events(state: State<'_, AppState>) -> Result<(), IpcError> {
     state.ack_events().await;
     Ok(())
+}
+
+/// A person: safety number, pinned and published keys, standing.
+#[tauri::command]
+pub async fn contact(state: State<'_, AppState>, user: String) -> Result<Contact, IpcError> {
+    state.contact(&user).await
+}
+
+/// Marks a person's key as verified (compared safety numbers) or not.
+#[tauri::command]
+pub async fn mark_verified(
+    state: State<'_, AppState>,
+    user: String,
+    verified: bool,
+) -> Result<Contact, IpcError> {
+    state.mark_verified(&user, verified).await
+}
+
+/// Trusts the new key a person signs with.
+#[tauri::command]
+pub async fn accept_new_key(state: State<'_, AppState>, user: String) -> Result<Contact, IpcError> {
+    state.accept_new_key(&user).await
+}
+
+/// Accepts a request (`contact`), blocks (`blocked`) or lifts a block (`request`).
+#[tauri::command]
+pub async fn set_standing(
+    state: State<'_, AppState>,
+    user: String,
+    standing: Standing,
+) -> Result<(), IpcError> {
+    state.set_standing(&user, standing).await
+}
+
+/// Our public key and where the private key is kept.
+#[tauri::command]
+pub async fn identity_info(state: State<'_, AppState>) -> Result<IdentityInfo, IpcError> {
+    state.identity_info().await
 }

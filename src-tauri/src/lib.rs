@@ -59,6 +59,11 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::members,
         commands::who,
         commands::set_title,
+        commands::contact,
+        commands::mark_verified,
+        commands::accept_new_key,
+        commands::set_standing,
+        commands::identity_info,
     ]
 }
 

@@ -138,6 +138,38 @@ impl Secrets {
     }
 }
 
+/// One keychain entry as core's [`redchat_core::identity::SecretSlot`]: the identity key.
+pub struct Slot {
+    keychain: Arc<dyn Keychain>,
+    account: String,
+}
+
+impl redchat_core::identity::SecretSlot for Slot {
+    fn get(&self) -> Result<Option<String>, String> {
+        self.keychain.get(&self.account)
+    }
+
+    fn set(&self, secret: &str) -> Result<(), String> {
+        self.keychain.set(&self.account, secret)
+    }
+}
+
+impl Secrets {
+    /// The keychain entry `account` as a slot, unless the keychain is known not to work.
+    pub fn slot(&self, account: String) -> Option<Slot> {
+        if self.unavailable_reason().is_some() {
+            return None;
+        }
+        Some(Slot {
+            keychain: self.keychain.clone(),
+            account,
+        })
+    }
+}
+
+/// Bound on loading the identity (keychain calls included).
+pub const IDENTITY_LIMIT: Duration = KEYCHAIN_LIMIT;
+
 /// A keychain in memory, for tests.
 #[derive(Default)]
 pub struct MemoryKeychain {

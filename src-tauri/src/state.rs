@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redchat_core::{
-    ChatMessage, Code, ConnectionSettings, ConversationId, Delivery, Draft, HistoryCursor,
-    HistoryPage, Member, Namespace, Secret, Session, SessionConfig, Username,
+    ChatMessage, Code, ConnectionSettings, Contact, ConversationId, Delivery, Draft, HistoryCursor,
+    HistoryPage, Identity, KeyStorage, Member, Namespace, Secret, Session, SessionConfig, Standing,
+    Username,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -15,6 +16,16 @@ use crate::error::IpcError;
 use crate::profile::{Profile, ProfileStore};
 use crate::secrets::{Secrets, Storage};
 use crate::stream::{self, Target};
+
+/// Our identity, for the contact panel.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityInfo {
+    /// Public key (base64).
+    pub key: String,
+    /// Where the private key is kept.
+    pub storage: KeyStorage,
+}
 
 /// Everything the commands share. Registered with `app.manage`.
 pub struct AppState {
@@ -230,7 +241,11 @@ impl AppState {
             old.session.shutdown(crate::SHUTDOWN_LIMIT).await;
         }
         let tls = settings.tls;
+        let identity = self
+            .identity(&settings, &namespace, &user, &account)
+            .await?;
         let mut config = SessionConfig::new(settings, user);
+        config.identity = Some(identity);
         config.namespace = namespace;
         config.delivery = request.delivery;
         config.data_dir = self.data_dir.clone();
@@ -303,6 +318,88 @@ impl AppState {
         if let Some(live) = self.live.lock().await.take() {
             live.session.shutdown(limit).await;
         }
+    }
+
+    /// This user's identity key: in the keychain when it works, else in a file only the
+    /// user can read (the contact panel says which).
+    async fn identity(
+        &self,
+        settings: &ConnectionSettings,
+        namespace: &Namespace,
+        user: &Username,
+        account: &str,
+    ) -> Result<(Arc<Identity>, KeyStorage), IpcError> {
+        let dir = self
+            .data_dir
+            .as_ref()
+            .map(|d| redchat_core::session_dir(d, settings, namespace, user));
+        let slot = self.secrets.slot(format!(
+            "identity:{}{}@{account}",
+            namespace.as_str(),
+            user.as_str()
+        ));
+        let file_dir = dir.clone();
+        let load = tokio::task::spawn_blocking(move || {
+            redchat_core::identity::load_or_create(
+                dir.as_deref(),
+                slot.as_ref()
+                    .map(|s| s as &dyn redchat_core::identity::SecretSlot),
+            )
+        });
+        let loaded = match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, load).await {
+            Ok(Ok(result)) => result?,
+            // A keychain that hangs (a locked one may prompt): the file it is.
+            _ => redchat_core::identity::load_or_create(file_dir.as_deref(), None)?,
+        };
+        Ok((Arc::new(loaded.0), loaded.1))
+    }
+
+    /// What we know of `user`: safety number, keys, standing.
+    ///
+    /// # Errors
+    /// `not_connected`, `invalid_username`.
+    pub async fn contact(&self, user: &str) -> Result<Contact, IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.contact(user).await?)
+    }
+
+    /// Marks `user`'s key as compared (or not).
+    ///
+    /// # Errors
+    /// `not_connected`, `invalid_username`, `invalid_message` (no key known).
+    pub async fn mark_verified(&self, user: &str, verified: bool) -> Result<Contact, IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.mark_verified(user, verified).await?)
+    }
+
+    /// Trusts the new key `user` signs with.
+    ///
+    /// # Errors
+    /// `not_connected`, `invalid_username`, `invalid_message` (no new key).
+    pub async fn accept_new_key(&self, user: &str) -> Result<Contact, IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.accept_new_key(user).await?)
+    }
+
+    /// Accepts, blocks or un-blocks `user`.
+    ///
+    /// # Errors
+    /// `not_connected`, `invalid_username`.
+    pub async fn set_standing(&self, user: &str, standing: Standing) -> Result<(), IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.set_standing(user, standing).await?)
+    }
+
+    /// Our public key and where the private key is kept.
+    ///
+    /// # Errors
+    /// `not_connected`.
+    pub async fn identity_info(&self) -> Result<IdentityInfo, IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(IdentityInfo {
+            key: session.identity_key().to_string(),
+            storage: session.key_storage().clone(),
+        })
     }
 
     fn session(&self, live: &Option<Live>) -> Result<Session, IpcError> {

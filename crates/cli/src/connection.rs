@@ -19,10 +19,12 @@ pub enum Lifetime {
     Listener,
     /// `chat`: outbox and cursor on disk; start even if the server is away and keep trying.
     Interactive,
+    /// `contact`: the data directory (people file, its lock), not online, fail fast.
+    Tool,
 }
 
 /// `--data-dir`, else `$XDG_DATA_HOME/redchat`, else `~/.local/share/redchat`.
-fn data_dir(args: &ConnectionArgs) -> Option<PathBuf> {
+pub fn data_dir(args: &ConnectionArgs) -> Option<PathBuf> {
     args.data_dir.clone().or_else(|| {
         std::env::var_os("XDG_DATA_HOME")
             .filter(|d| !d.is_empty())
@@ -62,12 +64,22 @@ pub async fn connect(
     } else {
         Delivery::Durable
     };
+    let dir = data_dir(args);
+    // Every command signs with the user's one identity (chat, listen and send alike); only
+    // long-lived ones keep an outbox and cursors (and hold the directory's lock).
+    let session_dir = dir
+        .as_deref()
+        .map(|d| redchat_core::session_dir(d, &config.settings, &config.namespace, &config.user));
+    let (identity, storage) = redchat_core::identity::load_or_create(session_dir.as_deref(), None)
+        .context("loading your identity key")?;
+    config.identity = Some((std::sync::Arc::new(identity), storage));
     if lifetime != Lifetime::OneShot {
-        config.data_dir = data_dir(args);
+        config.data_dir = dir;
     }
     config.keep_trying = lifetime == Lifetime::Interactive;
     // A one-shot command is not "online"; chat and listen are, unless told otherwise.
-    config.share_presence = lifetime != Lifetime::OneShot && !args.no_presence;
+    config.share_presence =
+        matches!(lifetime, Lifetime::Listener | Lifetime::Interactive) && !args.no_presence;
     match Session::connect(config.clone()).await {
         Ok(session) => Ok(session),
         Err(e)

@@ -10,6 +10,7 @@
 //! - [`chat`]: the interactive line editor (incoming messages never garble the typed line).
 //! - [`send`], [`listen`]: the script-friendly commands.
 //! - [`rooms`]: `join`, `leave`, `rooms`, `members`, `who`.
+//! - [`people`]: `contact` (safety numbers, verify, accept, block), `identity`.
 //!
 //! Benchmarks live in `crates/bench` (not shipped).
 
@@ -17,6 +18,7 @@ mod chat;
 mod connection;
 mod listen;
 mod output;
+mod people;
 mod rooms;
 mod send;
 
@@ -128,8 +130,18 @@ enum Command {
     #[command(after_help = "\
 JSON lines (NDJSON), one per event, `kind` first:
   {\"kind\":\"chat\",\"id\":..,\"conversation\":\"@bob|#team|~channel\",\"sender\":..,\"to\":..,\"room\":\"team\"|null,
-   \"content\":..,\"sentAt\":..,\"receivedAt\":..,\"at\":<ms>,\"channel\":..,\"legacy\":..,\"durable\":..,\"mine\":..,\"mentionsMe\":..}
-  {\"kind\":\"membership\",\"id\":..,\"conversation\":\"#team\",\"room\":\"team\",\"user\":..,\"action\":\"join|leave\",\"at\":..}
+   \"content\":..,\"sentAt\":..,\"receivedAt\":..,\"at\":<ms>,\"channel\":..,\"legacy\":..,\"durable\":..,\"mine\":..,\"mentionsMe\":..,
+   \"trust\":\"verified|signed|unsigned|invalid|keyChanged\",\"request\":..,\"senderIssue\":..?,\"lookalike\":..?}
+   trust: verified = signed by the key you verified; signed = by the key pinned for the sender
+   (the first seen); unsigned = no signature (the original client, redis-cli); invalid = a
+   signature that does not verify (forged or altered); keyChanged = valid, but by another key.
+   mine is true only for messages signed by your own key. request: a stranger's direct message
+   (the window files it under Requests); every message is printed, a stranger's too.
+  {\"kind\":\"keyChanged\",\"conversation\":..,\"user\":..}  (once per new key)
+  {\"kind\":\"blocked\",\"user\":..,\"count\":..}  (a blocked sender's messages dropped so far)
+  {\"kind\":\"notice\",\"code\":\"stream_wrong_type|stream_forbidden|stream_reset|stream_exhausted|stream_future_id|
+   room_list_unreadable|room_list_garbage|members_unreadable|auth_refused|overflow\",\"text\":..}
+  {\"kind\":\"membership\",\"id\":..,\"conversation\":\"#team\",\"room\":\"team\",\"user\":..,\"action\":\"join|leave\",\"at\":..,\"trust\":..}
   {\"kind\":\"typing\",\"conversation\":..,\"user\":..}
   {\"kind\":\"presence\",\"user\":..,\"online\":true|false,\"lastSeen\":..}
   {\"kind\":\"unread\",\"conversation\":..,\"count\":..,\"mentions\":..}
@@ -199,6 +211,54 @@ Example:
         #[arg(long)]
         json: bool,
     },
+    /// A person: their safety number, whether you verified it, whether they are a contact,
+    /// a request or blocked; the flags change that (the change is printed after).
+    #[command(after_help = "\
+Every message Redchat sends is signed with the sender's identity key. The first key seen from
+someone is pinned; compare the safety number (the same 60 digits on both sides) with them in
+person or on a call, then --mark-verified. A message signed by another key says keyChanged
+until you --accept-key. Takes the data directory's lock: stop `chat`/`listen`/the app first.
+
+With --json: {\"user\":..,\"standing\":\"contact|request|blocked\",\"key\":..,\"publishedKey\":..,
+ \"verified\":..,\"newKey\":..,\"safetyNumber\":\"12345 ...\",\"myKey\":..}
+
+Examples:
+  redchat-cli contact --user alice bob
+  redchat-cli contact --user alice bob --mark-verified
+  redchat-cli contact --user alice spammer --block")]
+    Contact {
+        /// Your username.
+        #[arg(long, short)]
+        user: String,
+        /// The person.
+        who: String,
+        #[command(flatten)]
+        action: ContactAction,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your identity key: its public half and where the private half is kept. --export
+    /// prints the private key (to move it to another device of yours: keep it secret);
+    /// --import FILE (or - for stdin) makes this device sign as that identity.
+    #[command(after_help = "\
+A user has one identity key; a second device imports it rather than making its own, so
+people who pinned your key keep trusting your messages. A device that does not import it
+makes a new key, and everyone sees your messages from it as keyChanged.
+
+Example:
+  redchat-cli identity --user alice --export | ssh laptop redchat-cli identity --user alice --import -")]
+    Identity {
+        /// Your username.
+        #[arg(long, short)]
+        user: String,
+        /// Print the private key (secret!).
+        #[arg(long, conflicts_with = "import")]
+        export: bool,
+        /// Replace this device's key with an exported one (a file, or - for stdin).
+        #[arg(long, value_name = "FILE")]
+        import: Option<String>,
+    },
     /// The original console client's mode: everyone chats on one shared channel with
     /// plain-text payloads ("alice: hello").
     #[command(after_help = "Example:\n  redchat-cli broadcast --user alice --channel messages")]
@@ -210,6 +270,29 @@ Example:
         #[arg(long, default_value = "messages")]
         channel: String,
     },
+}
+
+/// What `contact` changes before it prints.
+#[derive(Args, Clone, Default)]
+pub struct ContactAction {
+    /// You compared the safety number with them: mark their key as verified.
+    #[arg(long)]
+    mark_verified: bool,
+    /// Take the verified mark back.
+    #[arg(long)]
+    unmark_verified: bool,
+    /// Trust the new key they sign with (after checking with them).
+    #[arg(long)]
+    accept_key: bool,
+    /// Accept a request: they become a contact.
+    #[arg(long)]
+    accept: bool,
+    /// Block them: their messages are dropped (and counted).
+    #[arg(long, conflicts_with = "accept")]
+    block: bool,
+    /// Lift a block (they are a request again).
+    #[arg(long)]
+    unblock: bool,
 }
 
 fn main() -> ExitCode {
@@ -249,6 +332,17 @@ fn main() -> ExitCode {
             runtime.block_on(rooms::members(&cli.connection, &user, &room, json))
         }
         Command::Who { user, json } => runtime.block_on(rooms::who(&cli.connection, &user, json)),
+        Command::Contact {
+            user,
+            who,
+            action,
+            json,
+        } => runtime.block_on(people::contact(&cli.connection, &user, &who, &action, json)),
+        Command::Identity {
+            user,
+            export,
+            import,
+        } => people::identity(&cli.connection, &user, export, import.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Local};
 use redchat_core::session::State;
-use redchat_core::{Event, MemberAction, OutgoingState};
+use redchat_core::{Event, MemberAction, OutgoingState, Trust};
 
 /// `HH:MM:SS` local time of an RFC 3339 timestamp.
 pub fn local_time(rfc3339: &str) -> String {
@@ -30,19 +30,25 @@ pub fn human(event: &Event) -> Option<String> {
     match event {
         Event::Chat(m) => Some(match &m.room {
             Some(room) => format!(
-                "[{}] #{} {}: {}",
+                "[{}] #{} {}{}: {}",
                 local_time(&m.received_at),
                 terminal_safe(room),
                 terminal_safe(&m.sender),
+                marks(m),
                 terminal_safe(&m.content)
             ),
             None => format!(
-                "[{}] {}: {}",
+                "[{}] {}{}: {}",
                 local_time(&m.received_at),
                 terminal_safe(&m.sender),
+                marks(m),
                 terminal_safe(&m.content)
             ),
         }),
+        Event::KeyChanged { user, .. } => Some(format!(
+            "!! {}'s key changed: their messages say [KEY CHANGED] until you compare safety numbers (redchat-cli contact {0}) and accept it (--accept-key)",
+            terminal_safe(user)
+        )),
         Event::Membership(m) => Some(format!(
             "[{}] #{}: {} {}",
             local_time(&m.received_at),
@@ -69,6 +75,28 @@ pub fn human(event: &Event) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// What a chat line says about its sender besides the name: trust, requests, odd names.
+fn marks(m: &redchat_core::ChatMessage) -> String {
+    let mut out = String::new();
+    match m.trust {
+        Trust::Verified => out.push_str(" [verified]"),
+        Trust::Signed => {}
+        Trust::Unsigned => out.push_str(" [unsigned]"),
+        Trust::Invalid => out.push_str(" [FORGED: the signature does not verify]"),
+        Trust::KeyChanged => out.push_str(" [KEY CHANGED: not the key you know]"),
+    }
+    if m.request {
+        out.push_str(" [request]");
+    }
+    if let Some(issue) = &m.sender_issue {
+        out.push_str(&format!(" [suspicious name: {}]", terminal_safe(issue)));
+    }
+    if let Some(other) = &m.lookalike {
+        out.push_str(&format!(" [looks like {}]", terminal_safe(other)));
+    }
+    out
 }
 
 /// A line about the session (status, our messages' fate, catch-up) for stderr or the chat's
@@ -105,7 +133,13 @@ pub fn notice(event: &Event) -> Option<String> {
             "* {count} message{} arrived while you were away",
             if *count == 1 { "" } else { "s" }
         )),
-        Event::Notice { text } => Some(format!("* {}", terminal_safe(text))),
+        Event::Notice { code, text } => {
+            Some(format!("* [{}] {}", code.as_str(), terminal_safe(text)))
+        }
+        Event::Blocked { user, count } => Some(format!(
+            "* {count} message(s) from blocked {} dropped",
+            terminal_safe(user)
+        )),
         Event::Presence { user, online, .. } => Some(format!(
             "* {} is {}",
             terminal_safe(user),

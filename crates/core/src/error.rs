@@ -42,6 +42,10 @@ pub enum Code {
     SettingsStore,
     /// The outbox or cursor files.
     Storage,
+    /// The identity key is damaged or cannot be imported.
+    Identity,
+    /// Another Redchat already runs as this user on this data directory.
+    AlreadyRunning,
     /// A bug.
     Internal,
 }
@@ -65,6 +69,8 @@ impl Code {
             Code::Redis => "redis",
             Code::SettingsStore => "settings_store",
             Code::Storage => "storage",
+            Code::Identity => "identity",
+            Code::AlreadyRunning => "already_running",
             Code::Internal => "internal",
         }
     }
@@ -160,6 +166,14 @@ pub enum Error {
     /// The outbox or inbox cursor could not be read or written on this computer.
     #[error("local storage problem: {0}")]
     Storage(String),
+    /// The identity key is damaged or not an identity.
+    #[error("identity key problem: {0}")]
+    Identity(String),
+    /// Another Redchat (window or CLI) already runs as this user with this data directory.
+    #[error(
+        "Redchat is already running as this user on this computer ({0}); close it first, or use another data directory"
+    )]
+    AlreadyRunning(String),
 }
 
 impl Error {
@@ -179,6 +193,8 @@ impl Error {
             Error::NotConnected => Code::NotConnected,
             Error::Redis(_) | Error::WrongType { .. } => Code::Redis,
             Error::Storage(_) => Code::Storage,
+            Error::Identity(_) => Code::Identity,
+            Error::AlreadyRunning(_) => Code::AlreadyRunning,
         }
     }
 
@@ -245,6 +261,11 @@ impl Error {
                 key: None,
                 detail: text,
             };
+        }
+        if redis_refusal::is_stream_exhausted(err) {
+            return Error::Redis(
+                "the recipient's stream cannot take new messages: someone wrote the largest possible entry id into it; the owner (or an admin) must delete that key".into(),
+            );
         }
         if err.code() == Some("NOPERM") {
             // An ACL that forbids a command or key: not a wrong password.
@@ -320,7 +341,12 @@ pub(crate) mod redis_refusal {
     /// Refusals that will not pass by waiting: the key has another type, the ACL user may not
     /// run the command or touch the key, the server lacks the command (no streams).
     pub fn is_permanent(e: &redis::RedisError) -> bool {
-        has_code(e, &["WRONGTYPE", "NOPERM", "NOAUTH", "WRONGPASS"])
+        has_code(e, &["WRONGTYPE", "NOPERM", "NOAUTH", "WRONGPASS"]) || is_stream_exhausted(e)
+    }
+
+    /// XADD refused: the stream's last id is the largest possible one (a hostile write).
+    pub fn is_stream_exhausted(e: &redis::RedisError) -> bool {
+        e.to_string().contains("exhausted the last possible ID")
     }
 
     /// Refusals that stop a stream reader for good: it may not read, or the server has no

@@ -80,6 +80,12 @@ impl Keys {
         self.user(user, "devices")
     }
 
+    /// A user's published public identity key (a string, base64). Anyone with write access
+    /// can change it: receivers pin the first key they see and announce changes.
+    pub fn identity(&self, user: &Username) -> String {
+        self.user(user, "identity")
+    }
+
     /// A room's live channel.
     pub fn room_channel(&self, room: &RoomName) -> String {
         self.room(room, "live")

@@ -14,6 +14,8 @@
 //! - [`presence`]: heartbeats, who is online, room member lists.
 //! - [`session`]: the chat session: one task owns the Redis connection, callers hold a
 //!   cheap [`Session`] handle and read typed [`Event`]s.
+//! - [`identity`]: Ed25519 identity keys, signatures over what a message claims, safety numbers.
+//! - [`trust`]: pinned keys (trust on first use), contacts, requests, blocked senders.
 //! - [`error`]: the crate's [`Error`] with predicates and stable codes.
 //!
 //! Private: `outbox` (messages kept until Redis confirmed them, on disk), `inbox` (stream
@@ -22,6 +24,7 @@
 pub mod compose;
 pub mod conversation;
 pub mod error;
+pub mod identity;
 mod inbox;
 pub mod keys;
 mod outbox;
@@ -29,19 +32,23 @@ pub mod presence;
 pub mod session;
 pub mod settings;
 mod store;
+pub mod trust;
 pub mod username;
 pub mod wire;
 
 pub use compose::{Draft, parse_line};
 pub use conversation::{ConversationId, RoomName};
 pub use error::{Code, Error, Result};
+pub use identity::{Identity, KeyStorage};
 pub use inbox::{HistoryCursor, HistoryPage};
 pub use keys::Keys;
 pub use session::{
-    Delivery, Event, Events, Member, Outgoing, OutgoingState, SendReport, Session, SessionConfig,
-    State, Stats, Status,
+    Contact, Delivery, Event, Events, Member, NoticeCode, Outgoing, OutgoingState, SendReport,
+    Session, SessionConfig, State, Stats, Status,
 };
 pub use settings::{ConnectionSettings, ParseError, Parsed, Secret};
+pub use store::session_dir;
+pub use trust::{Standing, Trust};
 pub use username::{Namespace, Username, UsernameError};
 pub use wire::{
     ChatMessage, Incoming, MAX_CONTENT_BYTES, MAX_PAYLOAD_BYTES, MemberAction, Membership,

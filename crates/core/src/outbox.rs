@@ -87,7 +87,7 @@ impl Outbox {
             Err(e) => return Err(e),
         }
         // Rewrite with only what is pending (synced, renamed, directory synced), then append.
-        let tmp = path.with_extension("tmp");
+        let tmp = crate::store::temp_path(path);
         {
             let mut out = File::create(&tmp)?;
             for q in &outbox.pending {

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::conversation::ConversationId;
 use crate::session::config::{PRESENCE_TTL, Setup};
-use crate::session::events::{Emitter, Event, Member};
+use crate::session::events::{Emitter, Event, Member, NoticeCode};
 use crate::session::shutdown::Shutdown;
 use crate::username::Username;
 use crate::wire::{self, Signal};
@@ -159,7 +159,7 @@ impl PresenceTask {
             .ignore();
         pipe.cmd("PUBLISH")
             .arg(keys.presence_channel())
-            .arg(wire::encode_signal(me.as_str(), &Signal::Presence))
+            .arg(wire::encode_signal(me.as_str(), &Signal::Presence, None))
             .ignore();
         let _ = self.bounded::<()>(conn, &pipe).await;
     }
@@ -171,6 +171,7 @@ impl PresenceTask {
             .arg(wire::encode_signal(
                 self.setup.user.as_str(),
                 &Signal::Presence,
+                None,
             ))
             .ignore();
         let _ = self.bounded::<()>(conn, &pipe).await;
@@ -342,9 +343,10 @@ impl PresenceTask {
         for room in rooms {
             match self.room_members(conn, &room).await {
                 Ok(list) => lists.push((room, list)),
-                Err(e) => self
-                    .events
-                    .notice(format!("The member list of {room} cannot be read: {e}")),
+                Err(e) => self.events.notice(
+                    NoticeCode::MembersUnreadable,
+                    format!("The member list of {room} cannot be read: {e}"),
+                ),
             }
         }
         let listed: std::collections::HashSet<String> =

@@ -17,8 +17,9 @@ pub(crate) const SEEN_CAPACITY: usize = 20_000;
 /// Message ids persisted with the cursor, so a restart does not show a duplicate either.
 const PERSISTED_RECENT: usize = 2_000;
 
-/// The directory for one server + user under `data_dir`.
-pub(crate) fn session_dir(
+/// The directory for one server + user under `data_dir` (outbox, cursors, people, and the
+/// identity key when there is no keychain).
+pub fn session_dir(
     data_dir: &Path,
     settings: &ConnectionSettings,
     namespace: &Namespace,
@@ -30,6 +31,63 @@ pub(crate) fn session_dir(
             settings.host, settings.port, settings.db
         )))
         .join(safe(&format!("{}{}", namespace.as_str(), user.as_str())))
+}
+
+/// A temporary file beside `path`, unique to this writer (process and call): two writers
+/// never write into one temporary file, whatever they race on.
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let unique = crate::wire::new_id();
+    path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        &unique[..8]
+    ))
+}
+
+/// Holds the lock file of a session directory: one Redchat per user and data directory.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Takes the lock of `dir`, or says who holds it.
+    pub fn take(dir: &Path) -> crate::Result<DirLock> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| crate::Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.set_len(0);
+                let _ = std::io::Write::write_all(
+                    &mut &file,
+                    format!("{}\n", std::process::id()).as_bytes(),
+                );
+                Ok(DirLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                Err(crate::Error::AlreadyRunning(if holder.is_empty() {
+                    dir.display().to_string()
+                } else {
+                    format!("process {holder}, {}", dir.display())
+                }))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(crate::Error::Storage(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
+    }
 }
 
 /// A file-name-safe version of `s`: ASCII letters, digits, `.`, `-`, `_`; the rest become `_`.
@@ -133,7 +191,7 @@ impl CursorFile {
             }
             // Synced before the rename, the directory after it: a power cut leaves the old
             // cursor or the new one, never an empty file (which would replay the inbox).
-            let tmp = path.with_extension("tmp");
+            let tmp = temp_path(path);
             let mut file = std::fs::File::create(&tmp)?;
             std::io::Write::write_all(
                 &mut file,

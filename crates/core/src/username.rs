@@ -43,7 +43,14 @@ impl Username {
             )));
         }
         check_chars(&name, "a username")?;
+        check_honest(&name, "a username")?;
         Ok(Username(name))
+    }
+
+    /// A string that looks the same as this name to a reader (UTS #39 skeleton): two
+    /// different names with one skeleton can be mistaken for each other.
+    pub fn skeleton(&self) -> String {
+        unicode_security::skeleton(&self.0).collect()
     }
 
     /// The normalised name.
@@ -76,6 +83,55 @@ fn check_chars(name: &str, what: &str) -> Result<(), UsernameError> {
     if let Some(c) = name.chars().find(|c| FORBIDDEN.contains(c)) {
         return Err(UsernameError(format!(
             "{what} cannot contain \"{c}\" (not allowed: * ? [ ] \\ @ ,)"
+        )));
+    }
+    Ok(())
+}
+
+/// Invisible characters (default-ignorable code points people cannot see).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{34F}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2065}'
+        | '\u{206A}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Bidirectional controls: they reorder what is shown around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{61C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The honest-name rule (UTS #39): no invisible or bidi-control characters, only characters
+/// the General Security Profile allows in identifiers, and one script (digits and ASCII
+/// punctuation go with any), so that a name cannot pass for another.
+fn check_honest(name: &str, what: &str) -> Result<(), UsernameError> {
+    use unicode_security::{GeneralSecurityProfile, MixedScript};
+    if let Some(c) = name.chars().find(|c| is_invisible(*c)) {
+        return Err(UsernameError(format!(
+            "{what} cannot contain invisible characters (U+{:04X})",
+            c as u32
+        )));
+    }
+    if let Some(c) = name.chars().find(|c| is_bidi_control(*c)) {
+        return Err(UsernameError(format!(
+            "{what} cannot contain text-direction controls (U+{:04X})",
+            c as u32
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !c.is_ascii() && !c.identifier_allowed())
+    {
+        return Err(UsernameError(format!(
+            "{what} cannot contain \"{c}\" (U+{:04X}): it is not a letter or digit allowed in names (Unicode UTS #39)",
+            c as u32
+        )));
+    }
+    if !name.is_single_script() {
+        return Err(UsernameError(format!(
+            "{what} cannot mix scripts (e.g. Latin with Cyrillic letters that look alike)"
         )));
     }
     Ok(())
@@ -163,6 +219,39 @@ mod tests {
             Username::parse(&"x".repeat(MAX_USERNAME_CHARS)).is_ok(),
             "the limit itself is allowed"
         );
+    }
+
+    #[test]
+    fn refuses_names_that_pass_for_others() {
+        let table = [
+            ("alice\u{200B}", "invisible characters (U+200B)"),
+            ("ali\u{FEFF}ce", "invisible characters (U+FEFF)"),
+            ("alice\u{202E}", "text-direction controls (U+202E)"),
+            ("\u{2066}bob", "text-direction controls (U+2066)"),
+            // Cyrillic а (U+0430) among Latin letters.
+            ("\u{430}lice", "mix scripts"),
+            ("bob\u{2063}", "invisible"),
+        ];
+        for (raw, needle) in table {
+            let e = Username::parse(raw).expect_err(raw);
+            assert!(
+                e.0.contains(needle),
+                "{raw:?}: {:?} should say {needle}",
+                e.0
+            );
+        }
+        // One script, any script: fine.
+        for ok in ["алиса", "ålice", "李雷", "bob-2", "ünïcode.name_1"] {
+            assert!(Username::parse(ok).is_ok(), "{ok} is an honest name");
+        }
+    }
+
+    #[test]
+    fn lookalike_names_share_a_skeleton() {
+        let latin = Username::parse("paypal").unwrap();
+        let digits = Username::parse("paypa1").unwrap();
+        assert_eq!(latin.skeleton(), digits.skeleton());
+        assert_ne!(latin.skeleton(), Username::parse("bob").unwrap().skeleton());
     }
 
     #[test]

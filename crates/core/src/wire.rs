@@ -18,6 +18,8 @@ use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::conversation::ConversationId;
+use crate::identity::{Claim, Identity, MAX_SIGNATURE_FIELD};
+use crate::trust::Trust;
 
 /// Largest message body we send, in bytes of UTF-8.
 pub const MAX_CONTENT_BYTES: usize = 16 * 1024;
@@ -78,6 +80,61 @@ pub struct ChatMessage {
     /// A room message that mentions this user (`@me` as a word).
     #[serde(default)]
     pub mentions_me: bool,
+    /// How far it is believed to come from `sender` (decided by core's inbound path).
+    #[serde(default)]
+    pub trust: Trust,
+    /// A direct message from someone who is not a contact yet (the window's Requests).
+    #[serde(default)]
+    pub request: bool,
+    /// Why the sender's name is not an honest name (invisible, bidi or mixed-script
+    /// characters), when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_issue: Option<String>,
+    /// A contact whose name looks like this sender's (a possible impostor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookalike: Option<String>,
+    /// The signature fields as received (not part of the JSON the UI sees).
+    #[serde(skip)]
+    pub signature: Option<Signed>,
+}
+
+/// A payload's `Key` and `Sig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The signer's public key (base64).
+    pub key: String,
+    /// The signature (base64).
+    pub sig: String,
+}
+
+impl Signed {
+    fn from_fields(key: Option<&str>, sig: Option<&str>) -> Option<Signed> {
+        match (key, sig) {
+            (Some(key), Some(sig))
+                if key.len() <= MAX_SIGNATURE_FIELD && sig.len() <= MAX_SIGNATURE_FIELD =>
+            {
+                Some(Signed {
+                    key: key.to_string(),
+                    sig: sig.to_string(),
+                })
+            }
+            // Half a signature, or an oversized one, is a broken signature, not none.
+            (Some(_), _) | (_, Some(_)) => Some(Signed {
+                key: String::new(),
+                sig: String::new(),
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The canonical target of a claim: `@user` or `#room`.
+pub fn claim_target(to: Option<&str>, room: Option<&str>) -> String {
+    match (room, to) {
+        (Some(room), _) => format!("#{}", room.trim().to_lowercase()),
+        (None, Some(to)) => format!("@{}", to.trim().to_lowercase()),
+        (None, None) => String::new(),
+    }
 }
 
 impl ChatMessage {
@@ -176,6 +233,24 @@ pub struct Membership {
     pub at: i64,
     /// When it arrived (RFC 3339).
     pub received_at: String,
+    /// How far it is believed to come from `user`.
+    pub trust: Trust,
+    /// The sending time as written, in microseconds (part of what is signed).
+    #[serde(skip)]
+    pub sent_at_micros: Option<i64>,
+    /// The signature fields as received.
+    #[serde(skip)]
+    pub signature: Option<Signed>,
+}
+
+impl MemberAction {
+    /// `join` or `leave`, as signed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberAction::Join => "join",
+            MemberAction::Leave => "leave",
+        }
+    }
 }
 
 /// Everything a payload can be.
@@ -228,6 +303,10 @@ struct ChatEnvelope<'a> {
     version: u32,
     #[serde(rename = "Durable", skip_serializing_if = "std::ops::Not::not")]
     durable: bool,
+    #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    #[serde(rename = "Sig", skip_serializing_if = "Option::is_none")]
+    sig: Option<String>,
 }
 
 /// A signal we send (every kind but chat).
@@ -284,21 +363,31 @@ struct SignalEnvelope<'a> {
     action: Option<MemberAction>,
     #[serde(rename = "Redchat")]
     version: u32,
+    #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    #[serde(rename = "Sig", skip_serializing_if = "Option::is_none")]
+    sig: Option<String>,
 }
 
-/// The payload of a signal from `sender`.
-pub fn encode_signal(sender: &str, signal: &Signal<'_>) -> Vec<u8> {
+/// The payload of a signal from `sender`; a membership change is signed by `identity`.
+pub fn encode_signal(sender: &str, signal: &Signal<'_>, identity: Option<&Identity>) -> Vec<u8> {
+    let now = Utc::now();
+    let now = now
+        .with_nanosecond(now.timestamp_subsec_micros() * 1_000)
+        .unwrap_or(now);
     let mut env = SignalEnvelope {
         kind: "",
         sender,
         message_id: None,
-        sent_at: now_rfc3339(),
+        sent_at: format_time(now),
         to: None,
         room: None,
         conversation: None,
         at: None,
         action: None,
         version: PROTOCOL_VERSION,
+        key: None,
+        sig: None,
     };
     match *signal {
         Signal::Typing { to, room } => {
@@ -316,6 +405,20 @@ pub fn encode_signal(sender: &str, signal: &Signal<'_>) -> Vec<u8> {
             env.room = Some(room);
             env.action = Some(action);
             env.message_id = Some(id);
+            if let Some(identity) = identity {
+                let target = claim_target(None, Some(room));
+                let claim = Claim {
+                    kind: "member",
+                    sender: &sender.trim().to_lowercase(),
+                    target: &target,
+                    content: action.as_str(),
+                    id,
+                    sent_at_micros: now.timestamp_micros(),
+                    key: identity.public_key(),
+                };
+                env.sig = Some(identity.sign(&claim));
+                env.key = Some(identity.public_key());
+            }
         }
         Signal::Presence => env.kind = "presence",
         Signal::Rooms => env.kind = "rooms",
@@ -367,11 +470,12 @@ pub fn encode(
     content: &str,
 ) -> crate::Result<(ChatMessage, Vec<u8>)> {
     let conversation = ConversationId::parse(to).unwrap_or_else(|_| unknown_conversation());
-    encode_chat(sender, &conversation, channel, content, false)
+    encode_chat(sender, &conversation, channel, content, false, None)
 }
 
 /// Builds a chat message in `conversation` (a person or a room) and its payload; `durable`
-/// marks a message that is also appended to a stream (`"Durable":true` on the wire).
+/// marks a message that is also appended to a stream (`"Durable":true` on the wire);
+/// `identity` signs it (see [`crate::identity`]).
 ///
 /// # Errors
 /// [`crate::Error::MessageTooLarge`] when `content` exceeds [`MAX_CONTENT_BYTES`].
@@ -381,6 +485,7 @@ pub fn encode_chat(
     channel: &str,
     content: &str,
     durable: bool,
+    identity: Option<&Identity>,
 ) -> crate::Result<(ChatMessage, Vec<u8>)> {
     if content.len() > MAX_CONTENT_BYTES {
         return Err(crate::Error::MessageTooLarge {
@@ -390,12 +495,33 @@ pub fn encode_chat(
     }
     let id = new_id();
     let now = Utc::now();
+    let now = now
+        .with_nanosecond(now.timestamp_subsec_micros() * 1_000)
+        .unwrap_or(now);
     let sent_at = format_time(now);
     let (to, room) = match conversation {
         ConversationId::Direct(peer) => (Some(peer.as_str()), None),
         ConversationId::Room(room) => (None, Some(room.as_str())),
         ConversationId::Channel(_) => (None, None),
     };
+    let signature = identity
+        .filter(|_| to.is_some() || room.is_some())
+        .map(|identity| {
+            let target = claim_target(to, room);
+            let claim = Claim {
+                kind: "chat",
+                sender: &sender.trim().to_lowercase(),
+                target: &target,
+                content,
+                id: &id,
+                sent_at_micros: now.timestamp_micros(),
+                key: identity.public_key(),
+            };
+            Signed {
+                key: identity.public_key().to_string(),
+                sig: identity.sign(&claim),
+            }
+        });
     let envelope = ChatEnvelope {
         id: 0,
         sender,
@@ -407,6 +533,8 @@ pub fn encode_chat(
         room,
         version: PROTOCOL_VERSION,
         durable,
+        key: signature.as_ref().map(|s| s.key.as_str()),
+        sig: signature.as_ref().map(|s| s.sig.clone()),
     };
     let payload =
         serde_json::to_vec(&envelope).map_err(|e| crate::Error::InvalidMessage(e.to_string()))?;
@@ -425,6 +553,15 @@ pub fn encode_chat(
         durable,
         mine: true,
         mentions_me: false,
+        trust: if signature.is_some() {
+            Trust::Signed
+        } else {
+            Trust::Unsigned
+        },
+        request: false,
+        sender_issue: None,
+        lookalike: None,
+        signature,
     };
     Ok((message, payload))
 }
@@ -551,6 +688,9 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
                         action,
                         at,
                         received_at,
+                        trust: Trust::Unsigned,
+                        sent_at_micros: sent.map(|t| t.timestamp_micros()),
+                        signature: Signed::from_fields(string("Key"), string("Sig")),
                     })
                 }
                 "presence" => Incoming::Presence {
@@ -591,6 +731,11 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
         durable: field("Durable").and_then(serde_json::Value::as_bool) == Some(true),
         mine: false,
         mentions_me: false,
+        trust: Trust::Unsigned,
+        request: false,
+        sender_issue: None,
+        lookalike: None,
+        signature: Signed::from_fields(string("Key"), string("Sig")),
     })
 }
 
@@ -638,6 +783,10 @@ struct FastChat<'a> {
     durable: Option<bool>,
     #[serde(rename = "Kind", default)]
     kind: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "Key", default, borrow)]
+    key: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "Sig", default, borrow)]
+    sig: Option<std::borrow::Cow<'a, str>>,
 }
 
 impl FastChat<'_> {
@@ -685,6 +834,11 @@ impl FastChat<'_> {
             durable: self.durable == Some(true),
             mine: false,
             mentions_me: false,
+            trust: Trust::Unsigned,
+            request: false,
+            sender_issue: None,
+            lookalike: None,
+            signature: Signed::from_fields(self.key.as_deref(), self.sig.as_deref()),
         })
     }
 }
@@ -878,7 +1032,7 @@ mod tests {
     #[test]
     fn room_messages_and_signals_round_trip() {
         let team = ConversationId::parse("#team").unwrap();
-        let (sent, payload) = encode_chat("alice", &team, "c", "hi all", true).unwrap();
+        let (sent, payload) = encode_chat("alice", &team, "c", "hi all", true, None).unwrap();
         let text = std::str::from_utf8(&payload).unwrap();
         assert!(
             text.contains(r#""Room":"team""#) && !text.contains(r#""To""#),
@@ -898,6 +1052,7 @@ mod tests {
                 to: None,
                 room: Some("team"),
             },
+            None,
         );
         assert!(
             matches!(decode("c", &typing), Incoming::Typing(t) if t.user == "bob" && t.room.as_deref() == Some("team"))
@@ -908,6 +1063,7 @@ mod tests {
                 conversation: "#team",
                 at: 42,
             },
+            None,
         );
         assert!(
             matches!(decode("c", &read), Incoming::Read(r) if r.at == 42 && r.conversation == "#team")
@@ -919,6 +1075,7 @@ mod tests {
                 action: MemberAction::Leave,
                 id: "m1",
             },
+            None,
         );
         assert!(
             matches!(decode("c", &member), Incoming::Membership(m) if m.action == MemberAction::Leave && m.id == "m1")

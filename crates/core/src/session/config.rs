@@ -2,10 +2,12 @@
 //! ([`Setup`], immutable once the session runs).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::identity::{Identity, KeyStorage};
 use crate::keys::Keys;
 use crate::settings::ConnectionSettings;
 use crate::username::{Namespace, Username};
@@ -66,6 +68,9 @@ pub struct SessionConfig {
     pub share_presence: bool,
     /// How often presence is refreshed and others' presence is looked at.
     pub presence_beat: Duration,
+    /// Our identity key and where it is kept. `None`: loaded from (or created in)
+    /// `identity.key` in the session's data directory (in memory without one).
+    pub identity: Option<(Arc<Identity>, KeyStorage)>,
 }
 
 impl SessionConfig {
@@ -85,6 +90,7 @@ impl SessionConfig {
             keep_trying: false,
             share_presence: true,
             presence_beat: DEFAULT_PRESENCE_BEAT,
+            identity: None,
         }
     }
 }
@@ -108,11 +114,16 @@ pub(crate) struct Setup {
     /// This device's id (presence); new per session.
     pub device: String,
     pub extra_channels: Vec<String>,
+    /// Our identity: signs what we send, tells our messages from claims to be us.
+    pub identity: Arc<Identity>,
+    pub key_storage: KeyStorage,
 }
 
 impl Setup {
-    pub fn new(config: &SessionConfig) -> Setup {
+    pub fn new(config: &SessionConfig, identity: Arc<Identity>, key_storage: KeyStorage) -> Setup {
         Setup {
+            identity,
+            key_storage,
             user: config.user.clone(),
             keys: Keys::new(&config.namespace),
             addr: config.settings.addr(),

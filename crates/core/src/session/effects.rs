@@ -42,6 +42,7 @@ pub(crate) async fn run(
                         conversation: &text,
                         at,
                     },
+                    None,
                 );
                 let limit = setup.response_timeout;
                 // GT: a device that is behind never moves the shared position back (Redis

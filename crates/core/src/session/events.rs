@@ -151,9 +151,71 @@ pub enum Event {
     },
     /// Something the user should know that is not a message.
     Notice {
-        /// The text.
+        /// A stable machine-readable code ([`NoticeCode`]).
+        code: NoticeCode,
+        /// The text, in plain words with what to do.
         text: String,
     },
+    /// A sender signs with a key other than the one pinned for them (announced once per
+    /// key in their conversation; their messages say `keyChanged` until the key is accepted).
+    KeyChanged {
+        /// Where it is announced.
+        conversation: ConversationId,
+        /// Whose key.
+        user: String,
+    },
+    /// Messages of a blocked sender were dropped: how many so far (this session).
+    Blocked {
+        /// Who.
+        user: String,
+        /// Dropped so far.
+        count: u64,
+    },
+}
+
+/// What a [`Event::Notice`] is about: stable codes for scripts (`listen --json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeCode {
+    /// A stream key holds another type of value (someone overwrote it).
+    StreamWrongType,
+    /// No permission to read a stream or key (ACL).
+    StreamForbidden,
+    /// A stream is older than what this device read (deleted, restored, far-future ids):
+    /// read again from its start.
+    StreamReset,
+    /// A stream has reached the largest possible entry id: nobody can add to it.
+    StreamExhausted,
+    /// An entry id far in the future was read (a hostile write).
+    StreamFutureId,
+    /// The room list or read positions cannot be read.
+    RoomListUnreadable,
+    /// Entries of the room list are not valid names.
+    RoomListGarbage,
+    /// A member list cannot be read.
+    MembersUnreadable,
+    /// The server refuses our credentials or commands: waiting for the user.
+    AuthRefused,
+    /// Too much arrived too fast: some of it was counted and left out.
+    Overflow,
+}
+
+impl NoticeCode {
+    /// The snake_case text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeCode::StreamWrongType => "stream_wrong_type",
+            NoticeCode::StreamForbidden => "stream_forbidden",
+            NoticeCode::StreamReset => "stream_reset",
+            NoticeCode::StreamExhausted => "stream_exhausted",
+            NoticeCode::StreamFutureId => "stream_future_id",
+            NoticeCode::RoomListUnreadable => "room_list_unreadable",
+            NoticeCode::RoomListGarbage => "room_list_garbage",
+            NoticeCode::MembersUnreadable => "members_unreadable",
+            NoticeCode::AuthRefused => "auth_refused",
+            NoticeCode::Overflow => "overflow",
+        }
+    }
 }
 
 /// The outcome of a confirmed send.
@@ -181,6 +243,10 @@ pub struct Stats {
     pub reconnects: u64,
     /// Messages shown by catch-ups from the inbox stream.
     pub caught_up: u64,
+    /// Messages of blocked senders dropped.
+    pub blocked_dropped: u64,
+    /// Messages shown as not authentic (`invalid` or `keyChanged`).
+    pub not_authentic: u64,
 }
 
 /// The receiving end of a session's events. Ends after the `Disconnected` status.
@@ -241,8 +307,11 @@ impl Emitter {
         let _ = self.0.send(event);
     }
 
-    pub fn notice(&self, text: impl Into<String>) {
-        self.emit(Event::Notice { text: text.into() });
+    pub fn notice(&self, code: NoticeCode, text: impl Into<String>) {
+        self.emit(Event::Notice {
+            code,
+            text: text.into(),
+        });
     }
 }
 
@@ -253,6 +322,8 @@ pub(crate) struct Counters {
     pub live_copies_skipped: AtomicU64,
     pub reconnects: AtomicU64,
     pub caught_up: AtomicU64,
+    pub blocked_dropped: AtomicU64,
+    pub not_authentic: AtomicU64,
 }
 
 impl Counters {
@@ -266,6 +337,8 @@ impl Counters {
             live_copies_skipped: self.live_copies_skipped.load(Ordering::Relaxed),
             reconnects: self.reconnects.load(Ordering::Relaxed),
             caught_up: self.caught_up.load(Ordering::Relaxed),
+            blocked_dropped: self.blocked_dropped.load(Ordering::Relaxed),
+            not_authentic: self.not_authentic.load(Ordering::Relaxed),
         }
     }
 }

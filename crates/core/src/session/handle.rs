@@ -26,7 +26,8 @@ use crate::error::{Error, Result};
 use crate::inbox::{self, HistoryCursor, HistoryPage, PAYLOAD_FIELD};
 use crate::outbox::{Outbox, Queued};
 use crate::presence::{self, PresenceTask};
-use crate::store::{self, CursorFile};
+use crate::store::{self, CursorFile, DirLock};
+use crate::trust::People;
 use crate::username::Username;
 use crate::wire::{self, ChatMessage, MemberAction, Signal};
 
@@ -84,9 +85,14 @@ impl Session {
             .map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
         let client =
             redis::Client::open(info).map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
-        let (outbox, cursor_file) = match &config.data_dir {
+        let dir = config
+            .data_dir
+            .as_ref()
+            .map(|d| store::session_dir(d, settings, &config.namespace, &config.user));
+        // One Redchat per user and data directory: a second one would send the same outbox.
+        let lock = dir.as_deref().map(DirLock::take).transpose()?;
+        let (outbox, cursor_file) = match &dir {
             Some(dir) => {
-                let dir = store::session_dir(dir, settings, &config.namespace, &config.user);
                 let outbox = Outbox::open(&dir.join("outbox.jsonl")).map_err(|e| {
                     Error::Storage(format!("cannot open the outbox in {}: {e}", dir.display()))
                 })?;
@@ -94,7 +100,15 @@ impl Session {
             }
             None => (Outbox::in_memory(), CursorFile::new(None)),
         };
-        let setup = Arc::new(Setup::new(&config));
+        let (identity, key_storage) = match &config.identity {
+            Some((identity, storage)) => (identity.clone(), storage.clone()),
+            None => {
+                let (identity, storage) = crate::identity::load_or_create(dir.as_deref(), None)?;
+                (Arc::new(identity), storage)
+            }
+        };
+        let people = People::open(dir.as_ref().map(|d| d.join("people.json")));
+        let setup = Arc::new(Setup::new(&config, identity, key_storage));
         let keys = &setup.keys;
         let mut channels: BTreeSet<String> = [
             keys.inbox_channel(&setup.user),
@@ -154,6 +168,7 @@ impl Session {
             cursor_file,
             saved.recent,
             saved.streams.clone(),
+            people,
             effects_tx,
         );
         spawn(done.clone(), inbound_task.run(inbound_rx, shutdown.clone()));
@@ -226,6 +241,8 @@ impl Session {
             supervisor_task
                 .run(first, first_error, async move { all_done.wait().await })
                 .await;
+            // Every task has ended: another Redchat may use the directory now.
+            drop(lock);
             finished_tx.send_replace(true);
         });
         Ok((
@@ -255,6 +272,14 @@ impl Session {
 
     fn setup(&self) -> &Setup {
         &self.inner.setup
+    }
+
+    pub(crate) fn setup_ref(&self) -> &Setup {
+        &self.inner.setup
+    }
+
+    pub(crate) fn inbound_sender(&self) -> &mpsc::UnboundedSender<Inbound> {
+        &self.inner.inbound
     }
 
     /// Our username.
@@ -313,7 +338,10 @@ impl Session {
         self.inner.link.borrow().clone().ok_or(Error::NotConnected)
     }
 
-    async fn bounded<T: redis::FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T> {
+    pub(crate) async fn bounded<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T> {
         let mut conn = self.current_link()?;
         let limit = self.setup().response_timeout;
         match tokio::time::timeout(limit, pipe.query_async::<T>(&mut conn)).await {
@@ -334,8 +362,14 @@ impl Session {
         Ok(match &draft.to {
             ConversationId::Channel(_) => {
                 let text = format!("{me}: {}", draft.content);
-                let (mut message, _) =
-                    wire::encode_chat(me, &draft.to, &channel, &draft.content, false)?;
+                let (mut message, _) = wire::encode_chat(
+                    me,
+                    &draft.to,
+                    &channel,
+                    &draft.content,
+                    false,
+                    Some(&setup.identity),
+                )?;
                 message.durable = false;
                 Queued {
                     message,
@@ -345,8 +379,14 @@ impl Session {
                 }
             }
             conversation => {
-                let (message, payload) =
-                    wire::encode_chat(me, conversation, &channel, &draft.content, durable)?;
+                let (message, payload) = wire::encode_chat(
+                    me,
+                    conversation,
+                    &channel,
+                    &draft.content,
+                    durable,
+                    Some(&setup.identity),
+                )?;
                 let (stream, copy_to) = match conversation {
                     ConversationId::Direct(peer) if durable => (
                         Some(keys.inbox_stream(peer)),
@@ -375,6 +415,9 @@ impl Session {
         }
         let queued = self.queued_for(draft)?;
         let message = queued.message.clone();
+        if let ConversationId::Direct(peer) = &message.conversation {
+            self.note_contact(peer);
+        }
         if let ConversationId::Channel(c) = &message.conversation {
             let _ = self.inner.inbound.send(Inbound::SentPlain {
                 channel: c.clone(),
@@ -539,14 +582,24 @@ impl Session {
             joined.push(c.clone());
         }
         let router = Router::new(setup, &joined);
-        let classify = move |key: &str, m: &mut ChatMessage| router.route_stored(key, m);
+        let classify = |key: &str, m: &mut ChatMessage| router.route_stored(key, m);
         let mut conn = self.current_link()?;
         let limit_time = setup.response_timeout * 4;
         let page = inbox::history(&mut conn, sources, &classify, before, limit.clamp(1, 1_000));
-        match tokio::time::timeout(limit_time, page).await {
-            Ok(result) => result,
-            Err(_) => Err(setup.timeout(limit_time)),
-        }
+        let page = match tokio::time::timeout(limit_time, page).await {
+            Ok(result) => result?,
+            Err(_) => return Err(setup.timeout(limit_time)),
+        };
+        // Judged like live messages: trust, "(you)", requests, blocked senders.
+        let messages = page
+            .messages
+            .into_iter()
+            .map(|m| (router.stored(&m.channel), m))
+            .collect();
+        Ok(HistoryPage {
+            messages: self.judge_page(messages).await?,
+            more: page.more,
+        })
     }
 
     /// Joins (creating it if new) the room `#name`, or listens on the raw channel `~name`.
@@ -587,7 +640,7 @@ impl Session {
             .ignore();
         pipe.cmd("PUBLISH")
             .arg(keys.signal_channel(me))
-            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms))
+            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms, None))
             .ignore();
         self.bounded::<()>(&pipe)
             .await
@@ -620,6 +673,7 @@ impl Session {
                 action,
                 id: &id,
             },
+            Some(&setup.identity),
         );
         let mut pipe = redis::pipe();
         if setup.durable() {
@@ -674,7 +728,7 @@ impl Session {
             .ignore();
         pipe.cmd("PUBLISH")
             .arg(keys.signal_channel(me))
-            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms))
+            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms, None))
             .ignore();
         self.bounded::<()>(&pipe).await?;
         let _ = self.inner.reader.send(readers::Command::Leave {
@@ -760,7 +814,7 @@ impl Session {
             }
             last.insert(conversation.clone(), now);
         }
-        let payload = wire::encode_signal(setup.user.as_str(), &signal);
+        let payload = wire::encode_signal(setup.user.as_str(), &signal, None);
         let Ok(mut conn) = self.current_link() else {
             return false;
         };

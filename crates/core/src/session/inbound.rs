@@ -3,8 +3,8 @@
 //! here. The task also owns what depends on having seen messages: the ids already shown,
 //! read positions and unread counts, typing throttles, and the stream cursors on disk.
 //!
-//! Authentication is a hook ([`Authenticate`]) run before de-duplication, so a forged copy can
-//! never hide a real message; today it accepts everything (the signed-identities work fills it).
+//! Authentication ([`super::verify::Judge`]: signatures, pinned keys, requests, blocked
+//! senders) runs before de-duplication, so a forged copy can never hide a real message.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -16,9 +16,11 @@ use tokio::time::Instant;
 use super::config::Setup;
 use super::events::{Counters, Emitter, Event};
 use super::shutdown::Shutdown;
+use super::verify::{Judge, Verdict};
 use crate::conversation::{ConversationId, RoomName};
 use crate::inbox::Entry;
 use crate::store::{CursorFile, Seen};
+use crate::trust::{People, Trust};
 use crate::username::Username;
 use crate::wire::{self, ChatMessage, Incoming};
 
@@ -28,6 +30,8 @@ const TYPING_EVERY: Duration = Duration::from_secs(1);
 const UNREAD_EVERY: Duration = Duration::from_millis(50);
 /// Unread message times kept per conversation.
 const UNREAD_KEEP: usize = 10_000;
+/// The people file is written at most this often (and when the session ends).
+const PEOPLE_SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// What reaches the inbound task.
 #[derive(Debug)]
@@ -57,27 +61,8 @@ pub(crate) enum Inbound {
     SentPlain { channel: String, text: String },
     /// Mark a conversation read here and on our other devices.
     MarkRead(ConversationId),
-}
-
-/// Verdict of the authentication hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Accept,
-}
-
-/// The authentication hook: sees every decoded payload and where it came from, before
-/// de-duplication.
-pub(crate) trait Authenticate: Send + Sync {
-    fn check(&self, source: &Source, incoming: &Incoming) -> Verdict;
-}
-
-/// Accepts everything (no identities yet).
-pub(crate) struct AcceptAll;
-
-impl Authenticate for AcceptAll {
-    fn check(&self, _: &Source, _: &Incoming) -> Verdict {
-        Verdict::Accept
-    }
+    /// Contacts, keys, requests and blocks.
+    People(super::people::Command),
 }
 
 /// Where a payload came from, as far as routing cares.
@@ -272,7 +257,11 @@ pub(crate) struct InboundTask {
     setup: Arc<Setup>,
     events: Emitter,
     counters: Arc<Counters>,
-    auth: Box<dyn Authenticate>,
+    pub(crate) judge: Judge,
+    /// Blocked senders' dropped messages, this session, and whose counts changed.
+    blocked: HashMap<String, u64>,
+    blocked_dirty: HashSet<String>,
+    people_saved: Instant,
     joined: watch::Receiver<Vec<ConversationId>>,
     router: Router,
     seen: Seen,
@@ -300,8 +289,14 @@ impl InboundTask {
         cursor_file: CursorFile,
         recent: Vec<String>,
         cursors: BTreeMap<String, String>,
+        people: People,
         effects: mpsc::UnboundedSender<Effect>,
     ) -> InboundTask {
+        let judge = Judge::new(
+            setup.user.clone(),
+            setup.identity.public_key().to_string(),
+            people,
+        );
         let router = Router::new(&setup, &joined.borrow());
         let mut seen = Seen::default();
         for id in &recent {
@@ -311,7 +306,10 @@ impl InboundTask {
             setup,
             events,
             counters,
-            auth: Box::new(AcceptAll),
+            judge,
+            blocked: HashMap::new(),
+            blocked_dirty: HashSet::new(),
+            people_saved: Instant::now(),
             joined,
             router,
             seen,
@@ -344,6 +342,7 @@ impl InboundTask {
                 n = rx.recv_many(&mut batch, 256) => {
                     if n == 0 {
                         self.flush_unread();
+                        self.judge.people.save();
                         return;
                     }
                     if self.joined.has_changed().unwrap_or(false) {
@@ -352,13 +351,24 @@ impl InboundTask {
                     for item in batch.drain(..) {
                         self.handle(item);
                     }
-                    if !self.dirty.is_empty() && flush_at.is_none() {
+                    let pending = !self.dirty.is_empty()
+                        || !self.blocked_dirty.is_empty()
+                        || self.judge.people.is_dirty();
+                    if pending && flush_at.is_none() {
                         flush_at = Some(Instant::now() + UNREAD_EVERY);
                     }
                 }
                 _ = flush => {
                     flush_at = None;
                     self.flush_unread();
+                    if self.judge.people.is_dirty() {
+                        if self.people_saved.elapsed() >= PEOPLE_SAVE_EVERY {
+                            self.judge.people.save();
+                            self.people_saved = Instant::now();
+                        } else {
+                            flush_at = Some(self.people_saved + PEOPLE_SAVE_EVERY);
+                        }
+                    }
                 }
                 _ = shutdown.recv() => {
                     // What is already queued is handled, so nothing received is lost.
@@ -366,6 +376,7 @@ impl InboundTask {
                         self.handle(item);
                     }
                     self.flush_unread();
+                    self.judge.people.save();
                     return;
                 }
             }
@@ -433,6 +444,7 @@ impl InboundTask {
                     *self.echoes.entry((channel, text)).or_default() += 1;
                 }
             }
+            Inbound::People(command) => self.people_command(command),
             Inbound::MarkRead(conversation) => {
                 let state = self.unread_of(&conversation);
                 let at = state.newest.max(state.read_at);
@@ -468,14 +480,25 @@ impl InboundTask {
 
     /// Authenticate → route → de-duplicate → emit.
     fn accept(&mut self, source: &Source, incoming: Incoming, hide_sent_before: Option<u64>) {
-        match self.auth.check(source, &incoming) {
-            Verdict::Accept => {}
-        }
         match incoming {
             Incoming::Chat(mut m) => {
                 if self.router.route_chat(source, &mut m).is_none() {
                     return;
                 }
+                // Judged before anything is compared: a message that is not authentic has
+                // an id of its own from here on.
+                let announce = match self.judge.chat(source, &mut m) {
+                    Verdict::Blocked => {
+                        Counters::bump(&self.counters.blocked_dropped, 1);
+                        let user = m.sender.trim().to_lowercase();
+                        *self.blocked.entry(user.clone()).or_default() += 1;
+                        self.blocked_dirty.insert(user);
+                        return;
+                    }
+                    Verdict::Show {
+                        announce_key_change,
+                    } => announce_key_change,
+                };
                 if m.durable && self.stream_shows(source) {
                     Counters::bump(&self.counters.live_copies_skipped, 1);
                     return;
@@ -495,6 +518,15 @@ impl InboundTask {
                 if old || (dedup && !self.seen.insert(&m.id)) {
                     Counters::bump(&self.counters.duplicates_hidden, 1);
                     return;
+                }
+                if matches!(m.trust, Trust::Invalid | Trust::KeyChanged) {
+                    Counters::bump(&self.counters.not_authentic, 1);
+                }
+                if announce {
+                    self.events.emit(Event::KeyChanged {
+                        conversation: m.conversation.clone(),
+                        user: m.sender.trim().to_lowercase(),
+                    });
                 }
                 self.count(&m.conversation, m.at, m.mine, m.mentions_me);
                 if !m.mine {
@@ -581,6 +613,7 @@ impl InboundTask {
                     return;
                 }
                 m.conversation = ConversationId::Room(room.clone());
+                self.judge.membership(&mut m);
                 let live_copy = matches!(source, Source::Room { stored: false, .. });
                 if live_copy && self.stream_shows(source) {
                     // The stream copy is shown; the live one only says "look again".
@@ -650,6 +683,10 @@ impl InboundTask {
     }
 
     fn flush_unread(&mut self) {
+        for user in std::mem::take(&mut self.blocked_dirty) {
+            let count = self.blocked.get(&user).copied().unwrap_or(0);
+            self.events.emit(Event::Blocked { user, count });
+        }
         for conversation in std::mem::take(&mut self.dirty) {
             let Some(state) = self.unread.get_mut(&conversation) else {
                 continue;

@@ -84,6 +84,17 @@ pub(crate) enum Opening {
 }
 
 impl Opening {
+    /// The server refused our credentials or a command we need (ACL): retrying soon will
+    /// not help, so the supervisor waits long (or for the user's "Retry now").
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Opening::Timeout => false,
+            Opening::Failed(e) => {
+                redis_refusal::is_forbidden(e) || crate::Error::from_redis(e, "", false).is_auth()
+            }
+        }
+    }
+
     /// A short reason for the status line while reconnecting.
     pub fn reason(&self, setup: &Setup) -> String {
         match self {

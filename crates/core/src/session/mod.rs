@@ -25,16 +25,19 @@ pub mod events;
 pub mod handle;
 mod inbound;
 mod link;
+mod people;
 mod publisher;
 mod readers;
 pub(crate) mod shutdown;
 mod supervisor;
+mod verify;
 
 pub use config::{
     DEFAULT_HEARTBEAT, DEFAULT_MAX_RETRY_DELAY, DEFAULT_PRESENCE_BEAT, DEFAULT_STREAM_MAX_LEN,
     Delivery, PRESENCE_TTL, SessionConfig,
 };
 pub use events::{
-    Event, Events, Member, Outgoing, OutgoingState, SendReport, State, Stats, Status,
+    Event, Events, Member, NoticeCode, Outgoing, OutgoingState, SendReport, State, Stats, Status,
 };
 pub use handle::{Session, TYPING_EVERY};
+pub use people::Contact;

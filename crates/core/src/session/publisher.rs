@@ -63,7 +63,7 @@ type Sending = Pin<
     Box<
         dyn Future<
                 Output = std::result::Result<
-                    redis::RedisResult<Vec<u64>>,
+                    redis::RedisResult<Vec<Sent>>,
                     tokio::time::error::Elapsed,
                 >,
             > + Send,
@@ -154,7 +154,6 @@ impl Publisher {
 
     /// Runs until shutdown. Commands are served while a batch is on its way.
     pub async fn run(mut self) {
-        let mut one_at_a_time = false;
         // Since when the front message has been refused, and how many times.
         let mut refused: Option<(String, tokio::time::Instant, u32)> = None;
         let mut in_flight: HashSet<String> = HashSet::new();
@@ -164,9 +163,7 @@ impl Publisher {
             if sending.is_none() && pause.is_none() {
                 let conn = self.link.borrow_and_update().clone();
                 if let Some(conn) = conn {
-                    let batch = self
-                        .outbox
-                        .front(if one_at_a_time { 1 } else { SEND_BATCH });
+                    let batch = self.outbox.front(SEND_BATCH);
                     if !batch.is_empty() {
                         in_flight.extend(batch.iter().map(|q| q.message.id.clone()));
                         let limit = self.setup.response_timeout;
@@ -194,12 +191,10 @@ impl Publisher {
                     let (batch, _) = sending.take().expect("guarded");
                     in_flight.clear();
                     let wait = match sent {
-                        Ok(Ok(receivers)) => {
-                            one_at_a_time = false;
-                            refused = None;
-                            self.confirm(&batch, &receivers);
-                            continue;
-                        }
+                        Ok(Ok(outcomes)) => match self.settle(&batch, outcomes, &mut refused) {
+                            None => continue,
+                            Some(wait) => wait,
+                        },
                         Ok(Err(e)) if redis_refusal::is_link_failure(&e) => {
                             let _ = self.supervisor.send(supervisor::Command::Suspect);
                             Duration::from_millis(250)
@@ -208,33 +203,9 @@ impl Publisher {
                             let _ = self.supervisor.send(supervisor::Command::Suspect);
                             Duration::from_millis(250)
                         }
-                        // Redis answered with an error: find the message it refuses (the others
-                        // go through), then decide whether the refusal can pass.
-                        Ok(Err(_)) if batch.len() > 1 => {
-                            one_at_a_time = true;
-                            continue;
-                        }
                         Ok(Err(e)) => {
-                            let front = &batch[0];
-                            let (since, strikes) = match &refused {
-                                Some((id, since, n)) if *id == front.message.id => (*since, n + 1),
-                                _ => (tokio::time::Instant::now(), 1),
-                            };
-                            if redis_refusal::is_permanent(&e) || since.elapsed() >= REFUSAL_BUDGET {
-                                refused = None;
-                                one_at_a_time = false;
-                                let error = self.setup.redis_error(&e);
-                                self.fail(front, error);
-                                continue;
-                            }
-                            tracing::info!("message refused for now ({e}); trying again");
-                            if strikes == 1 {
-                                self.outgoing(front, OutgoingState::Queued, None, Some(format!(
-                                    "the server refuses it for now ({e}); trying again"
-                                )));
-                            }
-                            refused = Some((front.message.id.clone(), since, strikes));
-                            backoff(strikes, Duration::from_secs(2))
+                            tracing::info!("the batch was refused ({e}); trying again");
+                            Duration::from_millis(250)
                         }
                     };
                     pause = Some(Box::pin(tokio::time::sleep(wait)));
@@ -246,11 +217,67 @@ impl Publisher {
         }
     }
 
-    fn confirm(&mut self, batch: &[Queued], receivers: &[u64]) {
-        let ids: Vec<&str> = batch.iter().map(|q| q.message.id.as_str()).collect();
+    /// Settles a batch's outcomes: confirmed messages leave the outbox, a refusal that will
+    /// not pass fails its message at once (the others are not held up), one that may pass
+    /// keeps it (and what follows it) queued. Returns how long to wait before sending again.
+    fn settle(
+        &mut self,
+        batch: &[Queued],
+        outcomes: Vec<Sent>,
+        refused: &mut Option<(String, tokio::time::Instant, u32)>,
+    ) -> Option<Duration> {
+        let mut confirmed = Vec::new();
+        for (q, outcome) in batch.iter().zip(outcomes) {
+            match outcome {
+                Sent::Done(n) => confirmed.push((q.clone(), n)),
+                Sent::Refused(e) => {
+                    let (since, strikes) = match &*refused {
+                        Some((id, since, n)) if *id == q.message.id => (*since, n + 1),
+                        _ => (tokio::time::Instant::now(), 1),
+                    };
+                    if redis_refusal::is_permanent(&e) || since.elapsed() >= REFUSAL_BUDGET {
+                        *refused = None;
+                        let error = self.setup.redis_error(&e);
+                        let error = match &q.stream {
+                            Some(key) => error.about_key(key),
+                            None => error,
+                        };
+                        self.fail(q, error);
+                        continue;
+                    }
+                    // A refusal that may pass (out of memory, loading): keep order, wait.
+                    self.confirm(&confirmed);
+                    tracing::info!("message refused for now ({e}); trying again");
+                    if strikes == 1 {
+                        self.outgoing(
+                            q,
+                            OutgoingState::Queued,
+                            None,
+                            Some(format!("the server refuses it for now ({e}); trying again")),
+                        );
+                    }
+                    *refused = Some((q.message.id.clone(), since, strikes));
+                    return Some(backoff(strikes, Duration::from_secs(2)));
+                }
+            }
+        }
+        *refused = None;
+        self.confirm(&confirmed);
+        None
+    }
+
+    fn confirm(&mut self, confirmed: &[(Queued, u64)]) {
+        if confirmed.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = confirmed
+            .iter()
+            .map(|(q, _)| q.message.id.as_str())
+            .collect();
         self.outbox.remove(&ids);
         self.queued.send_replace(self.outbox.len());
-        for (q, &n) in batch.iter().zip(receivers) {
+        for (q, n) in confirmed {
+            let n = *n;
             let stored = q.stream.is_some();
             let state = match (n, stored) {
                 (1.., _) => OutgoingState::Delivered,
@@ -280,15 +307,23 @@ impl Publisher {
     }
 }
 
-/// One pipeline for the batch; returns each message's PUBLISH receiver count.
+/// How one message of a batch went.
+#[derive(Debug)]
+pub(crate) enum Sent {
+    /// Confirmed: PUBLISH's receiver count.
+    Done(u64),
+    /// Redis refused its target write; copies it left were removed.
+    Refused(redis::RedisError),
+}
+
+/// One pipeline for the batch (errors do not stop it: each message gets its own outcome).
+/// A message whose target write is refused is not published, and its copy in our sent
+/// stream is deleted again, so a refusal never leaves extra copies.
 async fn send_batch(
     mut conn: MultiplexedConnection,
     setup: Arc<Setup>,
     batch: Vec<Queued>,
-) -> redis::RedisResult<Vec<u64>> {
-    let mut pipe = redis::pipe();
-    let mut publish_at = Vec::with_capacity(batch.len());
-    let mut n = 0;
+) -> redis::RedisResult<Vec<Sent>> {
     let xadd = |pipe: &mut redis::Pipeline, key: &str, payload: &str| {
         pipe.cmd("XADD")
             .arg(key)
@@ -299,25 +334,64 @@ async fn send_batch(
             .arg(PAYLOAD_FIELD)
             .arg(payload);
     };
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors();
+    // Per message: (index of the target XADD, of PUBLISH, of the sent-stream XADD).
+    let mut slots = Vec::with_capacity(batch.len());
+    let mut n = 0;
     for q in &batch {
-        if let Some(key) = &q.stream {
+        let target = q.stream.as_ref().map(|key| {
             xadd(&mut pipe, key, &q.payload);
             n += 1;
-        }
+            n - 1
+        });
+        let copy = q.copy_to.as_ref().map(|key| {
+            xadd(&mut pipe, key, &q.payload);
+            n += 1;
+            n - 1
+        });
         pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
-        publish_at.push(n);
+        slots.push((target, n, copy));
         n += 1;
-        if let Some(key) = &q.copy_to {
-            xadd(&mut pipe, key, &q.payload);
-            n += 1;
-        }
     }
     let values: Vec<Value> = pipe.query_async(&mut conn).await?;
-    Ok(publish_at
-        .into_iter()
-        .map(|i| match values.get(i) {
+    let error_at = |i: usize| match values.get(i) {
+        Some(Value::ServerError(e)) => Some(redis::RedisError::from(e.clone())),
+        None => Some(redis::RedisError::from(std::io::Error::other(
+            "short pipeline reply",
+        ))),
+        _ => None,
+    };
+    let mut undo = redis::pipe();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (q, (target, publish, copy)) in batch.iter().zip(slots) {
+        if let Some(e) = target.and_then(error_at) {
+            // Without the target copy the message did not arrive anywhere it stays: take
+            // back our sent copy. (The PUBLISH went out after the refused XADD; a durable
+            // reader skips such live copies, a live reader may show it once.)
+            if let (Some(key), Some(i)) = (&q.copy_to, copy)
+                && let Some(Value::BulkString(id)) = values.get(i)
+            {
+                undo.cmd("XDEL").arg(key).arg(id.as_slice()).ignore();
+            }
+            outcomes.push(Sent::Refused(e));
+            continue;
+        }
+        if let Some(e) = error_at(publish) {
+            outcomes.push(Sent::Refused(e));
+            continue;
+        }
+        // A refused sent-stream copy only costs our other devices this message.
+        if let Some(e) = copy.and_then(error_at) {
+            tracing::info!("our sent copy of {} was refused: {e}", q.message.id);
+        }
+        outcomes.push(Sent::Done(match values.get(publish) {
             Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
             _ => 0,
-        })
-        .collect())
+        }));
+    }
+    if undo.cmd_iter().next().is_some() {
+        let _ = undo.query_async::<()>(&mut conn).await;
+    }
+    Ok(outcomes)
 }

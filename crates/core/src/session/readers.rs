@@ -8,7 +8,7 @@
 //! without blocking, then blocks. A stream that cannot be read (a key of another type,
 //! an ACL) is named in a notice and left out, so it never silences the others.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backoff::backoff;
 use super::config::Setup;
-use super::events::{Emitter, Event};
+use super::events::{Emitter, Event, NoticeCode};
 use super::inbound::Inbound;
 use super::link;
 use super::shutdown::Shutdown;
@@ -37,6 +37,10 @@ pub(crate) const READ_BLOCK: Duration = Duration::from_secs(5);
 /// members × rate); waiting this long lets entries collect into one read. A quiet stream
 /// is read at once: the wait only applies right after a read that returned something.
 pub(crate) const READ_GAP: Duration = Duration::from_millis(20);
+/// Longest wait between two failing read passes (an error that repeats never spins).
+pub(crate) const READ_BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// An entry id this far past our clock was written by hand (a hostile write).
+const FUTURE_ID_MS: u64 = 24 * 60 * 60 * 1_000;
 /// Most rooms and channels one user can be in (a hostile rooms hash is cut here).
 pub(crate) const MAX_JOINED: usize = 500;
 
@@ -160,6 +164,11 @@ impl Reader {
         let keys = &self.setup.keys;
         let me = &self.setup.user;
         let mut pipe = redis::pipe();
+        // Our public key, for contact panels (a hint: receivers pin what signs messages).
+        pipe.cmd("SET")
+            .arg(keys.identity(me))
+            .arg(self.setup.identity.public_key())
+            .ignore();
         pipe.cmd("HGETALL").arg(keys.rooms(me));
         pipe.cmd("ZRANGE")
             .arg(keys.read_positions(me))
@@ -174,7 +183,7 @@ impl Reader {
         let (rooms, positions) = match reply {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) if redis_refusal::is_wrong_type(&e) || redis_refusal::is_forbidden(&e) => {
-                self.events.notice(format!(
+                self.events.notice(NoticeCode::RoomListUnreadable, format!(
                     "Your room list or read positions cannot be read ({e}); check the keys {} and {}.",
                     keys.rooms(me),
                     keys.read_positions(me)
@@ -202,10 +211,13 @@ impl Reader {
             }
         }
         if garbage > 0 {
-            self.events.notice(format!(
-                "{garbage} unreadable entries in your room list ({}) were left out.",
-                keys.rooms(me)
-            ));
+            self.events.notice(
+                NoticeCode::RoomListGarbage,
+                format!(
+                    "{garbage} unreadable entries in your room list ({}) were left out.",
+                    keys.rooms(me)
+                ),
+            );
         }
         let mut read = HashMap::new();
         for (field, at) in inbox::scored(positions) {
@@ -292,8 +304,14 @@ impl Reader {
                 continue;
             }
             if failures > 0 {
+                // Up to 30 s between failing passes; a new link (reconnected) ends the wait.
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff(failures, self.setup.max_retry_delay)) => {}
+                    _ = tokio::time::sleep(backoff(failures, READ_BACKOFF_CAP)) => {}
+                    _ = self.link.changed() => {
+                        failures = 0;
+                        synced_link = false;
+                        continue;
+                    }
                     _ = self.shutdown.recv() => return,
                 }
             }
@@ -339,6 +357,7 @@ impl Reader {
             }
         }
         let mut catching_up = true;
+        let mut flagged: HashSet<String> = HashSet::new();
         let _ = self.inbound.send(Inbound::CatchUp { done: false });
         let mut last_read: Option<tokio::time::Instant> = None;
         loop {
@@ -347,6 +366,21 @@ impl Reader {
                 tokio::select! {
                     _ = gap => {}
                     _ = self.shutdown.recv() => return Pass::Stop,
+                }
+            }
+            if streams.is_empty() {
+                // Every stream is left out (refused): wait for a change, never spin.
+                if catching_up {
+                    let _ = self.inbound.send(Inbound::CatchUp { done: true });
+                }
+                tokio::select! {
+                    _ = self.shutdown.recv() => return Pass::Stop,
+                    _ = self.link.changed() => return Pass::Reopen { failed: false },
+                    cmd = self.commands.recv() => {
+                        let Some(cmd) = cmd else { return Pass::Stop };
+                        self.apply(cmd).await;
+                        return Pass::Reopen { failed: false };
+                    }
                 }
             }
             let mut cmd = redis::cmd("XREAD");
@@ -384,6 +418,7 @@ impl Reader {
                         }
                         full |= entries.len() >= READ_BATCH;
                         if let Some(last) = entries.last() {
+                            self.flag_odd_id(&key, &last.id, &mut flagged);
                             moved.insert(key.clone(), last.id.clone());
                             self.cursors.insert(key.clone(), last.id.clone());
                         }
@@ -393,7 +428,8 @@ impl Reader {
                             entries,
                         });
                     }
-                    if !moved.is_empty() {
+                    let quiet = moved.is_empty();
+                    if !quiet {
                         let _ = self.inbound.send(Inbound::Cursors(moved));
                         if !catching_up {
                             last_read = Some(tokio::time::Instant::now());
@@ -402,6 +438,18 @@ impl Reader {
                     if catching_up && !full {
                         catching_up = false;
                         let _ = self.inbound.send(Inbound::CatchUp { done: true });
+                    } else if !catching_up && quiet {
+                        // Quiet for a whole block: check that no cursor is past its stream's
+                        // end (a far-future id, then the stream deleted), or we would wait
+                        // for ids that never come while the status says Connected.
+                        match self.check_cursors(&mut conn, &streams).await {
+                            Ok(reset) => hide.extend(reset),
+                            Err(e) => {
+                                tracing::info!("cursor check failed: {e}");
+                                let _ = self.supervisor.send(supervisor::Command::Suspect);
+                                return Pass::Reopen { failed: true };
+                            }
+                        }
                     }
                 }
                 Err(e) if redis_refusal::is_wrong_type(&e) || redis_refusal::is_forbidden(&e) => {
@@ -411,9 +459,9 @@ impl Reader {
                         tracing::info!("stream read refused: {e}");
                         return Pass::Reopen { failed: true };
                     }
-                    for (key, why) in bad {
+                    for (key, why, code) in bad {
                         streams.retain(|k| *k != key);
-                        self.events.notice(format!(
+                        self.events.notice(code, format!(
                             "The stream {key} cannot be read ({why}). It is left out until Redchat reconnects; messages that arrive live are still shown. Ask an admin to fix or delete that key."
                         ));
                         let _ = self.inbound.send(Inbound::StreamReadable {
@@ -431,12 +479,33 @@ impl Reader {
         }
     }
 
+    /// Names an entry id that no server wrote by itself: the largest possible one (nobody
+    /// can add to that stream any more) or one far in the future. Once per stream and pass.
+    fn flag_odd_id(&self, key: &str, id: &str, flagged: &mut HashSet<String>) {
+        let Some((ms, seq)) = entry_id(id) else {
+            return;
+        };
+        let now = u64::try_from(crate::wire::now_ms()).unwrap_or(0);
+        if ms <= now.saturating_add(FUTURE_ID_MS) || !flagged.insert(key.to_string()) {
+            return;
+        }
+        if ms == u64::MAX && seq == u64::MAX {
+            self.events.notice(NoticeCode::StreamExhausted, format!(
+                "The stream {key} holds the largest possible entry id ({id}): nobody can store messages in it any more, and senders' messages to it fail. Someone wrote that id by hand. Everything in it has been read: ask an admin to delete the key (redis-cli DEL {key})."
+            ));
+        } else {
+            self.events.notice(NoticeCode::StreamFutureId, format!(
+                "The stream {key} holds an entry id far in the future ({id}), written by hand. New messages still arrive after it; if the stream is deleted, Redchat notices and reads it again."
+            ));
+        }
+    }
+
     /// Streams among `streams` that this user cannot read, and why.
     async fn find_unreadable(
         &self,
         conn: &mut MultiplexedConnection,
         streams: &[String],
-    ) -> Vec<(String, String)> {
+    ) -> Vec<(String, String, NoticeCode)> {
         let mut bad = Vec::new();
         for key in streams {
             let probe = redis::cmd("XREVRANGE")
@@ -450,12 +519,15 @@ impl Reader {
             if let Err(e) = probe
                 && (redis_refusal::is_wrong_type(&e) || redis_refusal::is_forbidden(&e))
             {
-                let why = if redis_refusal::is_wrong_type(&e) {
-                    "the key holds another type of value".to_string()
+                let (why, code) = if redis_refusal::is_wrong_type(&e) {
+                    (
+                        "the key holds another type of value".to_string(),
+                        NoticeCode::StreamWrongType,
+                    )
                 } else {
-                    format!("no permission: {e}")
+                    (format!("no permission: {e}"), NoticeCode::StreamForbidden)
                 };
-                bad.push((key.clone(), why));
+                bad.push((key.clone(), why, code));
             }
         }
         bad
@@ -501,11 +573,13 @@ impl Reader {
             match newest.as_deref() {
                 Some(id) if entry_id(id) >= entry_id(&cursor) => {}
                 Some(_) => {
-                    self.events.notice(format!(
+                    self.events.notice(NoticeCode::StreamReset, format!(
                         "The server's copy of {key} is older than what this device has read (it lost data or was restored from a backup). Reading it again; messages already shown stay hidden."
                     ));
                     if let Some((ms, _)) = entry_id(&cursor) {
-                        hide.insert(key.clone(), ms);
+                        // A far-future cursor must not hide everything sent from now on.
+                        let now = u64::try_from(crate::wire::now_ms()).unwrap_or(0);
+                        hide.insert(key.clone(), ms.min(now));
                     }
                     self.cursors.insert(key, "0-0".into());
                 }

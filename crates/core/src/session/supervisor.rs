@@ -17,6 +17,10 @@ use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backoff::backoff;
+use super::events::NoticeCode;
+
+/// Longest wait between reconnects while the server refuses our credentials or commands.
+pub(crate) const REFUSED_RETRY_DELAY: Duration = Duration::from_secs(60);
 use super::config::Setup;
 use super::events::{Counters, Emitter, Event, State, Status};
 use super::inbound::Inbound;
@@ -93,6 +97,8 @@ impl Supervisor {
         helpers_done: impl Future<Output = ()>,
     ) {
         let mut attempt: u32 = 0;
+        // Credentials or permissions refused on reconnect: wait long, say so once.
+        let mut refused = false;
         if let Some(why) = &first_error {
             self.status(State::Reconnecting, Some(why.clone()), 0, None);
         }
@@ -102,7 +108,11 @@ impl Supervisor {
                 Some(link) => link,
                 None => {
                     if attempt > 0 {
-                        let delay = backoff(attempt, self.setup.max_retry_delay);
+                        let delay = if refused {
+                            backoff(attempt, REFUSED_RETRY_DELAY)
+                        } else {
+                            backoff(attempt, self.setup.max_retry_delay)
+                        };
                         self.status(
                             State::Reconnecting,
                             Some(reason.clone()),
@@ -138,12 +148,22 @@ impl Supervisor {
                         Err(e) => {
                             reason = e.reason(&self.setup);
                             tracing::info!("reconnect attempt {attempt} failed: {reason}");
+                            if e.is_refusal() && !refused {
+                                refused = true;
+                                self.events.notice(
+                                    NoticeCode::AuthRefused,
+                                    format!(
+                                        "The server refuses this user ({reason}). Redchat tries again only every minute or so: fix the password or permissions in Settings, or press Retry now."
+                                    ),
+                                );
+                            }
                             continue;
                         }
                     }
                 }
             };
             attempt = 0;
+            refused = false;
             self.link.send_replace(Some(conn.clone()));
             self.status(State::Connected, None, 0, None);
             let ended = self.connected(conn, pushes).await;

@@ -505,7 +505,7 @@ async fn an_unreadable_inbox_stream_falls_back_to_live_copies() {
     let (alice, _alice_events) = start(&server.url(), "alice", Delivery::Durable).await;
     let url = format!("redis://bob:pw@127.0.0.1:{}", server.port());
     let (_bob, mut bob) = start(&url, "bob", Delivery::Durable).await;
-    let Event::Notice { text } = next_matching(&mut bob, "unreadable notice", |e| {
+    let Event::Notice { text, .. } = next_matching(&mut bob, "unreadable notice", |e| {
         matches!(e, Event::Notice { .. })
     })
     .await

@@ -115,10 +115,10 @@ async fn a_room_stream_of_the_wrong_type_is_a_visible_error_not_a_stall() {
         .query(&mut conn)
         .unwrap();
     // The blocked read ends within its block time; the next read meets the bad key.
-    let Event::Notice { text } = next_matching(
+    let Event::Notice { text, .. } = next_matching(
         &mut a,
         "notice naming the key",
-        |e| matches!(e, Event::Notice { text } if text.contains("redchat:{r:team}:log")),
+        |e| matches!(e, Event::Notice { text, .. } if text.contains("redchat:{r:team}:log")),
     )
     .await
     else {
@@ -160,7 +160,7 @@ async fn hostile_entries_in_the_rooms_hash_are_left_out_with_a_notice() {
     next_matching(
         &mut a,
         "notice",
-        |e| matches!(e, Event::Notice { text } if text.contains("1 unreadable entries")),
+        |e| matches!(e, Event::Notice { text, .. } if text.contains("1 unreadable entries")),
     )
     .await;
     assert_eq!(alice.joined(), vec![conv("#ok")]);
