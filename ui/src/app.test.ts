@@ -119,7 +119,7 @@ describe("App", () => {
     harness.push([
       chat(hostile, "<b>mallory</b>"),
       { kind: "plain", id: "p1", conversation: "~messages", channel: "messages", text: "<i>plain</i>", receivedAt: "2026-11-24T10:00:00Z" },
-      { kind: "membership", id: "j1", conversation: "#team", room: "team", user: "<u>eve</u>", action: "join", at: 1, receivedAt: "2026-11-24T10:00:00Z" },
+      { kind: "membership", id: "j1", conversation: "#team", room: "team", user: "<u>eve</u>", action: "join", at: 1, receivedAt: "2026-11-24T10:00:00Z", trust: "signed" },
       { kind: "who", users: [{ user: "<s>trudy</s>", online: true, lastSeen: null }] },
     ]);
     await settle();

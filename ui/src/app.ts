@@ -9,25 +9,33 @@
 // while it has focus (and then shows no badge for it). Typing signals only touch the typing
 // line, never the message list.
 //
+// Messages carry the core's verdict on who sent them (trust.ts); direct conversations from
+// people who are not contacts yet are message requests, listed apart until accepted, answered
+// or blocked (people.ts). Notices that are states needing the user (an inbox stream damaged or
+// unreadable, credentials refused) stay as warnings across the top until dismissed.
+//
 // Selectors (WebDriver tests): #open-settings, #toggle-connection; the components document
-// theirs (sidebar.ts, opener.ts, who.ts, header.ts, members.ts, messages.ts, typing.ts,
-// composer.ts, settings.ts, status.ts, banner.ts).
+// theirs (sidebar.ts, requests.ts, opener.ts, who.ts, header.ts, members.ts, contact.ts,
+// messages.ts, typing.ts, composer.ts, settings.ts, status.ts, banner.ts, warnings.ts) and
+// trust.ts the trust marks of messages.
 
 import { normaliseName, readLine, readTarget, type Command } from "./compose";
 import { h } from "./dom";
 import * as ipc from "./ipc";
 import { ChatModel, type Change, type Conversation } from "./model";
+import { People } from "./people";
 import { probe, timed } from "./probe";
 import { Banner } from "./components/banner";
-import { Composer } from "./components/composer";
+import { Composer, placeholder } from "./components/composer";
 import { ConversationHeader } from "./components/header";
 import { MemberPanel } from "./components/members";
 import { MessageList } from "./components/messages";
 import { ConversationOpener } from "./components/opener";
-import { SettingsDialog } from "./components/settings";
+import { requestOf, SettingsDialog } from "./components/settings";
 import { Sidebar, type SidebarItem } from "./components/sidebar";
 import { StatusIndicator, type StatusView } from "./components/status";
 import { TypingIndicator } from "./components/typing";
+import { WarningBar, isPersistentNotice } from "./components/warnings";
 import { WhoList } from "./components/who";
 
 export type Backend = typeof ipc;
@@ -65,6 +73,8 @@ export class App {
   private readonly messages: MessageList;
   private readonly typing = new TypingIndicator();
   private readonly banner = new Banner();
+  private readonly warnings = new WarningBar();
+  private readonly people: People;
   private readonly composer: Composer;
   private readonly settings: SettingsDialog;
   private readonly abort = new AbortController();
@@ -100,9 +110,27 @@ export class App {
       loadOlder: (id) => void this.loadOlder(id),
     });
     this.sidebar = new Sidebar((id) => this.select(id));
+    this.people = new People({
+      model: this.model,
+      backend,
+      select: (id) => this.select(id),
+      changed: () => {
+        this.renderSidebar();
+        this.header.show(this.active());
+        this.composer.setPlaceholder(placeholder(this.active()));
+      },
+      problem: (text) => this.composer.showError(text),
+      unread: (c) => this.shownUnread(c).count,
+      busy: (busy) => this.header.busy(busy),
+    });
     this.opener = new ConversationOpener((text) => this.openTarget(text));
     this.who = new WhoList((user) => this.openDirect(user));
-    this.header = new ConversationHeader((id) => void this.leaveRoom(id).then((problem) => this.composer.showError(problem)));
+    this.header = new ConversationHeader({
+      leave: (id) => void this.leaveRoom(id).then((problem) => this.composer.showError(problem)),
+      contactInfo: (id) => this.people.toggleContact(id),
+      accept: (id) => void this.people.accept(id),
+      block: (id) => void this.people.block(id),
+    });
     this.composer = new Composer(
       (line) => this.send(line),
       (value) => this.onInput(value),
@@ -118,12 +146,14 @@ export class App {
       "div",
       { class: "app" },
       h("header", { class: "topbar" }, h("h1", {}, "Redchat"), this.status.el, h("div", { class: "tools" }, this.connectButton, settingsButton)),
+      this.warnings.el,
       h(
         "div",
         { class: "body" },
-        h("nav", { class: "sidebar", "aria-label": "Conversations" }, this.opener.el, this.sidebar.el, this.who.el),
+        h("nav", { class: "sidebar", "aria-label": "Conversations" }, this.opener.el, this.people.requests.el, this.sidebar.el, this.who.el),
         h("main", { class: "main" }, this.banner.el, this.header.el, this.messages.el, this.typing.el, this.composer.el),
         this.members.el,
+        this.people.contact.el,
       ),
       this.settings.el,
     );
@@ -195,6 +225,8 @@ export class App {
       // Someone else's inbox now: nothing shown so far is theirs.
       this.model.clear();
       this.banner.clear();
+      this.warnings.clear();
+      this.people.reset();
       this.renderAll();
     }
     this.model.me = connected.user;
@@ -292,9 +324,12 @@ export class App {
         case "caughtUp":
           this.banner.caughtUp(event.count);
           break;
-        case "notice":
-          this.banner.notice(event.text);
+        case "notice": {
+          const code = typeof event.code === "string" ? event.code : "";
+          if (isPersistentNotice(code)) this.warnings.show(code, event.text);
+          else this.banner.notice(event.text, code);
           break;
+        }
         default:
           break;
       }
@@ -541,6 +576,8 @@ export class App {
     for (const change of changes) {
       if ("appended" in change) {
         if (change.conversation === active) {
+          // A message may make it a conversation (or a request): the header's request bar follows.
+          header = true;
           this.messages.append(change.conversation, change.appended);
           if (change.appended.some((e) => !e.mine && (e.kind === "message" || e.kind === "plain"))) read = true;
         }
@@ -561,8 +598,10 @@ export class App {
         sidebar = header = true;
       } else if ("presence" in change) {
         sidebar = members = true;
+      } else if ("keyChanged" in change) {
+        this.people.keyChanged(change.keyChanged);
       } else {
-        // unread, who
+        // unread, who, requests
         sidebar = true;
       }
     }
@@ -577,7 +616,10 @@ export class App {
     const c = this.active();
     if (typing) this.renderTyping();
     if (members) this.members.render(c, this.model.me, (user) => this.model.presence.get(user));
-    if (header) this.header.show(c);
+    if (header) {
+      this.header.show(c);
+      this.composer.setPlaceholder(placeholder(c));
+    }
     if (read) this.readActive();
     if (sidebar) this.scheduleSidebar();
   }
@@ -614,6 +656,7 @@ export class App {
       };
     });
     this.sidebar.render(items, this.model.active);
+    this.people.render(this.model.active);
     this.who.render(
       this.model.who.map((m) => this.model.presence.get(normaliseName(m.user)) ?? m),
       this.model.me,
@@ -641,6 +684,7 @@ export class App {
     const active = this.active();
     this.messages.show(active);
     this.header.show(active);
+    this.people.follow(active);
     this.members.render(active, this.model.me, (user) => this.model.presence.get(user));
     this.renderSidebar();
     this.renderTyping();
@@ -650,20 +694,9 @@ export class App {
   dispose(): void {
     this.abort.abort();
     if (this.typingTimer !== null) clearTimeout(this.typingTimer);
-    for (const part of [this.status, this.banner, this.sidebar, this.opener, this.who, this.header, this.members, this.messages, this.typing, this.composer, this.settings]) {
+    for (const part of [this.status, this.banner, this.warnings, this.people, this.sidebar, this.opener, this.who, this.header, this.members, this.messages, this.typing, this.composer, this.settings]) {
       part.dispose();
     }
     this.el.remove();
   }
-}
-
-/** A connect request from a saved profile (profiles saved before sharePresence existed share it). */
-function requestOf(profile: ipc.Profile): ipc.ConnectRequest {
-  return { ...profile, sharePresence: profile.sharePresence !== false };
-}
-
-function placeholder(c: Conversation | null): string {
-  if (!c) return "@bob hello there — Enter to send";
-  if (c.kind === "room") return `Message ${c.id} (@name mentions someone) — Enter to send`;
-  return `Message ${c.id} — Enter to send`;
 }

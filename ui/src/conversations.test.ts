@@ -21,7 +21,7 @@ function typing(conversation: string, user: string): ipc.SessionEvent {
 }
 
 function membership(id: string, user: string, action: "join" | "leave", conversation = "#team"): ipc.SessionEvent {
-  return { kind: "membership", id, conversation, room: conversation.slice(1), user, action, at: Date.now(), receivedAt: new Date().toISOString() };
+  return { kind: "membership", id, conversation, room: conversation.slice(1), user, action, at: Date.now(), receivedAt: new Date().toISOString(), trust: "signed" };
 }
 
 function input(value: string): void {

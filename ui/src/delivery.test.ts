@@ -304,7 +304,7 @@ describe("durable delivery", () => {
     harness.push([{ kind: "caughtUp", count: 1 }, { kind: "caughtUp", count: 0 }]);
     await settle();
     expect(text("#banner [data-banner='caught-up'] .banner-text")).toBe("3 messages arrived while you were away");
-    harness.push([{ kind: "notice", text: "The server lost your stored inbox; messages sent to you while you were away may be missing." }]);
+    harness.push([{ kind: "notice", code: "overflow", text: "The server lost your stored inbox; messages sent to you while you were away may be missing." }]);
     await settle();
     expect(document.querySelectorAll("#banner .banner").length).toBe(2);
     expect(text("#banner [data-banner='notice'] .banner-text")).toContain("lost your stored inbox");

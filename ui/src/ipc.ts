@@ -23,6 +23,10 @@ export const ERROR_CODES = [
   "redis",
   "settings_store",
   "storage",
+  /** Our signing identity cannot be loaded or created (keychain, key file). */
+  "identity",
+  /** Another Redchat window already runs for this user on this computer. */
+  "already_running",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -136,6 +140,63 @@ export interface MemberList {
   unreadable: number;
 }
 
+/**
+ * How far a message is believed to come from its sender. verified: signed by the pinned key and
+ * the user compared safety numbers; signed: signed by the pinned key (or the first key seen);
+ * unsigned: no signature (the original client, redis-cli, an older Redchat); invalid: a
+ * signature that does not verify (forged, altered, re-published); keyChanged: a valid signature
+ * by a key other than the one pinned for this sender.
+ */
+export type Trust = "verified" | "signed" | "unsigned" | "invalid" | "keyChanged";
+
+export const TRUST_STATES: readonly Trust[] = ["verified", "signed", "unsigned", "invalid", "keyChanged"];
+
+/** Where someone stands with us: wrote first and not answered, a contact, or blocked. */
+export type Standing = "request" | "contact" | "blocked";
+
+/** What we know of one person (`contact`, `mark_verified`, `accept_new_key`). */
+export interface Contact {
+  user: string;
+  standing: Standing;
+  /** The key pinned for them (base64), null until they sent a signed message. */
+  key: string | null;
+  /** The key they publish on the server, if any. */
+  publishedKey: string | null;
+  /** The user compared safety numbers and marked them verified. */
+  verified: boolean;
+  /** A key other than the pinned one they signed with lately (not trusted until accepted). */
+  newKey: string | null;
+  /** 12 groups of 5 digits separated by spaces; null without a pinned key. */
+  safetyNumber: string | null;
+  /** Our own public key (base64). */
+  myKey: string;
+}
+
+/** Where our private key is kept. */
+export type KeyStorage = { kind: "keychain" } | { kind: "file"; path: string } | { kind: "memory" };
+
+export interface IdentityInfo {
+  /** Our public key (base64). */
+  key: string;
+  storage: KeyStorage;
+}
+
+/**
+ * Stable codes of `notice` events. stream_* and auth_refused are states that need the user
+ * (shown until dismissed); the others are informational.
+ */
+export type NoticeCode =
+  | "stream_wrong_type"
+  | "stream_forbidden"
+  | "stream_reset"
+  | "stream_exhausted"
+  | "stream_future_id"
+  | "room_list_unreadable"
+  | "room_list_garbage"
+  | "members_unreadable"
+  | "auth_refused"
+  | "overflow";
+
 export interface ChatMessage {
   id: string;
   sender: string;
@@ -150,12 +211,20 @@ export interface ChatMessage {
   conversation: ConversationId;
   /** Room name without `#`; null for direct messages. */
   room: string | null;
-  /** Sent by this user, from this or another device. */
+  /** Sent by this user and signed by our own key (from this or another device). */
   mine: boolean;
   /** A room message naming `@<me>` as a word. */
   mentionsMe: boolean;
   /** Order key, ms since the epoch: the stream entry's server time when durable, else sent time. */
   at: number;
+  /** Whether it is believed to come from `sender` (absent from an older core: unsigned). */
+  trust: Trust;
+  /** A direct message from someone who is not a contact yet (the Requests section). */
+  request: boolean;
+  /** Why the sender's name is not an honest name (invisible, bidi or mixed-script characters). */
+  senderIssue?: string;
+  /** A contact whose name looks like this sender's (a possible impostor). */
+  lookalike?: string;
 }
 
 export interface PlainText {
@@ -217,8 +286,12 @@ export type SessionEvent =
   | ({ kind: "outgoing" } & Outgoing)
   /** Reading the inbox caught up; `count` messages (sent just before as chat events) arrived while away. */
   | { kind: "caughtUp"; count: number }
-  /** Something to tell the user that is not a message. */
-  | { kind: "notice"; text: string }
+  /** Something to tell the user that is not a message; `code` is a NoticeCode (or a newer one). */
+  | { kind: "notice"; code: string; text: string }
+  /** `user` signs with a key other than the one pinned for them: announced in `conversation`. */
+  | { kind: "keyChanged"; conversation: ConversationId; user: string }
+  /** Messages of blocked sender `user` were dropped: `count` so far this session. */
+  | { kind: "blocked"; user: string; count: number }
   /** `user` is typing in `conversation`: shown for 6 s unless repeated. */
   | { kind: "typing"; conversation: ConversationId; user: string }
   | { kind: "presence"; user: string; online: boolean; lastSeen: string | null }
@@ -241,6 +314,8 @@ export interface Membership {
   /** Order key, ms since the epoch. */
   at: number;
   receivedAt: string;
+  /** Whether it is believed to come from `user` (absent from an older core: unsigned). */
+  trust: Trust;
 }
 
 /** Where the next older history page starts: opaque to the UI, handed back as it came. */
@@ -359,4 +434,29 @@ export function retryNow(): Promise<void> {
  */
 export function history(conversation: ConversationId | null, before: HistoryCursor | null, limit: number): Promise<HistoryPage> {
   return call("history", { conversation, before, limit });
+}
+
+/** What we know of `user`: standing, pinned key, safety number. */
+export function contact(user: string): Promise<Contact> {
+  return call("contact", { user });
+}
+
+/** Marks `user`'s pinned key verified (safety numbers compared) or not. */
+export function markVerified(user: string, verified: boolean): Promise<Contact> {
+  return call("mark_verified", { user, verified });
+}
+
+/** Trusts the new key `user` signs with (pins it; not verified until compared again). */
+export function acceptNewKey(user: string): Promise<Contact> {
+  return call("accept_new_key", { user });
+}
+
+/** Accepts (contact), blocks, or puts back as a request. */
+export function setStanding(user: string, standing: Standing): Promise<null> {
+  return call("set_standing", { user, standing });
+}
+
+/** Our public key and where the private key is kept. */
+export function identityInfo(): Promise<IdentityInfo> {
+  return call("identity_info");
 }

@@ -5,117 +5,15 @@
 // never counted here: the read position is shared by all devices of the user.
 
 import { normaliseName } from "./compose";
-import type { ChatMessage, ConversationId, HistoryCursor, Member, MemberList, Membership, Outgoing, OutgoingState, SessionEvent } from "./ipc";
+import { kindOf, notDeliveredNotice, titleOf, TYPING_MS, type Change, type Conversation, type ConversationKind, type Entry, type Older, type OlderState } from "./conversation";
+import type { ChatMessage, ConversationId, Member, MemberList, Membership, Outgoing, OutgoingState, SessionEvent, Trust } from "./ipc";
+import { isRequest, MAX_REQUEST_MESSAGES, MAX_REQUESTS, RequestLedger, type RequestState } from "./requests";
+import { isAuthentic, keyChangedText, membershipWarning, trustOf, visibleName } from "./trust";
 
-export type ConversationKind = "direct" | "room" | "channel";
+export * from "./conversation";
 
-/** How long a typing signal shows unless repeated (the core repeats it every 3 s while typing). */
-export const TYPING_MS = 6000;
-
-/** A conversation's kind, from the first character of its id: `@` direct, `#` room, `~` channel. */
-export function kindOf(id: ConversationId): ConversationKind {
-  if (id.startsWith("@")) return "direct";
-  if (id.startsWith("#")) return "room";
-  return "channel";
-}
-
-/** What the sidebar calls it: `bob`, `#team`, `~messages` (a raw channel keeps its `~`, so
- * the channel `bob` never looks like the person bob). */
-export function titleOf(id: ConversationId): string {
-  return kindOf(id) === "direct" ? id.slice(1) : id;
-}
-
-export interface Entry {
-  id: string;
-  /** system: someone joined or left a room. */
-  kind: "message" | "plain" | "unreadable" | "notice" | "system";
-  /** Who wrote it (messages), the channel (plain/unreadable), who joined or left (system). */
-  from: string;
-  text: string;
-  /** RFC 3339 time shown next to it. */
-  time: string;
-  /** Time order (ms since the epoch): the message's `at`, else the time received. */
-  at: number;
-  /** Sent by this user (from this or another device). */
-  mine: boolean;
-  /** A room message naming this user. */
-  mention?: boolean;
-  /** Where a message we sent stands (absent for our messages seen only in history or from another device). */
-  delivery?: OutgoingState;
-  /** Who a message we sent went to: the peer of a direct conversation, else the conversation id. */
-  to?: string;
-  /** Why sending it failed. */
-  reason?: string;
-  /** Extra line: the unreadable reason, a failed retry. */
-  detail?: string;
-  /** The original WPF client (no Redchat fields). */
-  legacy?: boolean;
-  /** When the sender sent it (RFC 3339), if it said. */
-  sentAt?: string;
-}
-
-/**
- * Whether older messages of a conversation can be loaded. idle: yes, from `cursor` (null: from
- * the newest); end: nothing older; off: live-only mode keeps no history; none: raw channels
- * keep none.
- */
-export type OlderState = "idle" | "loading" | "error" | "end" | "off" | "none";
-
-export interface Older {
-  state: OlderState;
-  /** Cursor of this conversation's own history query (never one from another query). */
-  cursor: HistoryCursor | null;
-  error: string | null;
-}
-
-export interface Conversation {
-  id: ConversationId;
-  kind: ConversationKind;
-  title: string;
-  /** The other user of a direct conversation; null for rooms and channels. */
-  peer: string | null;
-  /** In time order, oldest first (live messages in the order they arrived). */
-  entries: Entry[];
-  /** From the core's `unread` events. */
-  unread: number;
-  mentions: number;
-  /** When something last happened here (ms since the epoch), for ordering the sidebar. */
-  lastActivity: number;
-  /** Tie-breaker for `lastActivity`: higher is more recent. */
-  seq: number;
-  older: Older;
-  /** Users typing here (normalised) and when their signal expires (ms since the epoch). */
-  typing: Map<string, number>;
-  /** Rooms: the member list, null until known. */
-  members: Member[] | null;
-  /** Rooms: garbage entries in the members set. */
-  unreadableMembers: number;
-  /** Rooms and channels: in the user's joined list. */
-  joined: boolean;
-}
-
-export type Change =
-  | { conversation: ConversationId; appended: Entry[] }
-  | { conversation: ConversationId; updated: Entry }
-  /** Older entries added before the first one. */
-  | { conversation: ConversationId; prepended: Entry[] }
-  /** Entries inserted among the existing ones: re-render. */
-  | { conversation: ConversationId; reordered: true }
-  /** Who is typing here changed. */
-  | { conversation: ConversationId; typing: true }
-  | { conversation: ConversationId; members: true }
-  | { conversation: ConversationId; unread: true }
-  /** The joined list changed. */
-  | { joined: true }
-  /** Someone's online state changed. */
-  | { presence: true }
-  /** The who list changed. */
-  | { who: true };
-
-/** The notice shown when a live-only message reached nobody. */
-export function notDeliveredNotice(c: Pick<Conversation, "peer" | "id">): string {
-  return c.peer !== null ? `${c.peer} is not active: the message was not delivered.` : `Nobody in ${c.id} is active: the message was not delivered.`;
-}
+/** Key change announcements kept while waiting for their message. */
+const PENDING_KEY_CHANGES = 1000;
 
 function orderOf(m: ChatMessage): number {
   if (typeof m.at === "number" && Number.isFinite(m.at)) return m.at;
@@ -156,6 +54,17 @@ export class ChatModel {
   private readonly systemIds = new Set<string>();
   /** Ids of our messages in the "queued" state. */
   readonly queued = new Set<string>();
+  /** What the Requests section leaves out, and blocked senders' counts. */
+  readonly ledger = new RequestLedger();
+  /** Conversations in the "request" state. */
+  private readonly requestIds = new Set<ConversationId>();
+  /**
+   * Key changes announced for conversations not held yet, by conversation: the core announces
+   * one just before the message signed with the new key, which may be the first one here.
+   */
+  private readonly pendingKeyChanges = new Map<ConversationId, string>();
+  /** The changes array being applied, and its runs of appended entries per conversation. */
+  private runs: { changes: Change[]; appended: Map<ConversationId, Entry[]> } | null = null;
   private seq = 0;
   private notices = 0;
   private historyOff = false;
@@ -167,13 +76,111 @@ export class ChatModel {
     return [...this.conversations.values()].sort((a, b) => b.lastActivity - a.lastActivity || b.seq - a.seq);
   }
 
-  /** What the sidebar lists: direct conversations, the rooms/channels the user is in, the open one. */
+  /**
+   * What the sidebar lists under Rooms and Direct messages: direct conversations that are not
+   * requests, the rooms/channels the user is in, the open one (unless it is a request).
+   */
   visible(): Conversation[] {
     // A channel we never joined still shows when something arrived on it (plain text on our
     // inbox from redis-cli, garbage on our own keys): never dropped from view.
     return this.ordered().filter(
-      (c) => c.kind === "direct" || c.joined || c.id === this.active || (c.kind === "channel" && c.entries.length > 0),
+      (c) =>
+        c.request !== "request" &&
+        (c.kind === "direct" || c.joined || c.id === this.active || (c.kind === "channel" && c.entries.length > 0)),
     );
+  }
+
+  /** Message requests, most recent first. */
+  requestList(): Conversation[] {
+    const list: Conversation[] = [];
+    for (const id of this.requestIds) {
+      const c = this.conversations.get(id);
+      if (c) list.push(c);
+    }
+    return list.sort((a, b) => b.lastActivity - a.lastActivity || b.seq - a.seq);
+  }
+
+  /** How many request conversations are held. */
+  get requestCount(): number {
+    return this.requestIds.size;
+  }
+
+  private setRequest(c: Conversation, state: RequestState): void {
+    c.request = state;
+    if (state === "request") this.requestIds.add(c.id);
+    else this.requestIds.delete(c.id);
+  }
+
+  /** The user accepted request `id` (or wrote to them): a normal conversation. */
+  accept(id: ConversationId): void {
+    this.ledger.unblock(id);
+    this.ledger.admitted(id);
+    const c = this.conversations.get(id);
+    if (c && c.kind === "direct") this.setRequest(c, "normal");
+  }
+
+  /** The user blocked the person of `id`: the conversation and its messages go. */
+  block(id: ConversationId): void {
+    this.ledger.block(id);
+    const c = this.conversations.get(id);
+    if (!c) return;
+    this.forget(c);
+    if (this.active === id) this.active = null;
+  }
+
+  /** The user unblocked the person of `id`. */
+  unblock(id: ConversationId): void {
+    this.ledger.unblock(id);
+  }
+
+  /** Removes conversation `c` and everything held for it. */
+  private forget(c: Conversation): void {
+    for (const e of c.entries) {
+      if (this.messages.get(e.id)?.conversation === c.id) this.messages.delete(e.id);
+      this.queued.delete(e.id);
+    }
+    this.requestIds.delete(c.id);
+    this.conversations.delete(c.id);
+    this.runs?.appended.delete(c.id);
+  }
+
+  /**
+   * The conversation message `m` goes to, or null when it is left out: a request beyond the
+   * caps (counted), or a message for a conversation blocked here that was on its way. `live`:
+   * a live event (see `joinedKnown`), not history.
+   */
+  private admit(m: ChatMessage, live: boolean): Conversation | null {
+    const id = m.conversation;
+    if (kindOf(id) !== "direct") return live ? this.live(id) : this.conversation(id);
+    const request = isRequest(m);
+    if (this.ledger.isBlocked(id) && !m.mine) {
+      this.ledger.droppedBlocked();
+      return null;
+    }
+    let c = this.conversations.get(id);
+    if (c?.request === "normal") return c;
+    if (!request) {
+      c ??= this.conversation(id);
+      this.ledger.admitted(id);
+      this.setRequest(c, "normal");
+      return c;
+    }
+    if (c?.request === "request") {
+      if (c.entries.length < MAX_REQUEST_MESSAGES) return c;
+      this.ledger.drop(id, false);
+      return null;
+    }
+    // A new request (or the first message of a conversation nothing has decided yet: kept when
+    // it is open).
+    if (c?.id !== this.active && this.requestIds.size >= MAX_REQUESTS) {
+      this.ledger.drop(id, true);
+      if (c) this.forget(c);
+      return null;
+    }
+    c ??= this.conversation(id);
+    this.ledger.admitted(id);
+    this.setRequest(c, "request");
+    return c;
   }
 
   /** The conversation `id`, created empty if new. */
@@ -196,6 +203,7 @@ export class ChatModel {
         members: null,
         unreadableMembers: 0,
         joined: false,
+        request: kind === "direct" ? "none" : "normal",
       };
       this.conversations.set(id, c);
     }
@@ -229,6 +237,9 @@ export class ChatModel {
     this.joinedKnown = false;
     this.active = null;
     this.historyOff = false;
+    this.ledger.clear();
+    this.requestIds.clear();
+    this.pendingKeyChanges.clear();
   }
 
   /** Live-only mode keeps no history; every conversation not loading right now starts over. */
@@ -265,7 +276,19 @@ export class ChatModel {
     c.seq = ++this.seq;
     // One "appended" change per conversation and run: the view renders it from where it
     // stopped, so unread counts, typing or other conversations in between must not split it
-    // (a second one would find the entries already in the model and wait below).
+    // (a second one would find the entries already in the model and wait below). In a batch
+    // being applied (nothing moves entries there) the run is looked up, not searched for: a
+    // batch touching thousands of conversations stays linear.
+    if (this.runs?.changes === changes) {
+      const run = this.runs.appended.get(c.id);
+      if (run) run.push(entry);
+      else {
+        const appended = [entry];
+        this.runs.appended.set(c.id, appended);
+        changes.push({ conversation: c.id, appended });
+      }
+      return;
+    }
     for (let i = changes.length - 1; i >= 0; i--) {
       const change = changes[i] as Change;
       if (!("conversation" in change) || change.conversation !== c.id) continue;
@@ -303,13 +326,35 @@ export class ChatModel {
   apply(batch: SessionEvent[], now: number = Date.now()): Change[] {
     const changes: Change[] = [];
     this.now = now;
+    this.runs = { changes, appended: new Map() };
+    try {
+      this.applyEach(batch, changes);
+    } finally {
+      this.runs = null;
+    }
+    return changes;
+  }
+
+  private applyEach(batch: SessionEvent[], changes: Change[]): void {
+    const now = this.now;
     for (const event of batch) {
       switch (event.kind) {
         case "chat": {
-          const c = this.live(event.conversation);
-          // A message from someone ends their typing signal.
+          if (this.messages.has(event.id)) {
+            // A message from someone ends their typing signal.
+            const known = this.conversations.get(event.conversation);
+            if (known?.typing.delete(normaliseName(event.sender))) this.typingChanged(known, changes);
+            break;
+          }
+          const c = this.admit(event, true);
+          const keyChange = this.pendingKeyChanges.get(event.conversation);
+          this.pendingKeyChanges.delete(event.conversation);
+          if (!c) {
+            requestsChanged(changes);
+            break;
+          }
+          if (keyChange !== undefined) this.keyChanged(c.id, keyChange, changes);
           if (c.typing.delete(normaliseName(event.sender))) this.typingChanged(c, changes);
-          if (this.messages.has(event.id)) break;
           const entry = this.messageEntry(event, c);
           this.messages.set(event.id, { entry, conversation: c.id });
           this.append(c, entry, changes);
@@ -358,7 +403,9 @@ export class ChatModel {
           changes.push({ presence: true });
           break;
         case "unread": {
-          const c = event.count > 0 || event.mentions > 0 ? this.conversation(event.conversation) : this.conversations.get(event.conversation);
+          // Counts for a conversation left out (too many requests, blocked here) create nothing.
+          const create = (event.count > 0 || event.mentions > 0) && !this.ledger.wasDropped(event.conversation);
+          const c = create ? this.conversation(event.conversation) : this.conversations.get(event.conversation);
           if (!c) break;
           c.unread = Math.max(0, event.count);
           c.mentions = Math.max(0, event.mentions);
@@ -379,6 +426,13 @@ export class ChatModel {
         case "who":
           this.setWho(event.users, changes);
           break;
+        case "keyChanged":
+          this.keyChanged(event.conversation, event.user, changes);
+          break;
+        case "blocked":
+          this.ledger.blocked(normaliseName(String(event.user)), Number(event.count));
+          requestsChanged(changes);
+          break;
         case "status":
         case "caughtUp":
         case "notice":
@@ -388,7 +442,31 @@ export class ChatModel {
           break;
       }
     }
-    return changes;
+  }
+
+  /** A system line in `id`: `user`'s key changed (the message signed with it follows). */
+  private keyChanged(id: ConversationId, user: string, changes: Change[]): void {
+    const c = this.conversations.get(id);
+    if (!c) {
+      // Shown with the message that follows it (if that one is kept); a hostile stream of
+      // announcements alone creates nothing.
+      if (!this.ledger.wasDropped(id) && this.pendingKeyChanges.size < PENDING_KEY_CHANGES) this.pendingKeyChanges.set(id, user);
+      return;
+    }
+    if (kindOf(id) !== "direct") this.live(id);
+    if (c.request === "request" && c.entries.length >= MAX_REQUEST_MESSAGES) return;
+    const isMe = this.me !== null && normaliseName(user) === this.me;
+    this.append(c, {
+      id: `key-changed-${++this.notices}`,
+      kind: "system",
+      keyChange: true,
+      from: user,
+      text: keyChangedText(user, isMe),
+      time: new Date(this.now).toISOString(),
+      at: this.now,
+      mine: false,
+    }, changes);
+    changes.push({ keyChanged: normaliseName(user) });
   }
 
   /** Everyone online (a `who` event, or the reply to `who`). */
@@ -412,8 +490,12 @@ export class ChatModel {
   private membership(event: Membership, changes: Change[]): void {
     if (this.systemIds.has(event.id)) return;
     this.systemIds.add(event.id);
-    const who = this.me !== null && normaliseName(event.user) === this.me ? "You" : event.user;
-    const text = `${who} ${event.action === "join" ? "joined" : "left"}`;
+    const trust = trustOf(event.trust);
+    const isMe = this.me !== null && normaliseName(event.user) === this.me;
+    // "You" only when signed by our key; anything else naming us is a claim, and says so.
+    const who = isMe ? (isAuthentic(trust) ? "You" : `${visibleName(event.user)} (claims to be you — not signed by your key)`) : visibleName(event.user);
+    const warning = membershipWarning(trust);
+    const text = `${who} ${event.action === "join" ? "joined" : "left"}${warning ? ` — ${warning}` : ""}`;
     this.append(this.live(event.conversation), {
       id: event.id,
       kind: "system",
@@ -422,6 +504,7 @@ export class ChatModel {
       time: event.receivedAt,
       at: event.at,
       mine: false,
+      trust,
     }, changes);
   }
 
@@ -431,7 +514,7 @@ export class ChatModel {
    */
   accepted(message: ChatMessage, now: number = Date.now()): Change[] {
     this.now = now;
-    const known = this.messages.get(message.id);
+    const known = this.mineById(message.id);
     if (known) {
       if (known.entry.delivery !== undefined) return [];
       this.setState(known.entry, "queued", null);
@@ -450,8 +533,14 @@ export class ChatModel {
     return [{ conversation: known.conversation, updated: known.entry }];
   }
 
+  /** Our held message `id` (never a received one that happens to carry the same id). */
+  private mineById(id: string): { entry: Entry; conversation: ConversationId } | undefined {
+    const known = this.messages.get(id);
+    return known?.entry.mine ? known : undefined;
+  }
+
   private outgoing(event: Outgoing, changes: Change[]): void {
-    const known = this.messages.get(event.message.id);
+    const known = this.mineById(event.message.id);
     if (!known) {
       // Not sent from this window (left in the outbox by an earlier run), or the event beat
       // the reply to `send`.
@@ -472,8 +561,9 @@ export class ChatModel {
 
   private addSent(message: ChatMessage, state: OutgoingState, reason: string | null, changes: Change[]): Conversation {
     const c = this.conversation(message.conversation);
-    const entry = this.messageEntry(message, c);
-    entry.mine = true;
+    // We wrote to them: a conversation, not a request (and not blocked any more).
+    this.accept(c.id);
+    const entry = this.messageEntry({ ...message, mine: true }, c);
     entry.to = recipient(c);
     this.setState(entry, state, reason);
     this.messages.set(message.id, { entry, conversation: c.id });
@@ -495,16 +585,21 @@ export class ChatModel {
    */
   mergeHistory(messages: ChatMessage[]): Change[] {
     const groups = new Map<ConversationId, Entry[]>();
+    let dropped = false;
     for (const m of messages) {
       if (this.messages.has(m.id)) continue;
-      const c = this.conversation(m.conversation);
+      const c = this.admit(m, false);
+      if (!c) {
+        dropped = true;
+        continue;
+      }
       const entry = this.messageEntry(m, c);
       this.messages.set(m.id, { entry, conversation: c.id });
       let group = groups.get(c.id);
       if (!group) groups.set(c.id, (group = []));
       group.push(entry);
     }
-    const changes: Change[] = [];
+    const changes: Change[] = dropped ? [{ requests: true }] : [];
     for (const [id, fresh] of groups) {
       const c = this.conversation(id);
       fresh.sort((a, b) => a.at - b.at);
@@ -531,6 +626,10 @@ export class ChatModel {
   }
 
   private messageEntry(m: ChatMessage, c: Conversation): Entry {
+    const mine = m.mine === true;
+    // Ours are signed by our key by definition (a reply to send has not been judged).
+    const trust: Trust = mine ? (m.trust === "verified" ? "verified" : "signed") : trustOf(m.trust);
+    const claimsMe = !mine && this.me !== null && normaliseName(m.sender) === this.me;
     return {
       id: m.id,
       kind: "message",
@@ -538,13 +637,23 @@ export class ChatModel {
       text: m.content,
       time: m.receivedAt,
       at: orderOf(m),
-      mine: m.mine === true,
+      mine,
+      trust,
       legacy: m.legacy,
+      ...(claimsMe ? { claimsMe: true } : {}),
+      ...(typeof m.senderIssue === "string" && m.senderIssue ? { senderIssue: m.senderIssue } : {}),
+      ...(typeof m.lookalike === "string" && m.lookalike ? { lookalike: m.lookalike } : {}),
       ...(m.mine ? { to: recipient(c) } : {}),
       ...(m.mentionsMe && c.kind === "room" ? { mention: true } : {}),
       ...(m.sentAt ? { sentAt: m.sentAt } : {}),
     };
   }
+}
+
+/** The Requests section's counts changed (one change for a run of them). */
+function requestsChanged(changes: Change[]): void {
+  const last = changes[changes.length - 1];
+  if (!last || !("requests" in last)) changes.push({ requests: true });
 }
 
 /** Who a message we sent in `c` went to, as delivery labels name it. */

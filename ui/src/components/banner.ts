@@ -1,5 +1,9 @@
 // Dismissable banners above the conversation: how many messages arrived while we were away,
-// and notices from the backend (e.g. the server lost the stored inbox). Text only.
+// and notices from the backend (e.g. the server lost the stored inbox). Text only. Bounded: one
+// banner per notice code (the latest text), and at most MAX_NOTICES without a code.
+//
+// Selectors (WebDriver tests): #banner, .banner[data-banner="notice"|"caught-up"][data-code],
+// button[data-dismiss].
 
 import { h, type Disposable } from "../dom";
 
@@ -7,6 +11,9 @@ import { h, type Disposable } from "../dom";
 export function awayText(n: number): string {
   return n === 1 ? "1 message arrived while you were away" : `${n} messages arrived while you were away`;
 }
+
+/** Notice banners without a code kept at once (the oldest goes first). */
+const MAX_NOTICES = 5;
 
 export class Banner implements Disposable {
   readonly el: HTMLElement;
@@ -36,11 +43,18 @@ export class Banner implements Disposable {
     this.put("caught-up", "caught-up", awayText(this.away));
   }
 
-  /** A notice from the backend; the same text twice is shown once. */
-  notice(text: string): void {
-    for (const item of this.items.values()) {
-      if (item.dataset.banner === "notice" && item.querySelector(".banner-text")?.textContent === text) return;
+  /**
+   * A notice from the backend: one banner per `code` (a repeat replaces its text); without a
+   * code, the same text twice is shown once.
+   */
+  notice(text: string, code = ""): void {
+    if (code) {
+      this.put(`notice-${code}`, "notice", text, code);
+      return;
     }
+    const uncoded = [...this.items.entries()].filter(([, item]) => item.dataset.banner === "notice" && !item.dataset.code);
+    if (uncoded.some(([, item]) => item.querySelector(".banner-text")?.textContent === text)) return;
+    for (const [key] of uncoded.slice(0, Math.max(0, uncoded.length - MAX_NOTICES + 1))) this.dismiss(key);
     this.put(`notice-${++this.notices}`, "notice", text);
   }
 
@@ -55,10 +69,10 @@ export class Banner implements Disposable {
     for (const key of [...this.items.keys()]) this.dismiss(key);
   }
 
-  private put(key: string, kind: string, text: string): void {
+  private put(key: string, kind: string, text: string, code?: string): void {
     const item = h(
       "div",
-      { class: `banner ${kind}`, "data-banner": kind, "data-key": key },
+      { class: `banner ${kind}`, "data-banner": kind, "data-key": key, "data-code": code },
       h("span", { class: "banner-text" }, text),
       h("button", { type: "button", class: "dismiss", "data-dismiss": key, "aria-label": "Dismiss" }, "×"),
     );

@@ -5,6 +5,15 @@
 // Selectors (WebDriver tests): #compose, #send, #compose-error.
 
 import { h, type Disposable } from "../dom";
+import type { Conversation } from "../model";
+
+/** What the empty composer says for the open conversation `c`. */
+export function placeholder(c: Conversation | null): string {
+  if (!c) return "@bob hello there — Enter to send";
+  if (c.request === "request") return `Reply to ${c.title} (this accepts the request) — Enter to send`;
+  if (c.kind === "room") return `Message ${c.id} (@name mentions someone) — Enter to send`;
+  return `Message ${c.id} — Enter to send`;
+}
 
 export class Composer implements Disposable {
   readonly el: HTMLElement;
@@ -57,7 +66,7 @@ export class Composer implements Disposable {
   }
 
   setPlaceholder(text: string): void {
-    this.input.placeholder = text;
+    if (this.input.placeholder !== text) this.input.placeholder = text;
   }
 
   focus(): void {

@@ -20,6 +20,8 @@ function chats(n: number, from = 0): SessionEvent[] {
     mine: false,
     mentionsMe: false,
     at: 1_764_000_000_000 + from + i,
+    trust: "signed" as const,
+    request: false,
   }));
 }
 

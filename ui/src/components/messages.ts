@@ -6,13 +6,15 @@
 // counts them. Rows are built with text nodes only.
 //
 // Selectors (WebDriver tests): #messages (the list), .entry[data-id] rows with .mine, .mention
-// (a room message naming you), .system (joined/left lines), .notice, data-state (delivery);
+// (a room message naming you), .system (joined/left lines; .key-changed: a safety number
+// changed), .notice, data-state (delivery), data-trust and .trust-<state> (see trust.ts);
 // #history-edge, #newer.
 
 import { h, replaceChildren, type Disposable } from "../dom";
 import { localDateTime, localTime } from "../format";
 import type { Conversation, Entry, Older } from "../model";
 import { recordRendered, timed } from "../probe";
+import { senderElement, trustClasses, trustMarks, trustNotes } from "../trust";
 
 /** Most rows in the DOM at once (~8 nodes each). */
 export const WINDOW = 150;
@@ -52,11 +54,13 @@ const DELIVERY_CLASS = {
 
 export function renderEntry(entry: Entry, online = true): HTMLElement {
   const state = entry.delivery ? DELIVERY_CLASS[entry.delivery] : "";
-  const classes = ["entry", entry.kind, entry.mine ? "mine" : "", entry.mention ? "mention" : "", state].filter(Boolean).join(" ");
+  const classes = ["entry", entry.kind, entry.mine ? "mine" : "", entry.mention ? "mention" : "", state, entry.keyChange ? "key-changed" : "", trustClasses(entry)]
+    .filter(Boolean)
+    .join(" ");
   if (entry.kind === "system") {
     return h(
       "li",
-      { class: classes, "data-id": entry.id, "data-user": entry.from },
+      { class: classes, "data-id": entry.id, "data-user": entry.from, "data-trust": entry.trust, role: entry.keyChange ? "note" : undefined },
       h("span", { class: "text" }, entry.text),
       h("time", { datetime: entry.time }, localTime(entry.time)),
     );
@@ -66,11 +70,12 @@ export function renderEntry(entry: Entry, online = true): HTMLElement {
   }
   return h(
     "li",
-    { class: classes, "data-id": entry.id, "data-state": entry.delivery },
+    { class: classes, "data-id": entry.id, "data-state": entry.delivery, "data-trust": entry.trust },
     h(
       "div",
       { class: "meta" },
-      h("span", { class: "from" }, entry.mine ? `${entry.from} (you)` : entry.from),
+      senderElement(entry),
+      ...trustMarks(entry),
       h("time", { datetime: entry.time }, localTime(entry.time)),
       entry.legacy ? h("span", { class: "badge", title: "sent by the original client" }, "classic") : null,
       entry.delivery ? h("span", { class: "delivery" }, deliveryLabel(entry, online)) : null,
@@ -78,8 +83,9 @@ export function renderEntry(entry: Entry, online = true): HTMLElement {
         ? h("button", { type: "button", class: "retry", "data-retry": entry.id, "aria-label": `Retry sending to ${entry.to ?? "them"}` }, "Retry")
         : null,
     ),
+    ...trustNotes(entry),
     entry.detail ? h("div", { class: "detail" }, entry.detail) : null,
-    h("div", { class: "text" }, entry.text),
+    h("div", { class: "text", dir: "auto" }, entry.text),
   );
 }
 

@@ -4,7 +4,12 @@
 
 import { normaliseName, usernameProblem } from "../compose";
 import { h, replaceChildren, type Disposable } from "../dom";
-import type { ConnectionCheck, ConnectRequest, DeliveryMode, IpcError, ProfileView } from "../ipc";
+import type { ConnectionCheck, ConnectRequest, DeliveryMode, IpcError, Profile, ProfileView } from "../ipc";
+
+/** A connect request from a saved profile (profiles saved before sharePresence existed share it). */
+export function requestOf(profile: Profile): ConnectRequest {
+  return { ...profile, sharePresence: profile.sharePresence !== false };
+}
 
 /** The delivery choices, with what each means for the user. */
 export const DELIVERY_CHOICES: { mode: DeliveryMode; label: string; explanation: string }[] = [

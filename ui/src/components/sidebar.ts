@@ -13,11 +13,17 @@
 //   .unread-badge (also .unread)        unread count, hidden at 0
 //   .mention-badge                      mentions of you, hidden at 0
 //   .presence-dot.online|.offline[data-user]  direct messages only
+//   #rooms-more, #directs-more          "and N more" beyond MAX_ROWS per section
+//
+// Message requests have their own section (requests.ts).
 
 import { h, type Disposable } from "../dom";
 import type { ConversationId, Member } from "../ipc";
 import type { ConversationKind } from "../model";
 import { presenceDot, setPresence } from "./presence";
+
+/** Rows per section at most (the open conversation always has one); older ones are counted. */
+export const MAX_ROWS = 300;
 
 /** A row as the sidebar shows it. */
 export interface SidebarItem {
@@ -45,6 +51,8 @@ export class Sidebar implements Disposable {
   private readonly directs: HTMLElement;
   private readonly roomsEmpty: HTMLElement;
   private readonly directsEmpty: HTMLElement;
+  private readonly roomsMore: HTMLElement;
+  private readonly directsMore: HTMLElement;
   private readonly abort = new AbortController();
   private readonly rows = new Map<ConversationId, Row>();
 
@@ -53,14 +61,18 @@ export class Sidebar implements Disposable {
     this.directs = h("ul", { class: "conversations", id: "directs", "aria-label": "Direct messages" });
     this.roomsEmpty = h("p", { class: "empty" }, "No rooms yet. Type #name above to join one.");
     this.directsEmpty = h("p", { class: "empty" }, "No conversations yet. Type @name and a message below.");
+    this.roomsMore = h("p", { class: "hint", id: "rooms-more", hidden: true });
+    this.directsMore = h("p", { class: "hint", id: "directs-more", hidden: true });
     this.el = h(
       "div",
       { class: "sections", id: "conversations" },
       h("h2", {}, "Rooms"),
       this.rooms,
+      this.roomsMore,
       this.roomsEmpty,
       h("h2", {}, "Direct messages"),
       this.directs,
+      this.directsMore,
       this.directsEmpty,
     );
     this.el.addEventListener(
@@ -78,7 +90,15 @@ export class Sidebar implements Disposable {
     const rooms: HTMLElement[] = [];
     const directs: HTMLElement[] = [];
     const seen = new Set<ConversationId>();
+    let roomsLeft = 0;
+    let directsLeft = 0;
     for (const item of items) {
+      const direct = item.kind === "direct";
+      if ((direct ? directs : rooms).length >= MAX_ROWS && item.id !== active) {
+        if (direct) directsLeft++;
+        else roomsLeft++;
+        continue;
+      }
       seen.add(item.id);
       const row = this.row(item);
       this.update(row, item, item.id === active);
@@ -89,6 +109,8 @@ export class Sidebar implements Disposable {
     sync(this.directs, directs);
     this.roomsEmpty.hidden = rooms.length > 0;
     this.directsEmpty.hidden = directs.length > 0;
+    more(this.roomsMore, roomsLeft);
+    more(this.directsMore, directsLeft);
   }
 
   private row(item: SidebarItem): Row {
@@ -120,6 +142,12 @@ export class Sidebar implements Disposable {
     this.abort.abort();
     this.el.remove();
   }
+}
+
+function more(el: HTMLElement, n: number): void {
+  el.hidden = n <= 0;
+  const text = n > 0 ? `and ${n} more — type a name above to open one` : "";
+  if (el.textContent !== text) el.textContent = text;
 }
 
 function badge(el: HTMLElement, n: number, label: string, text: string): void {

@@ -3,18 +3,22 @@
 //
 // Selectors (WebDriver tests): #who (the list), li[data-user] (one per user, holding a
 // button), .presence-dot.online|.offline[data-user], #presence-hidden (shown when you do not
-// share your presence).
+// share your presence), #who-more ("and N more" beyond MAX_WHO).
 
 import { normaliseName } from "../compose";
 import { h, replaceChildren, type Disposable } from "../dom";
 import type { Member } from "../ipc";
 import { presenceDot } from "./presence";
 
+/** Users listed at most (anyone can announce presence: the list must stay bounded). */
+export const MAX_WHO = 200;
+
 export class WhoList implements Disposable {
   readonly el: HTMLElement;
   private readonly list: HTMLElement;
   private readonly empty: HTMLElement;
   private readonly hiddenNote: HTMLElement;
+  private readonly more: HTMLElement;
   private readonly abort = new AbortController();
   /** What was rendered last, to skip identical refreshes. */
   private shown = "";
@@ -23,7 +27,8 @@ export class WhoList implements Disposable {
     this.list = h("ul", { class: "who", id: "who", "aria-label": "Who's online", tabindex: "-1" });
     this.empty = h("p", { class: "empty" }, "Nobody else is online.");
     this.hiddenNote = h("p", { class: "hint", id: "presence-hidden", hidden: true }, "You appear offline to others (Settings: Share when I am online).");
-    this.el = h("section", { class: "who-section", id: "who-section" }, h("h2", {}, "Who's online"), this.list, this.empty, this.hiddenNote);
+    this.more = h("p", { class: "hint", id: "who-more", hidden: true });
+    this.el = h("section", { class: "who-section", id: "who-section" }, h("h2", {}, "Who's online"), this.list, this.more, this.empty, this.hiddenNote);
     this.list.addEventListener(
       "click",
       (e) => {
@@ -39,12 +44,15 @@ export class WhoList implements Disposable {
     const others = users
       .filter((m) => normaliseName(m.user) !== me)
       .sort((a, b) => Number(b.online) - Number(a.online) || a.user.localeCompare(b.user));
-    const key = JSON.stringify(others);
+    const listed = others.slice(0, MAX_WHO);
+    const key = `${others.length}:${JSON.stringify(listed)}`;
     if (key === this.shown) return;
     this.shown = key;
+    this.more.hidden = others.length <= MAX_WHO;
+    this.more.textContent = others.length > MAX_WHO ? `and ${others.length - MAX_WHO} more` : "";
     replaceChildren(
       this.list,
-      ...others.map((m) =>
+      ...listed.map((m) =>
         h(
           "li",
           { "data-user": m.user, class: m.online ? "online" : "offline" },

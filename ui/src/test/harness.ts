@@ -53,6 +53,8 @@ export function message(partial: Partial<ipc.ChatMessage> & { content: string })
     mine: false,
     mentionsMe: false,
     at: Date.parse(sentAt ?? receivedAt),
+    trust: "signed",
+    request: false,
     ...partial,
   };
 }

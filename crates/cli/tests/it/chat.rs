@@ -129,12 +129,12 @@ fn incoming_message_leaves_the_half_typed_line_intact() {
     );
     let rows = term.wait("the incoming message above the prompt", |rows| {
         rows.iter()
-            .any(|r| r.ends_with("carol: @alice interrupting!"))
+            .any(|r| r.ends_with("carol [unsigned] [request]: @alice interrupting!"))
             && last_non_empty(rows) == "> @bob hello wor"
     });
     let incoming = rows
         .iter()
-        .position(|r| r.ends_with("carol: @alice interrupting!"))
+        .position(|r| r.ends_with("carol [unsigned] [request]: @alice interrupting!"))
         .unwrap();
     let prompt = rows.iter().rposition(|r| r == "> @bob hello wor").unwrap();
     assert!(

@@ -5,3 +5,4 @@ mod outbox;
 mod rooms;
 mod scripts;
 mod support;
+mod trust;

@@ -140,7 +140,7 @@ fn listen_human_output_neutralises_terminal_escapes() {
     );
     let line = listener.next("bob's line");
     assert!(
-        line.ends_with("bob: hi ·[2J there"),
+        line.ends_with("bob [unsigned] [request]: hi ·[2J there"),
         "escape must be neutralised: {line:?}"
     );
     assert!(!line.contains('\u{1b}'));

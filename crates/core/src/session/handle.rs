@@ -197,6 +197,7 @@ impl Session {
             joined_at: Default::default(),
             commands: read_rx,
             shutdown: shutdown.clone(),
+            left_out: Default::default(),
         };
         spawn(done.clone(), reader.run());
         let presence_task = PresenceTask {

@@ -338,21 +338,17 @@ async fn send_batch(
     pipe.ignore_errors();
     // Per message: (index of the target XADD, of PUBLISH, of the sent-stream XADD).
     let mut slots = Vec::with_capacity(batch.len());
-    let mut n = 0;
     for q in &batch {
         let target = q.stream.as_ref().map(|key| {
             xadd(&mut pipe, key, &q.payload);
-            n += 1;
-            n - 1
+            pipe.cmd_iter().count() - 1
         });
         let copy = q.copy_to.as_ref().map(|key| {
             xadd(&mut pipe, key, &q.payload);
-            n += 1;
-            n - 1
+            pipe.cmd_iter().count() - 1
         });
         pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
-        slots.push((target, n, copy));
-        n += 1;
+        slots.push((target, pipe.cmd_iter().count() - 1, copy));
     }
     let values: Vec<Value> = pipe.query_async(&mut conn).await?;
     let error_at = |i: usize| match values.get(i) {

@@ -75,6 +75,8 @@ pub(crate) struct Reader {
     pub joined_at: BTreeMap<ConversationId, Option<String>>,
     pub commands: mpsc::UnboundedReceiver<Command>,
     pub shutdown: Shutdown,
+    /// Streams left out because they cannot be read (named in a notice once).
+    pub left_out: HashSet<String>,
 }
 
 /// The id just before `id` (XREAD is exclusive: reading from it includes `id`).
@@ -338,14 +340,9 @@ impl Reader {
                 return Pass::Reopen { failed: true };
             }
         };
+        // Each pass tries every stream again: one an admin fixed is read again. It counts as
+        // readable (its live copies skipped) only once a read over it succeeded.
         let mut streams = self.streams();
-        // Each pass tries every stream again: one an admin fixed is read again.
-        for key in &streams {
-            let _ = self.inbound.send(Inbound::StreamReadable {
-                key: key.clone(),
-                readable: true,
-            });
-        }
         let mut hide: HashMap<String, u64> = HashMap::new();
         match self.check_cursors(&mut conn, &streams).await {
             Ok(reset) => hide = reset,
@@ -376,6 +373,8 @@ impl Reader {
                 tokio::select! {
                     _ = self.shutdown.recv() => return Pass::Stop,
                     _ = self.link.changed() => return Pass::Reopen { failed: false },
+                    // Try again now and then: an admin may have fixed the keys.
+                    _ = tokio::time::sleep(READ_BACKOFF_CAP) => return Pass::Reopen { failed: false },
                     cmd = self.commands.recv() => {
                         let Some(cmd) = cmd else { return Pass::Stop };
                         self.apply(cmd).await;
@@ -410,6 +409,14 @@ impl Reader {
             };
             match reply {
                 Ok(value) => {
+                    for key in &streams {
+                        if self.left_out.remove(key) {
+                            let _ = self.inbound.send(Inbound::StreamReadable {
+                                key: key.clone(),
+                                readable: true,
+                            });
+                        }
+                    }
                     let mut full = false;
                     let mut moved = BTreeMap::new();
                     for (key, entries) in inbox::read_streams(value) {
@@ -461,8 +468,11 @@ impl Reader {
                     }
                     for (key, why, code) in bad {
                         streams.retain(|k| *k != key);
+                        if !self.left_out.insert(key.clone()) {
+                            continue;
+                        }
                         self.events.notice(code, format!(
-                            "The stream {key} cannot be read ({why}). It is left out until Redchat reconnects; messages that arrive live are still shown. Ask an admin to fix or delete that key."
+                            "The stream {key} cannot be read ({why}). It is left out (tried again on reconnect and every 30 s while nothing can be read); messages that arrive live are still shown. Ask an admin to fix or delete that key."
                         ));
                         let _ = self.inbound.send(Inbound::StreamReadable {
                             key,
@@ -576,10 +586,13 @@ impl Reader {
                     self.events.notice(NoticeCode::StreamReset, format!(
                         "The server's copy of {key} is older than what this device has read (it lost data or was restored from a backup). Reading it again; messages already shown stay hidden."
                     ));
-                    if let Some((ms, _)) = entry_id(&cursor) {
-                        // A far-future cursor must not hide everything sent from now on.
-                        let now = u64::try_from(crate::wire::now_ms()).unwrap_or(0);
-                        hide.insert(key.clone(), ms.min(now));
+                    // A far-future cursor (a hostile id) says nothing about what was shown:
+                    // hide nothing by time then (ids already shown stay hidden).
+                    let now = u64::try_from(crate::wire::now_ms()).unwrap_or(0);
+                    if let Some((ms, _)) = entry_id(&cursor)
+                        && ms <= now.saturating_add(FUTURE_ID_MS)
+                    {
+                        hide.insert(key.clone(), ms);
                     }
                     self.cursors.insert(key, "0-0".into());
                 }

@@ -85,6 +85,9 @@ impl Judge {
             m.id = distinct_id(&m.id, &sender, &m.content, m.signature.as_ref());
         }
         let Ok(name) = name else {
+            // A name that is not honest is nobody's contact: a request, never a conversation
+            // of someone we know.
+            m.request = matches!(source, Source::Inbox { .. });
             return Verdict::Show {
                 announce_key_change: false,
             };

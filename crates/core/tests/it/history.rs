@@ -69,10 +69,15 @@ async fn live_only_keeps_no_history() {
         .arg("*")
         .query(&mut server.raw())
         .unwrap();
-    // Presence (the devices set, the directory) is kept in either mode; messages are not.
+    // Presence (the devices set, the directory) and the published identity key are kept
+    // in either mode; messages are not.
     let stored: Vec<&String> = keys
         .iter()
-        .filter(|k| !k.ends_with(":devices") && !k.ends_with("redchat:directory"))
+        .filter(|k| {
+            !k.ends_with(":devices")
+                && !k.ends_with(":identity")
+                && !k.ends_with("redchat:directory")
+        })
         .collect();
     assert!(
         stored.is_empty(),

@@ -4,6 +4,7 @@ mod support;
 
 mod faults;
 mod history;
+mod identity;
 mod presence;
 mod regression;
 mod rooms;

@@ -185,8 +185,18 @@ async fn the_original_console_clients_channel_chats_both_ways() {
 #[tokio::test]
 async fn joined_rooms_and_sent_messages_follow_to_another_device() {
     let server = RedisServer::start();
-    let (laptop, mut l) = connect_with(&server, "alice", |_| {}).await;
-    let (_phone, mut p) = connect_with(&server, "alice", |_| {}).await;
+    // One identity on both devices (the phone imported the laptop's key): its messages
+    // are "mine" only when signed by our key.
+    let identity = std::sync::Arc::new(redchat_core::Identity::generate());
+    let (a, b) = (identity.clone(), identity);
+    let (laptop, mut l) = connect_with(&server, "alice", move |c| {
+        c.identity = Some((a, redchat_core::KeyStorage::Memory))
+    })
+    .await;
+    let (_phone, mut p) = connect_with(&server, "alice", move |c| {
+        c.identity = Some((b, redchat_core::KeyStorage::Memory))
+    })
+    .await;
     let (bob, mut b) = connect_with(&server, "bob", |_| {}).await;
     next_matching(&mut p, "caught up", |e| matches!(e, Event::CaughtUp { .. })).await;
     laptop.join("#team").await.unwrap();
@@ -228,8 +238,18 @@ async fn joined_rooms_and_sent_messages_follow_to_another_device() {
 #[tokio::test]
 async fn read_positions_are_shared_by_every_device() {
     let server = RedisServer::start();
-    let (laptop, mut l) = connect_with(&server, "alice", |_| {}).await;
-    let (_phone, mut p) = connect_with(&server, "alice", |_| {}).await;
+    // One identity on both devices (the phone imported the laptop's key): its messages
+    // are "mine" only when signed by our key.
+    let identity = std::sync::Arc::new(redchat_core::Identity::generate());
+    let (a, b) = (identity.clone(), identity);
+    let (laptop, mut l) = connect_with(&server, "alice", move |c| {
+        c.identity = Some((a, redchat_core::KeyStorage::Memory))
+    })
+    .await;
+    let (_phone, mut p) = connect_with(&server, "alice", move |c| {
+        c.identity = Some((b, redchat_core::KeyStorage::Memory))
+    })
+    .await;
     let (bob, _b) = connect_with(&server, "bob", |_| {}).await;
     bob.send(parse_line("@alice one").unwrap()).await.unwrap();
     bob.send(parse_line("@alice two").unwrap()).await.unwrap();
