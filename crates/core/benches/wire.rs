@@ -4,7 +4,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use redchat_core::wire::{decode, encode};
+use redchat_core::ConversationId;
+use redchat_core::identity::{Claim, Identity};
+use redchat_core::wire::{decode, encode, encode_chat};
 
 fn codec(c: &mut Criterion) {
     let typical = "@bob are we still on for the deploy at 3? I can take the rollback plan.";
@@ -41,5 +43,35 @@ fn codec(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, codec);
+/// The cost signatures add per message: sign (sender) and verify (each receiver), beside
+/// the unsigned encode and decode they come with.
+fn signatures(c: &mut Criterion) {
+    let me = Identity::generate();
+    let bob = ConversationId::parse("@bob").unwrap();
+    let content = "@bob are we still on for the deploy at 3? I can take the rollback plan.";
+    let claim = Claim {
+        kind: "chat",
+        sender: "alice",
+        target: "@bob",
+        content,
+        id: "0b0e3c8e-8d0a-4c55-9a55-3f0b1f6e7d21",
+        sent_at_micros: 1_764_633_600_000_000,
+        key: me.public_key(),
+    };
+    let sig = me.sign(&claim);
+    let mut group = c.benchmark_group("signature");
+    group.bench_function("sign", |b| b.iter(|| me.sign(black_box(&claim))));
+    group.bench_function("verify", |b| {
+        b.iter(|| black_box(&claim).verify(black_box(&sig)))
+    });
+    group.bench_function("encode-unsigned", |b| {
+        b.iter(|| encode_chat("alice", &bob, "bob", black_box(content), true, None).unwrap())
+    });
+    group.bench_function("encode-signed", |b| {
+        b.iter(|| encode_chat("alice", &bob, "bob", black_box(content), true, Some(&me)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, codec, signatures);
 criterion_main!(benches);

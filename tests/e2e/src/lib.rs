@@ -106,8 +106,9 @@ impl AppUnderTest {
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{path}", self.base);
         let mut last = String::new();
-        // tauri-driver now and then drops a connection without answering: retry those.
-        for _ in 0..4 {
+        // tauri-driver now and then drops a connection without answering (most often while
+        // it starts the app for a new session): retry those, waiting a little longer each time.
+        for attempt in 1..=6u64 {
             let req = ureq::request(method, &url)
                 .set("Connection", "close")
                 .timeout(Duration::from_secs(60));
@@ -129,7 +130,7 @@ impl AppUnderTest {
                 }
                 Err(e) => last = e.to_string(),
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(150 * attempt));
         }
         panic!("WebDriver {method} {path}: {last}");
     }

@@ -2,6 +2,8 @@
 
 #[path = "rooms.rs"]
 mod rooms;
+#[path = "trust.rs"]
+mod trust;
 
 use redchat_core::testing::RedisServer;
 use redchat_e2e::{AppUnderTest, DataHome, WAIT};
@@ -72,10 +74,13 @@ fn chat_in_the_real_window_and_settings_survive_a_restart() {
         1,
         "the window is subscribed to alice's inbox"
     );
+    // bob is not a contact yet: his first message is a request (the original client signs
+    // nothing: marked unsigned, not forged).
+    app.click("#requests li[data-conversation='@bob']");
     wait_text(
         &app,
         "bob's message in the window",
-        "#messages .entry",
+        "#messages .entry[data-trust='unsigned']",
         "hello from bob",
     );
 
@@ -258,7 +263,8 @@ fn durable_delivery_through_a_server_crash_in_the_real_window() {
         "#banner .banner[data-banner='caught-up']",
         "1 message arrived while you were away",
     );
-    app.click("#conversations li[data-key='carol']");
+    // carol is a stranger: her message waits under Requests.
+    app.click("#requests li[data-conversation='@carol']");
     wait_text(
         &app,
         "the stored message",

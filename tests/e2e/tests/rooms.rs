@@ -46,6 +46,18 @@ fn badge(app: &AppUnderTest, what: &str, row: &str, class: &str, text: &str) {
     );
 }
 
+/// Copies the identity key file of one data home into another (what `identity --import` does).
+fn import_identity(from: &DataHome, to: &DataHome) {
+    let found = from.files_containing("redchat-identity-v1:");
+    let file = found
+        .first()
+        .expect("the first window saved its identity key");
+    let relative = file.strip_prefix(&from.0).unwrap();
+    let target = to.0.join(relative);
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::copy(file, target).unwrap();
+}
+
 fn open_new(app: &AppUnderTest, text: &str) {
     app.type_and_enter("#new-conversation", text);
 }
@@ -84,7 +96,9 @@ fn team_chat_with_two_windows_of_one_user_and_a_cli_member() {
         "return !!document.querySelector(\"#members li[data-user='carol'] .presence-dot.online\")",
         json!([]),
     );
-    // A second window of alice follows the join.
+    // A second window of alice follows the join. It is the same person: the second device
+    // imported the first one's identity key (no keychain here, so it is a file).
+    import_identity(&home_a, &home_b);
     let b = AppUnderTest::start(&home_b.0);
     b.connect_as(&addr, "alice");
     b.wait_for(
