@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::config::Delivery;
+use super::queue::{EVENTS_LIMIT, Gauge};
 use crate::conversation::ConversationId;
 use crate::wire::{ChatMessage, Membership, PlainText, Typing, Unreadable};
 
@@ -254,6 +255,7 @@ pub struct Stats {
 pub struct Events {
     pub(crate) rx: mpsc::UnboundedReceiver<Event>,
     pub(crate) ended: bool,
+    pub(crate) gauge: Arc<Gauge>,
 }
 
 fn is_final(event: &Event) -> bool {
@@ -267,6 +269,7 @@ impl Events {
             return None;
         }
         let event = self.rx.recv().await?;
+        self.gauge.taken(1);
         self.ended = is_final(&event);
         Some(event)
     }
@@ -277,6 +280,7 @@ impl Events {
             return None;
         }
         let event = self.rx.try_recv().ok()?;
+        self.gauge.taken(1);
         self.ended = is_final(&event);
         Some(event)
     }
@@ -289,6 +293,7 @@ impl Events {
         }
         let start = buf.len();
         let n = self.rx.recv_many(buf, limit).await;
+        self.gauge.taken(n);
         if let Some(end) = buf[start..].iter().position(is_final) {
             self.ended = true;
             buf.truncate(start + end + 1);
@@ -300,11 +305,66 @@ impl Events {
 
 /// Where events go; cheap to clone (each task holds one).
 #[derive(Debug, Clone)]
-pub(crate) struct Emitter(pub mpsc::UnboundedSender<Event>);
+pub(crate) struct Emitter {
+    tx: mpsc::UnboundedSender<Event>,
+    gauge: Arc<Gauge>,
+}
 
 impl Emitter {
+    /// The emitter and the caller's end of the event queue.
+    pub fn channel() -> (Emitter, Events) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let gauge = Arc::new(Gauge::default());
+        (
+            Emitter {
+                tx,
+                gauge: gauge.clone(),
+            },
+            Events {
+                rx,
+                ended: false,
+                gauge,
+            },
+        )
+    }
+
+    /// Queues `event`. A caller that stopped reading (a stuck pipe, a frozen window) does
+    /// not grow memory without end: beyond [`EVENTS_LIMIT`] waiting events, message-like ones
+    /// are dropped and counted, and an `overflow` notice tells how many once it reads again.
     pub fn emit(&self, event: Event) {
-        let _ = self.0.send(event);
+        let waiting = self.gauge.waiting();
+        let droppable = matches!(
+            event,
+            Event::Chat(_)
+                | Event::Plain(_)
+                | Event::Unreadable(_)
+                | Event::Typing(_)
+                | Event::Membership(_)
+                | Event::Presence { .. }
+        );
+        if droppable && waiting >= EVENTS_LIMIT {
+            self.gauge.drop_one();
+            return;
+        }
+        if waiting < EVENTS_LIMIT / 2 {
+            let dropped = self.gauge.take_dropped();
+            if dropped > 0 {
+                self.send(Event::Notice {
+                    code: NoticeCode::Overflow,
+                    text: format!(
+                        "{dropped} messages arrived while this window (or script) was not reading and were left out; stored ones are in the history."
+                    ),
+                });
+            }
+        }
+        self.send(event);
+    }
+
+    fn send(&self, event: Event) {
+        self.gauge.added();
+        if self.tx.send(event).is_err() {
+            self.gauge.taken(1);
+        }
     }
 
     pub fn notice(&self, code: NoticeCode, text: impl Into<String>) {
@@ -340,5 +400,40 @@ impl Counters {
             blocked_dropped: self.blocked_dropped.load(Ordering::Relaxed),
             not_authentic: self.not_authentic.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typing() -> Event {
+        Event::Typing(Typing {
+            conversation: ConversationId::parse("@bob").unwrap(),
+            user: "bob".into(),
+            room: None,
+        })
+    }
+
+    #[test]
+    fn a_reader_that_stops_reading_gets_an_overflow_count_not_unbounded_memory() {
+        let (emitter, mut events) = Emitter::channel();
+        for _ in 0..EVENTS_LIMIT + 5 {
+            emitter.emit(typing());
+        }
+        // Control events are never dropped.
+        emitter.notice(NoticeCode::StreamReset, "kept");
+        let mut n = 0;
+        while events.try_recv().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, EVENTS_LIMIT + 1);
+        emitter.emit(typing());
+        let Some(Event::Notice { code, text }) = events.try_recv() else {
+            panic!("the overflow notice comes first")
+        };
+        assert_eq!(code, NoticeCode::Overflow);
+        assert!(text.starts_with("5 messages"), "{text}");
+        assert!(matches!(events.try_recv(), Some(Event::Typing(_))));
     }
 }

@@ -14,7 +14,7 @@ use super::config::{SessionConfig, Setup};
 use super::events::{
     Counters, Emitter, Event, Events, Member, Outgoing, OutgoingState, SendReport, Stats,
 };
-use super::inbound::{self, Inbound, InboundTask, Router};
+use super::inbound::{Inbound, InboundTask, Router};
 use super::publisher::{self, Publisher};
 use super::readers::{self, Reader};
 use super::shutdown::{self, Shutdown};
@@ -51,7 +51,7 @@ struct Handle {
     publisher: mpsc::UnboundedSender<publisher::Command>,
     reader: mpsc::UnboundedSender<readers::Command>,
     presence: mpsc::UnboundedSender<presence::Command>,
-    inbound: mpsc::UnboundedSender<Inbound>,
+    inbound: super::queue::InboundSender,
     stop: watch::Sender<bool>,
     finished: watch::Receiver<bool>,
     /// When we last sent a typing signal per conversation (only the handle touches it).
@@ -127,8 +127,7 @@ impl Session {
             Err(e) => return Err(e),
         };
 
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let events = Emitter(events_tx);
+        let (events, events_rx) = Emitter::channel();
         let counters = Arc::new(Counters::default());
         let (link_tx, link_rx) = watch::channel(first.as_ref().map(|(c, _)| c.clone()));
         let (queued_tx, queued_rx) = watch::channel(outbox.len());
@@ -139,7 +138,7 @@ impl Session {
         let (pub_tx, pub_rx) = mpsc::unbounded_channel();
         let (read_tx, read_rx) = mpsc::unbounded_channel();
         let (presence_tx, presence_rx) = presence::commands();
-        let (inbound_tx, inbound_rx) = inbound::channel();
+        let (inbound_tx, inbound_rx, inbound_gauge) = super::queue::inbound();
         let (effects_tx, effects_rx) = mpsc::unbounded_channel();
 
         // Messages left in the outbox by an earlier run: show them as queued or failed.
@@ -170,6 +169,7 @@ impl Session {
             saved.streams.clone(),
             people,
             effects_tx,
+            inbound_gauge,
         );
         spawn(done.clone(), inbound_task.run(inbound_rx, shutdown.clone()));
         let publisher = Publisher {
@@ -264,10 +264,7 @@ impl Session {
                     typing: Mutex::new(HashMap::new()),
                 }),
             },
-            Events {
-                rx: events_rx,
-                ended: false,
-            },
+            events_rx,
         ))
     }
 
@@ -279,7 +276,7 @@ impl Session {
         &self.inner.setup
     }
 
-    pub(crate) fn inbound_sender(&self) -> &mpsc::UnboundedSender<Inbound> {
+    pub(crate) fn inbound_sender(&self) -> &super::queue::InboundSender {
         &self.inner.inbound
     }
 

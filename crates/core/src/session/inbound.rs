@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::config::Setup;
-use super::events::{Counters, Emitter, Event};
+use super::events::{Counters, Emitter, Event, NoticeCode};
+use super::queue::Gauge;
 use super::shutdown::Shutdown;
 use super::verify::{Judge, Verdict};
 use crate::conversation::{ConversationId, RoomName};
@@ -258,6 +259,8 @@ pub(crate) struct InboundTask {
     events: Emitter,
     counters: Arc<Counters>,
     pub(crate) judge: Judge,
+    /// What waits in our queue, and live payloads dropped when it was full.
+    gauge: Arc<Gauge>,
     /// Blocked senders' dropped messages, this session, and whose counts changed.
     blocked: HashMap<String, u64>,
     blocked_dirty: HashSet<String>,
@@ -291,6 +294,7 @@ impl InboundTask {
         cursors: BTreeMap<String, String>,
         people: People,
         effects: mpsc::UnboundedSender<Effect>,
+        gauge: Arc<Gauge>,
     ) -> InboundTask {
         let judge = Judge::new(
             setup.user.clone(),
@@ -307,6 +311,7 @@ impl InboundTask {
             events,
             counters,
             judge,
+            gauge,
             blocked: HashMap::new(),
             blocked_dirty: HashSet::new(),
             people_saved: Instant::now(),
@@ -345,6 +350,7 @@ impl InboundTask {
                         self.judge.people.save();
                         return;
                     }
+                    self.gauge.taken(n);
                     if self.joined.has_changed().unwrap_or(false) {
                         self.router = Router::new(&self.setup, &self.joined.borrow_and_update());
                     }
@@ -373,6 +379,7 @@ impl InboundTask {
                 _ = shutdown.recv() => {
                     // What is already queued is handled, so nothing received is lost.
                     while let Ok(item) = rx.try_recv() {
+                        self.gauge.taken(1);
                         self.handle(item);
                     }
                     self.flush_unread();
@@ -683,6 +690,15 @@ impl InboundTask {
     }
 
     fn flush_unread(&mut self) {
+        let dropped = self.gauge.take_dropped();
+        if dropped > 0 {
+            self.events.notice(
+                NoticeCode::Overflow,
+                format!(
+                    "{dropped} live messages arrived faster than Redchat could read them and were left out (a flood?). Stored messages are still read from the streams."
+                ),
+            );
+        }
         for user in std::mem::take(&mut self.blocked_dirty) {
             let count = self.blocked.get(&user).copied().unwrap_or(0);
             self.events.emit(Event::Blocked { user, count });
@@ -702,14 +718,6 @@ impl InboundTask {
             }
         }
     }
-}
-
-/// The receiving half for the inbound path, and a sender every producer clones.
-pub(crate) fn channel() -> (
-    mpsc::UnboundedSender<Inbound>,
-    mpsc::UnboundedReceiver<Inbound>,
-) {
-    mpsc::unbounded_channel()
 }
 
 #[cfg(test)]

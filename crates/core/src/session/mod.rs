@@ -27,6 +27,7 @@ mod inbound;
 mod link;
 mod people;
 mod publisher;
+mod queue;
 mod readers;
 pub(crate) mod shutdown;
 mod supervisor;

@@ -77,7 +77,7 @@ pub(crate) struct Publisher {
     pub outbox: Outbox,
     pub link: watch::Receiver<Option<MultiplexedConnection>>,
     pub supervisor: mpsc::UnboundedSender<supervisor::Command>,
-    pub inbound: mpsc::UnboundedSender<Inbound>,
+    pub inbound: super::queue::InboundSender,
     /// Outbox length, for status lines.
     pub queued: watch::Sender<usize>,
     pub commands: mpsc::UnboundedReceiver<Command>,

@@ -66,7 +66,7 @@ pub(crate) struct Reader {
     pub events: Emitter,
     pub link: watch::Receiver<Option<MultiplexedConnection>>,
     pub supervisor: mpsc::UnboundedSender<supervisor::Command>,
-    pub inbound: mpsc::UnboundedSender<Inbound>,
+    pub inbound: super::queue::InboundSender,
     /// The joined list, published for the inbound path and presence.
     pub joined: watch::Sender<Vec<ConversationId>>,
     /// Stream key → last entry id read.
@@ -380,6 +380,13 @@ impl Reader {
                         self.apply(cmd).await;
                         return Pass::Reopen { failed: false };
                     }
+                }
+            }
+            // The inbound task is far behind (a flood): wait instead of reading more.
+            while self.inbound.is_full() {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    _ = self.shutdown.recv() => return Pass::Stop,
                 }
             }
             let mut cmd = redis::cmd("XREAD");

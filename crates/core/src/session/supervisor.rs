@@ -23,7 +23,6 @@ use super::events::NoticeCode;
 pub(crate) const REFUSED_RETRY_DELAY: Duration = Duration::from_secs(60);
 use super::config::Setup;
 use super::events::{Counters, Emitter, Event, State, Status};
-use super::inbound::Inbound;
 use super::link::{self, Link};
 use super::shutdown::Shutdown;
 
@@ -50,7 +49,7 @@ pub(crate) struct Supervisor {
     pub link: watch::Sender<Option<MultiplexedConnection>>,
     /// Messages waiting in the outbox (owned by the publisher), for status lines.
     pub queued: watch::Receiver<usize>,
-    pub inbound: mpsc::UnboundedSender<Inbound>,
+    pub inbound: super::queue::InboundSender,
     /// Everything we SUBSCRIBE to.
     pub channels: BTreeSet<String>,
     pub commands: mpsc::UnboundedReceiver<Command>,
@@ -229,10 +228,10 @@ impl Supervisor {
                         match push.kind {
                             PushKind::Message => {
                                 if let Some(msg) = redis::Msg::from_push_info(push) {
-                                    let _ = self.inbound.send(Inbound::Live {
-                                        channel: msg.get_channel_name().to_string(),
-                                        payload: msg.get_payload_bytes().to_vec(),
-                                    });
+                                    self.inbound.send_live(
+                                        msg.get_channel_name().to_string(),
+                                        msg.get_payload_bytes().to_vec(),
+                                    );
                                 }
                             }
                             PushKind::Disconnection => {

@@ -539,3 +539,64 @@ async fn an_original_client_message_is_unsigned_not_forged() {
     assert_eq!(m.trust, Trust::Unsigned);
     assert_eq!(m.conversation, conv("@alice"));
 }
+
+#[tokio::test]
+async fn a_password_changed_under_us_backs_off_instead_of_hammering_the_server() {
+    let server = RedisServer::start_with(&["--requirepass", "old"]);
+    let url = format!("redis://:old@127.0.0.1:{}", server.port());
+    let mut config = redchat_core::SessionConfig::new(
+        settings(&url),
+        redchat_core::Username::parse("bob").unwrap(),
+    );
+    config.heartbeat = Duration::from_millis(200);
+    let (_bob, mut b) = redchat_core::Session::connect(config).await.unwrap();
+    caught_up(&mut b).await;
+    // An admin rotates the password (as Azure's key regeneration does) and drops everyone.
+    let mut admin = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("new")
+        .query(&mut admin)
+        .unwrap();
+    for kind in ["pubsub", "normal"] {
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg(kind)
+            .query(&mut admin)
+            .unwrap_or(redis::Value::Nil);
+    }
+    let Event::Notice { text, .. } = next_matching(&mut b, "the refusal notice", |e| {
+        matches!(
+            e,
+            Event::Notice {
+                code: NoticeCode::AuthRefused,
+                ..
+            }
+        )
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(text.contains("Retry now"), "{text}");
+    // The waits grow past the normal reconnect cap (500 ms) instead of 2-4 tries a second.
+    let Event::Status(s) = next_matching(
+        &mut b,
+        "a long wait",
+        |e| matches!(e, Event::Status(s) if s.retry_in_ms.is_some_and(|ms| ms > 1_000)),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    assert!(
+        s.attempt <= 6,
+        "reached a long wait after {} attempts",
+        s.attempt
+    );
+}
