@@ -1,5 +1,6 @@
 //! Takes docs/screenshot.png (alice and bob chatting in two real Redchat windows),
-//! docs/screenshot-rooms.png (a room with members, presence, a mention, typing, unread) and
+//! docs/screenshot-rooms.png (a room with members, presence, a mention, typing, unread),
+//! docs/screenshot-trust.png (a forged message, a new key, the contact panel) and
 //! docs/screenshot-reconnecting.png.
 //!
 //! Run with `make screenshot` (Xvfb, a spawned redis-server, tauri-driver).
@@ -52,6 +53,13 @@ fn main() {
     bob.connect_as(&format!("redis://{addr}"), "Bob");
 
     alice.type_and_enter("#compose", "@bob hi Bob! Is the deploy done?");
+    // alice is a stranger to bob: her first message is a request; bob accepts it.
+    bob.wait_for(
+        "alice's request",
+        "return !!document.querySelector(\"button[data-accept='@alice']\")",
+        json!([]),
+    );
+    bob.click("button[data-accept='@alice']");
     bob.wait_for(
         "alice's conversation",
         "return !!document.querySelector(\"#conversations li[data-key='alice']\")",
@@ -88,8 +96,8 @@ fn main() {
         .query(&mut conn)
         .unwrap();
     bob.wait_for(
-        "sidebar",
-        "return document.querySelectorAll('#conversations li').length >= 4",
+        "dave's request",
+        "return !!document.querySelector(\"#requests li[data-conversation='@dave']\")",
         json!([]),
     );
     bob.click("#conversations li[data-key='alice']");
@@ -98,6 +106,43 @@ fn main() {
 
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshot.png");
     capture(&out);
+
+    // Someone else writes as alice: a signature that does not verify, then a valid one by
+    // another key. Bob opens the contact panel to compare safety numbers.
+    let forged = r#"{"Sender":"alice","To":"bob","Content":"@bob please send me the prod password","MessageId":"f1","SentAt":"2026-12-02T09:00:00Z","Key":"AAAA","Sig":"AAAA"}"#;
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg("bob")
+        .arg(forged)
+        .query(&mut conn)
+        .unwrap();
+    let mallory = redchat_core::Identity::generate();
+    let (_, payload) = redchat_core::wire::encode_chat(
+        "alice",
+        &redchat_core::ConversationId::parse("@bob").unwrap(),
+        "bob",
+        "@bob new laptop, same alice. Trust me?",
+        false,
+        Some(&mallory),
+    )
+    .unwrap();
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg("bob")
+        .arg(payload)
+        .query(&mut conn)
+        .unwrap();
+    bob.wait_for(
+        "the forged and the new-key messages",
+        "return !!document.querySelector(\"#messages .message[data-trust='invalid']\") && !!document.querySelector(\"#messages .message[data-trust='keyChanged']\")",
+        json!([]),
+    );
+    bob.click("#contact-info");
+    bob.wait_for(
+        "the safety number",
+        "const s = document.querySelector('#safety-number'); return !!s && s.querySelectorAll('.group').length === 12",
+        json!([]),
+    );
+    capture(&out.with_file_name("screenshot-trust.png"));
+    bob.click("#contact-close");
 
     // A room: members with presence dots, a mention, typing, unread badges.
     let now = redchat_core::wire::now_ms();
@@ -136,8 +181,8 @@ fn main() {
         .query(&mut conn)
         .unwrap();
     bob.wait_for(
-        "dave's unread badge",
-        "const b = document.querySelector(\"#conversations li[data-conversation='@dave'] .unread-badge\"); return !!b && !b.hidden",
+        "dave's request count",
+        "const b = document.querySelector('#requests-count'); return !!b && !b.hidden",
         json!([]),
     );
     alice.wait_for(

@@ -14,7 +14,7 @@ use super::config::{SessionConfig, Setup};
 use super::events::{
     Counters, Emitter, Event, Events, Member, Outgoing, OutgoingState, SendReport, Stats,
 };
-use super::inbound::{Inbound, InboundTask, Router};
+use super::inbound::{Inbound, InboundTask};
 use super::publisher::{self, Publisher};
 use super::readers::{self, Reader};
 use super::shutdown::{self, Shutdown};
@@ -23,7 +23,7 @@ use super::{Delivery, effects, link};
 use crate::compose::Draft;
 use crate::conversation::ConversationId;
 use crate::error::{Error, Result};
-use crate::inbox::{self, HistoryCursor, HistoryPage, PAYLOAD_FIELD};
+use crate::inbox::PAYLOAD_FIELD;
 use crate::outbox::{Outbox, Queued};
 use crate::presence::{self, PresenceTask};
 use crate::store::{self, CursorFile, DirLock};
@@ -329,7 +329,7 @@ impl Session {
         *self.inner.stop.borrow()
     }
 
-    fn current_link(&self) -> Result<MultiplexedConnection> {
+    pub(crate) fn current_link(&self) -> Result<MultiplexedConnection> {
         if self.stopped() {
             return Err(Error::NotConnected);
         }
@@ -519,85 +519,6 @@ impl Session {
         pipe.cmd("PUBLISH").arg(channel).arg(text);
         let (n,): (u64,) = self.bounded(&pipe).await?;
         Ok(n)
-    }
-
-    /// A page of history of `conversation` (every direct conversation when `None`): the
-    /// newest `limit` messages older than `before`, oldest first. Empty in live-only mode
-    /// (nothing is stored) and for raw channels.
-    ///
-    /// # Errors
-    /// [`Error::NotConnected`] while the link is down; connection errors.
-    pub async fn history(
-        &self,
-        conversation: Option<&ConversationId>,
-        before: Option<HistoryCursor>,
-        limit: usize,
-    ) -> Result<HistoryPage> {
-        let setup = self.setup();
-        let empty = HistoryPage {
-            messages: Vec::new(),
-            more: None,
-        };
-        if !setup.durable() {
-            return Ok(empty);
-        }
-        let keys = &setup.keys;
-        let me = &setup.user;
-        let sources = match conversation {
-            None => vec![
-                inbox::Source {
-                    key: keys.inbox_stream(me),
-                    keep: Box::new(|_| true),
-                },
-                inbox::Source {
-                    key: keys.sent_stream(me),
-                    keep: Box::new(|_| true),
-                },
-            ],
-            Some(c @ ConversationId::Direct(_)) => {
-                let (a, b) = (c.clone(), c.clone());
-                vec![
-                    inbox::Source {
-                        key: keys.inbox_stream(me),
-                        keep: Box::new(move |m| m.conversation == a),
-                    },
-                    inbox::Source {
-                        key: keys.sent_stream(me),
-                        keep: Box::new(move |m| m.conversation == b),
-                    },
-                ]
-            }
-            Some(ConversationId::Room(room)) => vec![inbox::Source {
-                key: keys.room_stream(room),
-                keep: Box::new(|_| true),
-            }],
-            Some(ConversationId::Channel(_)) => return Ok(empty),
-        };
-        let mut joined = self.joined();
-        if let Some(c @ ConversationId::Room(_)) = conversation
-            && !joined.contains(c)
-        {
-            joined.push(c.clone());
-        }
-        let router = Router::new(setup, &joined);
-        let classify = |key: &str, m: &mut ChatMessage| router.route_stored(key, m);
-        let mut conn = self.current_link()?;
-        let limit_time = setup.response_timeout * 4;
-        let page = inbox::history(&mut conn, sources, &classify, before, limit.clamp(1, 1_000));
-        let page = match tokio::time::timeout(limit_time, page).await {
-            Ok(result) => result?,
-            Err(_) => return Err(setup.timeout(limit_time)),
-        };
-        // Judged like live messages: trust, "(you)", requests, blocked senders.
-        let messages = page
-            .messages
-            .into_iter()
-            .map(|m| (router.stored(&m.channel), m))
-            .collect();
-        Ok(HistoryPage {
-            messages: self.judge_page(messages).await?,
-            more: page.more,
-        })
     }
 
     /// Joins (creating it if new) the room `#name`, or listens on the raw channel `~name`.

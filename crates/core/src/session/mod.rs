@@ -23,6 +23,7 @@ pub mod config;
 mod effects;
 pub mod events;
 pub mod handle;
+mod history;
 mod inbound;
 mod link;
 mod people;
