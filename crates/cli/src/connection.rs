@@ -59,7 +59,9 @@ pub async fn connect(
     let mut config = SessionConfig::new(settings, user);
     config.namespace = namespace;
     config.extra_channels = extra_channels;
-    config.delivery = if args.live_only {
+    // `contact` only needs the people file: reading streams would move the cursors past
+    // messages a later `listen` must still catch up on.
+    config.delivery = if args.live_only || lifetime == Lifetime::Tool {
         Delivery::LiveOnly
     } else {
         Delivery::Durable

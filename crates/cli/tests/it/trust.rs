@@ -125,3 +125,27 @@ fn identity_export_and_import_move_the_key_to_another_device() {
         .stderr(contains("not a Redchat identity"));
     let _ = std::fs::remove_dir_all(other);
 }
+
+#[test]
+fn contact_never_consumes_messages_a_later_listen_must_catch_up_on() {
+    let server = RedisServer::start();
+    cli(&server)
+        .args(["send", "--user", "bob", "@alice while you were away"])
+        .assert()
+        .code(0);
+    cli(&server)
+        .args(["contact", "--user", "alice", "bob"])
+        .assert()
+        .code(0);
+    let listener = Lines::spawn(cli_process(
+        &server,
+        &["listen", "--user", "alice", "--json"],
+    ));
+    loop {
+        let line = next_json(&listener, "the stored message");
+        if line["kind"] == "chat" {
+            assert_eq!(line["content"], "@alice while you were away");
+            break;
+        }
+    }
+}
