@@ -150,20 +150,26 @@ pub async fn contact(state: State<'_, AppState>, user: String) -> Result<Contact
     state.contact(&user).await
 }
 
-/// Marks a person's key as verified (compared safety numbers) or not.
+/// Marks a person's key as verified (compared safety numbers) or not; `key` is the key the
+/// panel showed (nothing is marked if another is pinned by now).
 #[tauri::command]
 pub async fn mark_verified(
     state: State<'_, AppState>,
     user: String,
     verified: bool,
+    key: Option<String>,
 ) -> Result<Contact, IpcError> {
-    state.mark_verified(&user, verified).await
+    state.mark_verified(&user, verified, key.as_deref()).await
 }
 
-/// Trusts the new key a person signs with.
+/// Trusts the new key a person signs with; `key` is the new key the panel showed.
 #[tauri::command]
-pub async fn accept_new_key(state: State<'_, AppState>, user: String) -> Result<Contact, IpcError> {
-    state.accept_new_key(&user).await
+pub async fn accept_new_key(
+    state: State<'_, AppState>,
+    user: String,
+    key: Option<String>,
+) -> Result<Contact, IpcError> {
+    state.accept_new_key(&user, key.as_deref()).await
 }
 
 /// Accepts a request (`contact`), blocks (`blocked`) or lifts a block (`request`).

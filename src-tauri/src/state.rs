@@ -367,18 +367,23 @@ impl AppState {
     ///
     /// # Errors
     /// `not_connected`, `invalid_username`, `invalid_message` (no key known).
-    pub async fn mark_verified(&self, user: &str, verified: bool) -> Result<Contact, IpcError> {
+    pub async fn mark_verified(
+        &self,
+        user: &str,
+        verified: bool,
+        key: Option<&str>,
+    ) -> Result<Contact, IpcError> {
         let session = self.session(&*self.live.lock().await)?;
-        Ok(session.mark_verified(user, verified).await?)
+        Ok(session.mark_verified(user, verified, key).await?)
     }
 
     /// Trusts the new key `user` signs with.
     ///
     /// # Errors
     /// `not_connected`, `invalid_username`, `invalid_message` (no new key).
-    pub async fn accept_new_key(&self, user: &str) -> Result<Contact, IpcError> {
+    pub async fn accept_new_key(&self, user: &str, key: Option<&str>) -> Result<Contact, IpcError> {
         let session = self.session(&*self.live.lock().await)?;
-        Ok(session.accept_new_key(user).await?)
+        Ok(session.accept_new_key(user, key).await?)
     }
 
     /// Accepts, blocks or un-blocks `user`.

@@ -56,6 +56,8 @@ pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// dropped, counted, and the page is told with an `overflow` notice; stored messages stay
 /// in history.
 pub const PENDING_LIMIT: usize = 100_000;
+/// Most bytes of JSON waiting for the page, likewise.
+pub const PENDING_BYTES: usize = 256 * 1024 * 1024;
 
 /// Smallest payload Tauri delivers by fetch rather than by evaluating script source.
 pub const MIN_FETCH_BYTES: usize = 1024;
@@ -67,17 +69,24 @@ pub type Target = Arc<Mutex<Option<Channel<InvokeResponseBody>>>>;
 #[derive(Default)]
 pub struct Pending {
     queue: VecDeque<Vec<u8>>,
+    bytes: usize,
     dropped: u64,
 }
 
 impl Pending {
     fn push(&mut self, event: &Event) {
         match serde_json::to_vec(event) {
-            Ok(bytes) => self.queue.push_back(bytes),
+            Ok(bytes) => {
+                self.bytes += bytes.len();
+                self.queue.push_back(bytes);
+            }
             Err(e) => tracing::warn!("cannot encode an event: {e}"),
         }
-        if self.queue.len() > PENDING_LIMIT {
-            self.queue.pop_front();
+        while self.queue.len() > PENDING_LIMIT || self.bytes > PENDING_BYTES {
+            let Some(old) = self.queue.pop_front() else {
+                break;
+            };
+            self.bytes -= old.len();
             self.dropped += 1;
         }
     }
@@ -112,6 +121,7 @@ impl Pending {
                 bytes.push(b',');
             }
             bytes.extend_from_slice(next);
+            self.bytes -= next.len();
             self.queue.pop_front();
             count += 1;
         }

@@ -70,13 +70,14 @@ describe("contact panel", () => {
 
     el<HTMLButtonElement>("#mark-verified").click();
     await settle();
-    expect(harness.callsOf("mark_verified")).toEqual([{ user: "bob", verified: true }]);
+    // The key whose number was shown goes along: nothing is marked if it changed meanwhile.
+    expect(harness.callsOf("mark_verified")).toEqual([{ user: "bob", verified: true, key: "Ym9iJ3Mga2V5" }]);
     expect(el("#contact-verified").dataset.verified).toBe("true");
     expect(text("#contact-verified")).toContain("Verified");
     expect(text("#mark-verified")).toBe("Unmark verified");
     el<HTMLButtonElement>("#mark-verified").click();
     await settle();
-    expect(harness.callsOf("mark_verified").at(-1)).toEqual({ user: "bob", verified: false });
+    expect(harness.callsOf("mark_verified").at(-1)).toEqual({ user: "bob", verified: false, key: "Ym9iJ3Mga2V5" });
     expect(text("#mark-verified")).toBe("Mark as verified");
 
     // The header button closes it again; a room has no contact button.
@@ -99,7 +100,7 @@ describe("contact panel", () => {
     expect(el("#key-storage").classList.contains("loud")).toBe(true);
     el<HTMLButtonElement>("#accept-key").click();
     await settle();
-    expect(harness.callsOf("accept_new_key")).toEqual([{ user: "bob" }]);
+    expect(harness.callsOf("accept_new_key")).toEqual([{ user: "bob", key: "bmV3IGtleQ==" }]);
     expect(el("#new-key").hidden).toBe(true);
     expect(text("#safety-number")).toContain("54321");
 

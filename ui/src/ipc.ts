@@ -442,13 +442,13 @@ export function contact(user: string): Promise<Contact> {
 }
 
 /** Marks `user`'s pinned key verified (safety numbers compared) or not. */
-export function markVerified(user: string, verified: boolean): Promise<Contact> {
-  return call("mark_verified", { user, verified });
+export function markVerified(user: string, verified: boolean, key: string | null = null): Promise<Contact> {
+  return call("mark_verified", { user, verified, key });
 }
 
 /** Trusts the new key `user` signs with (pins it; not verified until compared again). */
-export function acceptNewKey(user: string): Promise<Contact> {
-  return call("accept_new_key", { user });
+export function acceptNewKey(user: string, key: string | null = null): Promise<Contact> {
+  return call("accept_new_key", { user, key });
 }
 
 /** Accepts (contact), blocks, or puts back as a request. */

@@ -44,8 +44,8 @@ export class People implements Disposable {
     this.requests.rerender = () => this.render(host.model.active);
     this.contact = new ContactPanel({
       contact: (user) => host.backend.contact(user),
-      markVerified: (user, verified) => host.backend.markVerified(user, verified),
-      acceptNewKey: (user) => host.backend.acceptNewKey(user),
+      markVerified: (user, verified, key) => host.backend.markVerified(user, verified, key),
+      acceptNewKey: (user, key) => host.backend.acceptNewKey(user, key),
       identityInfo: () => host.backend.identityInfo(),
       setStanding: (user, standing) => this.setStanding(`@${normaliseName(user)}`, user, standing),
       closed: () => undefined,

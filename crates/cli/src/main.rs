@@ -135,7 +135,9 @@ JSON lines (NDJSON), one per event, `kind` first:
    trust: verified = signed by the key you verified; signed = by the key pinned for the sender
    (the first seen); unsigned = no signature (the original client, redis-cli); invalid = a
    signature that does not verify (forged or altered); keyChanged = valid, but by another key.
-   mine is true only for messages signed by your own key. request: a stranger's direct message
+   mine is true only for messages signed by your own key. id: your own messages keep their
+   MessageId; someone else's authentic message is <sender>@<MessageId>, anything else
+   <MessageId>~<hash> (so no message can take another's id). request: a stranger's direct message
    (the window files it under Requests); every message is printed, a stranger's too.
   {\"kind\":\"keyChanged\",\"conversation\":..,\"user\":..}  (once per new key)
   {\"kind\":\"blocked\",\"user\":..,\"count\":..}  (a blocked sender's messages dropped so far)

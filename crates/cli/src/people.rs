@@ -25,13 +25,13 @@ pub async fn contact(
         .context("opening your contacts")?;
     let result = async {
         if action.mark_verified {
-            session.mark_verified(who, true).await?;
+            session.mark_verified(who, true, None).await?;
         }
         if action.unmark_verified {
-            session.mark_verified(who, false).await?;
+            session.mark_verified(who, false, None).await?;
         }
         if action.accept_key {
-            session.accept_new_key(who).await?;
+            session.accept_new_key(who, None).await?;
         }
         if action.accept {
             session.set_standing(who, Standing::Contact).await?;

@@ -247,7 +247,25 @@ pub fn load_or_create(
     };
     match read_file(&path)? {
         Some(identity) => Ok((identity, KeyStorage::File { path })),
-        None => store_in_file(Identity::generate(), Some(path)),
+        None => create_file(&path),
+    }
+}
+
+/// A new identity in `path`, unless another process created one first: then that one (two
+/// first runs at once must end up with one key, not each with a key the other overwrote).
+fn create_file(path: &Path) -> crate::Result<(Identity, KeyStorage)> {
+    let identity = Identity::generate();
+    let created = write_private_new(path, identity.export().as_bytes())
+        .map_err(|e| crate::Error::Storage(format!("cannot save {}: {e}", path.display())))?;
+    if created {
+        return Ok((identity, KeyStorage::File { path: path.into() }));
+    }
+    match read_file(path)? {
+        Some(theirs) => Ok((theirs, KeyStorage::File { path: path.into() })),
+        None => Err(crate::Error::Storage(format!(
+            "{} vanished while it was being created",
+            path.display()
+        ))),
     }
 }
 
@@ -280,6 +298,17 @@ pub fn store(
 fn read_file(path: &Path) -> crate::Result<Option<Identity>> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
+            // Readable by others (copied by hand, a umask): make it the user's alone again.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(meta) = std::fs::metadata(path)
+                    && meta.permissions().mode() & 0o077 != 0
+                {
+                    tracing::warn!("{} was readable by others: now 0600", path.display());
+                    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+                }
+            }
             let text = Zeroizing::new(text);
             Identity::import(&text)
                 .map(Some)
@@ -328,6 +357,34 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result?;
     crate::outbox::sync_dir(dir);
     Ok(())
+}
+
+/// Like [`write_private`], but never replaces an existing file: `false` when `path` exists
+/// (the temporary file is hard-linked into place, which fails if the name is taken).
+fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = crate::store::temp_path(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    if result.as_ref().is_ok_and(|created| *created) {
+        crate::outbox::sync_dir(dir);
+    }
+    result
 }
 
 /// The safety number of two users' keys: 60 digits, the same on both sides (each half is
@@ -443,6 +500,21 @@ mod tests {
         assert_eq!(grouped(&ab).split(' ').count(), 12);
     }
 
+    #[test]
+    fn two_first_runs_at_once_end_up_with_one_key() {
+        let dir = std::env::temp_dir().join(format!("redchat-id-race-{}", crate::wire::new_id()));
+        let keys: Vec<String> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| load_or_create(Some(&dir), None).unwrap().0))
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().unwrap().public_key().to_string())
+                .collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[cfg(unix)]
     #[test]
     fn the_identity_file_is_readable_by_the_user_alone() {
@@ -456,6 +528,12 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let (again, _) = load_or_create(Some(&dir), None).unwrap();
         assert_eq!(first.public_key(), again.public_key());
+        // Loosened permissions are repaired on the next load.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (third, _) = load_or_create(Some(&dir), None).unwrap();
+        assert_eq!(third.public_key(), first.public_key());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         std::fs::write(&path, "damaged").unwrap();
         assert!(matches!(
             load_or_create(Some(&dir), None),

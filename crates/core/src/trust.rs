@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::Claim;
 
-/// Strangers (neither contacts nor blocked) remembered, with their pinned key.
-pub const MAX_STRANGERS: usize = 2_000;
+/// Strangers (neither contacts nor blocked) remembered, with their pinned key. Beyond it the
+/// newest are forgotten first, so a flood of new names cannot evict old pins.
+pub const MAX_STRANGERS: usize = 5_000;
 
 /// How far a message is believed to come from its sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -140,14 +141,16 @@ impl People {
         if strangers < MAX_STRANGERS {
             return;
         }
-        if let Some(oldest) = self
+        // The newest stranger goes first: a flood of new names pushes out its own entries,
+        // never the keys pinned long ago; a verified key is never forgotten.
+        if let Some(newest) = self
             .people
             .iter()
-            .filter(|(_, p)| p.standing == Standing::Request)
-            .min_by_key(|(_, p)| p.since)
+            .filter(|(_, p)| p.standing == Standing::Request && !p.verified)
+            .max_by_key(|(_, p)| p.since)
             .map(|(u, _)| u.clone())
         {
-            self.people.remove(&oldest);
+            self.people.remove(&newest);
         }
     }
 
@@ -197,23 +200,32 @@ impl People {
         }
     }
 
-    /// Marks `user`'s pinned key as compared (`false`: no longer).
-    pub fn set_verified(&mut self, user: &str, verified: bool) -> bool {
+    /// Marks `user`'s pinned key as compared (`false`: no longer). With `expected`, only if
+    /// that is still the pinned key (the one the user compared), so a key swapped in
+    /// meanwhile is never marked.
+    pub fn set_verified(&mut self, user: &str, verified: bool, expected: Option<&str>) -> bool {
         let Some(p) = self.people.get(user) else {
             return false;
         };
-        if p.key.is_none() {
-            return false;
+        match (p.key.as_deref(), expected) {
+            (None, _) => return false,
+            (Some(pinned), Some(expected)) if pinned != expected => return false,
+            _ => {}
         }
         self.entry(user).verified = verified;
         true
     }
 
-    /// Trusts the new key `user` signed with; it is no longer verified.
-    pub fn accept_new_key(&mut self, user: &str) -> bool {
+    /// Trusts the new key `user` signed with; it is no longer verified. With `expected`,
+    /// only if that is still the new key (the one the user looked at): another key seen
+    /// meanwhile is never trusted by this.
+    pub fn accept_new_key(&mut self, user: &str, expected: Option<&str>) -> bool {
         let Some(new) = self.people.get(user).and_then(|p| p.new_key.clone()) else {
             return false;
         };
+        if expected.is_some_and(|e| e != new) {
+            return false;
+        }
         let p = self.entry(user);
         p.key = Some(new);
         p.new_key = None;
@@ -291,21 +303,35 @@ mod tests {
         assert_eq!(people.judge(Some((&c2, &s2))), Trust::KeyChanged);
         assert_eq!(people.judge(Some((&c, "AAAA"))), Trust::Invalid);
         assert_eq!(people.judge(None), Trust::Unsigned);
-        assert!(people.set_verified("bob", true));
+        assert!(!people.set_verified("bob", true, Some("another key")));
+        assert!(people.set_verified("bob", true, Some(bob.public_key())));
         assert_eq!(people.judge(Some((&c, &s))), Trust::Verified);
-        assert!(people.accept_new_key("bob"));
+        assert!(!people.accept_new_key("bob", Some(bob.public_key())));
+        assert!(people.accept_new_key("bob", Some(mallory.public_key())));
         assert_eq!(people.judge(Some((&c2, &s2))), Trust::Signed);
         assert_eq!(people.judge(Some((&c, &s))), Trust::KeyChanged);
     }
 
     #[test]
-    fn strangers_are_bounded_contacts_are_kept() {
+    fn a_flood_of_new_names_cannot_evict_old_pins() {
         let mut people = People::open(None);
         people.set_standing("friend", Standing::Contact);
+        let bob = Identity::generate();
+        let (c, s) = signed(&bob, "bob");
+        assert_eq!(people.judge(Some((&c, &s))), Trust::Signed);
         for i in 0..MAX_STRANGERS + 50 {
             people.set_standing(&format!("stranger{i}"), Standing::Request);
+            people
+                .people
+                .get_mut(&format!("stranger{i}"))
+                .unwrap()
+                .since += 1 + i as i64;
         }
         assert!(people.all().count() <= MAX_STRANGERS + 1);
         assert_eq!(people.standing("friend"), Standing::Contact);
+        // bob was pinned before the flood: still pinned, so mallory cannot be "bob".
+        let mallory = Identity::generate();
+        let (c2, s2) = signed(&mallory, "bob");
+        assert_eq!(people.judge(Some((&c2, &s2))), Trust::KeyChanged);
     }
 }

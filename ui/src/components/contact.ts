@@ -16,8 +16,10 @@ import { visibleName } from "../trust";
 
 export interface ContactDeps {
   contact(user: string): Promise<Contact>;
-  markVerified(user: string, verified: boolean): Promise<Contact>;
-  acceptNewKey(user: string): Promise<Contact>;
+  /** `key`: the key whose safety number was shown (nothing is marked if another is pinned by now). */
+  markVerified(user: string, verified: boolean, key: string | null): Promise<Contact>;
+  /** `key`: the new key that was shown (nothing is trusted if another was seen since). */
+  acceptNewKey(user: string, key: string | null): Promise<Contact>;
   identityInfo(): Promise<IdentityInfo>;
   /** Blocks or unblocks `user` (the window updates its lists): a problem, or null. */
   setStanding(user: string, standing: Standing): Promise<string | null>;
@@ -106,8 +108,8 @@ export class ContactPanel implements Disposable {
     );
     const signal = this.abort.signal;
     close.addEventListener("click", () => this.close(), { signal });
-    this.markButton.addEventListener("click", () => void this.act((user) => this.deps.markVerified(user, !this.shown?.verified)), { signal });
-    this.acceptButton.addEventListener("click", () => void this.act((user) => this.deps.acceptNewKey(user)), { signal });
+    this.markButton.addEventListener("click", () => void this.act((user) => this.deps.markVerified(user, !this.shown?.verified, this.shown?.key ?? this.shown?.publishedKey ?? null)), { signal });
+    this.acceptButton.addEventListener("click", () => void this.act((user) => this.deps.acceptNewKey(user, this.shown?.newKey ?? null)), { signal });
     this.blockButton.addEventListener("click", () => void this.toggleBlock(), { signal });
   }
 

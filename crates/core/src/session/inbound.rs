@@ -393,6 +393,7 @@ impl InboundTask {
     fn handle(&mut self, item: Inbound) {
         match item {
             Inbound::Live { channel, payload } => {
+                self.gauge.bytes_taken(payload.len());
                 let source = self.router.live(&channel);
                 // The stream copy of a durable message is the one shown: skip the live copy
                 // without decoding it (the same rule `accept` applies to a decoded one).

@@ -27,11 +27,15 @@ pub(crate) enum Command {
     Verify {
         user: Username,
         verified: bool,
+        /// The key the user compared: nothing happens if another is pinned now.
+        key: Option<String>,
         done: oneshot::Sender<bool>,
     },
     /// Trust the new key `user` signs with.
     AcceptKey {
         user: Username,
+        /// The new key the user looked at: nothing happens if another was seen since.
+        key: Option<String>,
         done: oneshot::Sender<bool>,
     },
     /// Pin `key` (their published key) for `user` unless a key is pinned.
@@ -94,12 +98,13 @@ impl super::inbound::InboundTask {
             Command::Verify {
                 user,
                 verified,
+                key,
                 done,
             } => {
-                let _ = done.send(people.set_verified(user.as_str(), verified));
+                let _ = done.send(people.set_verified(user.as_str(), verified, key.as_deref()));
             }
-            Command::AcceptKey { user, done } => {
-                let _ = done.send(people.accept_new_key(user.as_str()));
+            Command::AcceptKey { user, key, done } => {
+                let _ = done.send(people.accept_new_key(user.as_str(), key.as_deref()));
             }
             Command::Pin { user, key, done } => {
                 people.pin_if_unknown(user.as_str(), &key);
@@ -200,12 +205,20 @@ impl Session {
         })
     }
 
-    /// Marks `user`'s pinned key as compared in person (`verified`) or not. With no key
-    /// pinned yet, the key they publish is pinned first.
+    /// Marks `user`'s pinned key as compared in person (`verified`) or not. `key`: the key
+    /// whose safety number the user compared (the contact panel's); nothing is marked if
+    /// another key is pinned by now. With no key pinned yet, the key they publish is pinned
+    /// first.
     ///
     /// # Errors
-    /// [`Error::InvalidUsername`]; [`Error::InvalidMessage`] when no key is known for them.
-    pub async fn mark_verified(&self, user: &str, verified: bool) -> Result<Contact> {
+    /// [`Error::InvalidUsername`]; [`Error::InvalidMessage`] when no key is known for them,
+    /// or the key changed since the user looked.
+    pub async fn mark_verified(
+        &self,
+        user: &str,
+        verified: bool,
+        key: Option<&str>,
+    ) -> Result<Contact> {
         let contact = self.contact(user).await?;
         let name = Username::parse(user).map_err(Error::InvalidUsername)?;
         if contact.key.is_none() {
@@ -225,30 +238,36 @@ impl Session {
             .people(|done| Command::Verify {
                 user: name.clone(),
                 verified,
-                done,
-            })
-            .await?;
-        if !ok {
-            return Err(Error::InvalidMessage(format!("no key is known for {name}")));
-        }
-        self.contact(user).await
-    }
-
-    /// Trusts the new key `user` signs with (after a reinstall, say); it is not verified.
-    ///
-    /// # Errors
-    /// [`Error::InvalidUsername`]; [`Error::InvalidMessage`] when no new key was seen.
-    pub async fn accept_new_key(&self, user: &str) -> Result<Contact> {
-        let name = Username::parse(user).map_err(Error::InvalidUsername)?;
-        let ok = self
-            .people(|done| Command::AcceptKey {
-                user: name.clone(),
+                key: key.map(str::to_string),
                 done,
             })
             .await?;
         if !ok {
             return Err(Error::InvalidMessage(format!(
-                "{name} has not signed with a new key"
+                "the key of {name} is not the one you compared (it changed, or none is known): look at the safety number again"
+            )));
+        }
+        self.contact(user).await
+    }
+
+    /// Trusts the new key `user` signs with (after a reinstall, say); it is not verified.
+    /// `key`: the new key the user looked at; nothing changes if another was seen since.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUsername`]; [`Error::InvalidMessage`] when no new key was seen, or
+    /// another one than `key`.
+    pub async fn accept_new_key(&self, user: &str, key: Option<&str>) -> Result<Contact> {
+        let name = Username::parse(user).map_err(Error::InvalidUsername)?;
+        let ok = self
+            .people(|done| Command::AcceptKey {
+                user: name.clone(),
+                key: key.map(str::to_string),
+                done,
+            })
+            .await?;
+        if !ok {
+            return Err(Error::InvalidMessage(format!(
+                "{name} has not signed with that new key (none, or another one since): look again"
             )));
         }
         self.contact(user).await

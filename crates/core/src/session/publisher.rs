@@ -317,8 +317,9 @@ pub(crate) enum Sent {
 }
 
 /// One pipeline for the batch (errors do not stop it: each message gets its own outcome).
-/// A message whose target write is refused is not published, and its copy in our sent
-/// stream is deleted again, so a refusal never leaves extra copies.
+/// A message whose target write is refused fails, and its copy in our sent stream is
+/// deleted again, so a refusal never leaves extra stored copies (its PUBLISH, in the same
+/// pipeline, still goes out: durable readers skip such live copies).
 async fn send_batch(
     mut conn: MultiplexedConnection,
     setup: Arc<Setup>,
@@ -374,7 +375,14 @@ async fn send_batch(
             continue;
         }
         if let Some(e) = error_at(publish) {
-            outcomes.push(Sent::Refused(e));
+            if target.is_some() {
+                // Stored already: the recipient gets it from the stream; resending would
+                // only add copies.
+                tracing::info!("PUBLISH of stored message {} refused: {e}", q.message.id);
+                outcomes.push(Sent::Done(0));
+            } else {
+                outcomes.push(Sent::Refused(e));
+            }
             continue;
         }
         // A refused sent-stream copy only costs our other devices this message.

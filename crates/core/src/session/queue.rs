@@ -14,6 +14,9 @@ use super::inbound::Inbound;
 
 /// Live payloads waiting for the inbound task beyond which new ones are dropped (counted).
 pub(crate) const INBOUND_LIMIT: usize = 100_000;
+/// Bytes of live payloads waiting for the inbound task beyond which new ones are dropped
+/// (counted): 100,000 payloads of 64 KiB would be 6 GB.
+pub(crate) const INBOUND_BYTES: usize = 256 * 1024 * 1024;
 /// Events waiting for the caller beyond which message-like ones are dropped (counted).
 pub(crate) const EVENTS_LIMIT: usize = 200_000;
 
@@ -21,6 +24,8 @@ pub(crate) const EVENTS_LIMIT: usize = 200_000;
 #[derive(Debug, Default)]
 pub(crate) struct Gauge {
     waiting: AtomicUsize,
+    /// Bytes of the live payloads waiting.
+    bytes: AtomicUsize,
     dropped: AtomicU64,
 }
 
@@ -35,6 +40,11 @@ impl Gauge {
 
     pub fn taken(&self, n: usize) {
         self.waiting.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// A live payload of `n` bytes left the queue.
+    pub fn bytes_taken(&self, n: usize) {
+        self.bytes.fetch_sub(n, Ordering::Relaxed);
     }
 
     pub fn drop_one(&self) {
@@ -64,11 +74,15 @@ impl InboundSender {
 
     /// Queues a live payload, or drops and counts it when the queue is full.
     pub fn send_live(&self, channel: String, payload: Vec<u8>) {
-        if self.is_full() {
+        if self.is_full() || self.gauge.bytes.load(Ordering::Relaxed) >= INBOUND_BYTES {
             self.gauge.drop_one();
             return;
         }
-        let _ = self.send(Inbound::Live { channel, payload });
+        let n = payload.len();
+        self.gauge.bytes.fetch_add(n, Ordering::Relaxed);
+        if self.send(Inbound::Live { channel, payload }).is_err() {
+            self.gauge.bytes_taken(n);
+        }
     }
 
     /// The inbound task is this far behind: stream readers wait before reading more.
@@ -94,6 +108,17 @@ pub(crate) fn inbound() -> (InboundSender, mpsc::UnboundedReceiver<Inbound>, Arc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_payloads_beyond_the_byte_limit_are_dropped_and_counted() {
+        let (tx, _rx, gauge) = inbound();
+        let big = 64 * 1024;
+        for _ in 0..INBOUND_BYTES / big + 3 {
+            tx.send_live("bob".into(), vec![b'x'; big]);
+        }
+        assert_eq!(gauge.waiting(), INBOUND_BYTES / big);
+        assert_eq!(gauge.take_dropped(), 3);
+    }
 
     #[test]
     fn live_payloads_beyond_the_limit_are_dropped_and_counted() {

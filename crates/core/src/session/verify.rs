@@ -2,8 +2,9 @@
 //! keys, our own messages told from claims to be us, honest names, lookalike names,
 //! requests from strangers and blocked senders.
 //!
-//! A message that is not authentic never takes the id of a real one: its id gets a suffix
-//! from a hash of what it says, so a forged copy can never hide the real message.
+//! Ids are judged too ([`shown_id`]): an authentic message of someone else's is shown as
+//! `<sender>@<id>`, anything not authentic as `<id>~<hash>`, so neither a forged copy nor a
+//! message signed by another name can ever take, and hide, a real message's id.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,7 +14,7 @@ use super::inbound::Source;
 use crate::identity::Claim;
 use crate::trust::{People, Standing, Trust};
 use crate::username::Username;
-use crate::wire::{ChatMessage, Membership, Signed, claim_target};
+use crate::wire::{ChatMessage, Membership, Signed};
 
 /// Names remembered for lookalike checks.
 const MAX_SKELETONS: usize = 10_000;
@@ -64,26 +65,42 @@ impl Judge {
         if let Err(e) = &name {
             m.sender_issue = Some(e.0.clone());
         }
+        // The claim's target comes from where the payload arrived, never from what it says:
+        // what reached our inbox was sent to us, what is in a room's stream or channel to
+        // that room, what is in our sent stream to the one person it names (never a room).
+        // A copy re-published elsewhere does not verify. Raw channels carry nothing signed.
         let target = match source {
-            // Whatever the payload says, what reached our inbox was sent to us, and what
-            // is in a room's stream or channel to that room: a copy re-published elsewhere
-            // does not verify.
-            Source::Inbox { .. } => format!("@{}", self.me),
-            Source::Room { room, .. } => format!("#{}", room.as_str()),
-            _ => claim_target(m.to.as_deref(), m.room.as_deref()),
+            Source::Inbox { .. } => Some(format!("@{}", self.me)),
+            Source::Room { room, .. } => Some(format!("#{}", room.as_str())),
+            Source::Sent => match (&m.room, m.to.as_deref().map(Username::parse)) {
+                (None, Some(Ok(to))) => Some(format!("@{to}")),
+                _ => None,
+            },
+            _ => None,
         };
         let claim = match (&m.signature, m.sent_at_micros()) {
             (Some(signed), Some(micros)) => Some((signed, micros)),
             (Some(signed), None) => Some((signed, i64::MIN)),
             (None, _) => None,
         };
-        let trust = self.judge(&sender, "chat", &target, &m.content, &m.id, claim);
+        let trust = match &target {
+            Some(target) => self.judge(&sender, "chat", target, &m.content, &m.id, claim),
+            None if m.signature.is_some() => Trust::Invalid,
+            None => Trust::Unsigned,
+        };
         m.trust = trust;
         let key_is_mine = m.signature.as_ref().is_some_and(|s| s.key == self.my_key);
         m.mine = sender == self.me.as_str() && trust == Trust::Signed && key_is_mine;
-        if !trust.is_authentic() {
-            m.id = distinct_id(&m.id, &sender, &m.content, m.signature.as_ref());
-        }
+        m.id = shown_id(&Shown {
+            id: &m.id,
+            sender: &sender,
+            target: target.as_deref().unwrap_or(""),
+            content: &m.content,
+            sent_at: m.sent_at.as_deref().unwrap_or(""),
+            signature: m.signature.as_ref(),
+            authentic: trust.is_authentic() && name.is_ok(),
+            mine: m.mine,
+        });
         let Ok(name) = name else {
             // A name that is not honest is nobody's contact: a request, never a conversation
             // of someone we know.
@@ -120,9 +137,17 @@ impl Judge {
             .map(|s| (s, m.sent_at_micros.unwrap_or(i64::MIN)));
         let id = m.id.clone();
         m.trust = self.judge(&sender, "member", &target, m.action.as_str(), &id, claim);
-        if !m.trust.is_authentic() {
-            m.id = distinct_id(&m.id, &sender, m.action.as_str(), m.signature.as_ref());
-        }
+        let sent_at = m.sent_at_micros.map(|t| t.to_string()).unwrap_or_default();
+        m.id = shown_id(&Shown {
+            id: &id,
+            sender: &sender,
+            target: &target,
+            content: m.action.as_str(),
+            sent_at: &sent_at,
+            signature: m.signature.as_ref(),
+            authentic: m.trust.is_authentic() && Username::parse(&sender).is_ok(),
+            mine: false,
+        });
     }
 
     fn judge(
@@ -196,20 +221,44 @@ impl Judge {
     }
 }
 
-/// An id no authentic message has: `<claimed id>~<hash of what it says>`.
-fn distinct_id(id: &str, sender: &str, content: &str, signed: Option<&Signed>) -> String {
-    let mut hash = Sha256::new()
-        .chain_update(sender.as_bytes())
-        .chain_update([0])
-        .chain_update(content.as_bytes());
-    if let Some(s) = signed {
-        hash = hash
-            .chain_update([0])
-            .chain_update(s.key.as_bytes())
-            .chain_update(s.sig.as_bytes());
+/// What a message's shown id is made of.
+struct Shown<'a> {
+    id: &'a str,
+    sender: &'a str,
+    target: &'a str,
+    content: &'a str,
+    sent_at: &'a str,
+    signature: Option<&'a Signed>,
+    authentic: bool,
+    mine: bool,
+}
+
+/// The id a message is shown (and de-duplicated) under. Ours keep theirs (the outbox knows
+/// them). An authentic message of someone else's is `<sender>@<id>`: a name cannot contain
+/// `@`, so another sender can never take its id, whatever it signs. Anything else is
+/// `<id>~<hash of everything it says>`, an id no authentic message has.
+fn shown_id(m: &Shown<'_>) -> String {
+    let id: String = m.id.chars().take(64).collect();
+    if m.mine {
+        return id;
+    }
+    if m.authentic {
+        return format!("{}@{id}", m.sender);
+    }
+    let mut hash = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(bytes);
+    };
+    field(m.sender.as_bytes());
+    field(m.target.as_bytes());
+    field(m.content.as_bytes());
+    field(m.sent_at.as_bytes());
+    if let Some(s) = m.signature {
+        field(s.key.as_bytes());
+        field(s.sig.as_bytes());
     }
     let digest = hash.finalize();
     let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let id: String = id.chars().take(64).collect();
     format!("{id}~{short}")
 }

@@ -101,7 +101,7 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
         None => {}
         Some(serde_json::Value::String(kind)) if kind.eq_ignore_ascii_case("chat") => {}
         Some(serde_json::Value::String(kind)) => {
-            let at = sent.map_or(now.timestamp_millis(), |t| t.timestamp_millis());
+            let at = order_ms(sent, now);
             return match kind.to_ascii_lowercase().as_str() {
                 "typing" => Incoming::Typing(Typing {
                     conversation: placeholder,
@@ -169,7 +169,7 @@ pub fn decode(channel: &str, payload: &[u8]) -> Incoming {
         room: room.map(str::to_string),
         content: content.to_string(),
         sent_at: sent.map(format_time),
-        at: sent.map_or(now.timestamp_millis(), |t| t.timestamp_millis()),
+        at: order_ms(sent, now),
         received_at,
         channel: channel.to_string(),
         legacy: message_id.is_none(),
@@ -272,7 +272,7 @@ impl FastChat<'_> {
             room: room.map(str::to_string),
             content: self.content.into_owned(),
             sent_at: sent.map(format_time),
-            at: sent.map_or(now.timestamp_millis(), |t| t.timestamp_millis()),
+            at: order_ms(sent, now),
             received_at: received_at.to_string(),
             channel: channel.to_string(),
             legacy: message_id.is_none(),
@@ -326,4 +326,14 @@ fn preview(payload: &[u8]) -> String {
         out.push('…');
     }
     out
+}
+
+/// Most a sender's clock may run ahead of ours before its time is not believed.
+const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60 * 1_000;
+
+/// The order key of a payload: the sender's time, but never more than a few minutes ahead
+/// of ours (a `SentAt` in the year 9999 would otherwise keep its conversation read forever).
+fn order_ms(sent: Option<DateTime<Utc>>, now: DateTime<Utc>) -> i64 {
+    let now = now.timestamp_millis();
+    sent.map_or(now, |t| t.timestamp_millis().min(now + MAX_CLOCK_AHEAD_MS))
 }

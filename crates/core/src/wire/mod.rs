@@ -340,6 +340,17 @@ mod tests {
     }
 
     #[test]
+    fn a_sent_time_far_in_the_future_is_not_believed_for_ordering() {
+        let Incoming::Chat(m) = decode(
+            "bob",
+            br#"{"Sender":"mallory","Content":"hi","SentAt":"9999-01-01T00:00:00Z"}"#,
+        ) else {
+            panic!("a chat message")
+        };
+        assert!(m.at <= now_ms() + 5 * 60 * 1_000 + 1_000, "at = {}", m.at);
+    }
+
+    #[test]
     fn reads_the_original_clients_bytes() {
         let Incoming::Chat(m) = decode("bob", ORIGINAL) else {
             panic!("original payload must decode as chat")

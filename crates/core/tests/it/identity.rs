@@ -156,7 +156,11 @@ async fn a_forged_live_copy_with_a_real_message_id_cannot_hide_the_real_message(
     let real = next_chat(&mut b, "the real message").await;
     assert_eq!(real.content, "@bob the real one");
     assert_eq!(real.trust, Trust::Signed);
-    assert_eq!(real.id, id);
+    assert_eq!(
+        real.id,
+        format!("alice@{id}"),
+        "shown under its sender's name"
+    );
 }
 
 #[tokio::test]
@@ -484,7 +488,16 @@ async fn safety_numbers_match_on_both_sides_and_verification_is_shown() {
     assert_eq!(at_bob.safety_number, at_alice.safety_number);
     assert_eq!(at_bob.key.as_deref(), Some(alice.identity_key()));
     assert_eq!(at_bob.published_key.as_deref(), Some(alice.identity_key()));
-    let verified = bob.mark_verified("alice", true).await.unwrap();
+    // Only the key whose number was compared can be marked.
+    assert!(
+        bob.mark_verified("alice", true, Some("another key"))
+            .await
+            .is_err()
+    );
+    let verified = bob
+        .mark_verified("alice", true, at_bob.key.as_deref())
+        .await
+        .unwrap();
     assert!(verified.verified);
     alice.send(parse_line("@bob again").unwrap()).await.unwrap();
     let m = next_chat(&mut b, "the next message").await;
@@ -514,7 +527,15 @@ async fn a_new_key_is_announced_and_trusted_only_when_accepted() {
     assert_eq!(next_chat(&mut b, "new").await.trust, Trust::KeyChanged);
     let contact = bob.contact("alice").await.unwrap();
     assert_eq!(contact.new_key.as_deref(), Some(new.identity_key()));
-    bob.accept_new_key("alice").await.unwrap();
+    assert!(
+        bob.accept_new_key("alice", Some(old.identity_key()))
+            .await
+            .is_err(),
+        "only the new key that was shown can be accepted"
+    );
+    bob.accept_new_key("alice", contact.new_key.as_deref())
+        .await
+        .unwrap();
     new.send(parse_line("@bob accepted?").unwrap())
         .await
         .unwrap();
@@ -599,4 +620,89 @@ async fn a_password_changed_under_us_backs_off_instead_of_hammering_the_server()
         "reached a long wait after {} attempts",
         s.attempt
     );
+}
+
+#[tokio::test]
+async fn a_signed_message_from_another_name_cannot_take_a_real_id() {
+    let server = RedisServer::start();
+    let (_bob, mut b) = connect_with(&server, "bob", |_| {}).await;
+    caught_up(&mut b).await;
+    let alice = Identity::generate();
+    let (id, real) = signed_payload(&alice, "alice", "bob", "@bob the real one");
+    // mallory2 (a fresh name, so its key is pinned: "signed") signs a message with that id.
+    let mallory = Identity::generate();
+    let (m, mut fake) = wire::encode_chat(
+        "mallory2",
+        &conv("@bob"),
+        "bob",
+        "@bob first!",
+        false,
+        Some(&mallory),
+    )
+    .unwrap();
+    // Re-sign with alice's id: a valid signature over a claim with that id.
+    let text = String::from_utf8(fake.clone()).unwrap();
+    let micros = m.sent_at_micros().unwrap();
+    let claim = redchat_core::identity::Claim {
+        kind: "chat",
+        sender: "mallory2",
+        target: "@bob",
+        content: "@bob first!",
+        id: &id,
+        sent_at_micros: micros,
+        key: mallory.public_key(),
+    };
+    let sig = mallory.sign(&claim);
+    let old_sig = m.signature.unwrap().sig;
+    fake = text
+        .replace(&m.id, &id)
+        .replace(&old_sig, &sig)
+        .into_bytes();
+    publish(&server, "bob", &fake);
+    let first = next_chat(&mut b, "mallory2's message").await;
+    assert_eq!(first.trust, Trust::Signed);
+    assert_eq!(first.id, format!("mallory2@{id}"));
+    publish(&server, "bob", &real);
+    let second = next_chat(&mut b, "alice's real message").await;
+    assert_eq!(second.content, "@bob the real one");
+    assert_eq!(second.id, format!("alice@{id}"));
+}
+
+#[tokio::test]
+async fn a_room_message_replayed_into_our_sent_stream_is_not_ours() {
+    let server = RedisServer::start();
+    let me = Arc::new(Identity::generate());
+    let (alice, mut a) = connect_with(&server, "alice", with_identity(&me)).await;
+    caught_up(&mut a).await;
+    // One of alice's signed room messages, with "To":"mallory" added, in her sent stream.
+    let (_, payload) = wire::encode_chat(
+        "alice",
+        &conv("#team"),
+        "redchat:{r:team}:live",
+        "standup in 5",
+        true,
+        Some(&me),
+    )
+    .unwrap();
+    let text = String::from_utf8(payload)
+        .unwrap()
+        .replace(r#""Room":"team""#, r#""To":"mallory","Room":"team""#);
+    let _: String = redis::cmd("XADD")
+        .arg("redchat:{u:alice}:sent")
+        .arg("*")
+        .arg("payload")
+        .arg(text)
+        .query(&mut raw(&server))
+        .unwrap();
+    // Our own sent-stream entries are not shown live; history shows what the judge made of it.
+    let page = alice.history(None, None, 10).await.unwrap();
+    let m = page
+        .messages
+        .iter()
+        .find(|m| m.content == "standup in 5")
+        .expect("the entry is in the history");
+    assert!(!m.mine, "never (you)");
+    assert_eq!(m.trust, Trust::Invalid);
+    let contact = alice.contact("mallory").await.unwrap();
+    assert_eq!(contact.standing, Standing::Request, "mallory is no contact");
 }

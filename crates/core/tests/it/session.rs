@@ -35,8 +35,9 @@ async fn direct_message_round_trip() {
         ("alice", "@bob hi there")
     );
     assert_eq!(
-        got.id, report.message.id,
-        "the receiver sees the sender's message id"
+        got.id,
+        format!("alice@{}", report.message.id),
+        "the receiver sees the sender's message id, under the sender's name"
     );
     assert!(!got.legacy);
 }
