@@ -187,3 +187,18 @@ pub async fn set_standing(
 pub async fn identity_info(state: State<'_, AppState>) -> Result<IdentityInfo, IpcError> {
     state.identity_info().await
 }
+
+/// Our private identity key as text, to use it on another computer of ours (secret).
+#[tauri::command]
+pub async fn export_identity(state: State<'_, AppState>) -> Result<String, IpcError> {
+    state.export_identity().await
+}
+
+/// Signs as the identity exported on another computer of ours, from the next connect on.
+#[tauri::command]
+pub async fn import_identity(
+    state: State<'_, AppState>,
+    text: String,
+) -> Result<IdentityInfo, IpcError> {
+    state.import_identity(&text).await
+}

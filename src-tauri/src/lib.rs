@@ -64,6 +64,8 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::accept_new_key,
         commands::set_standing,
         commands::identity_info,
+        commands::export_identity,
+        commands::import_identity,
     ]
 }
 

@@ -41,6 +41,15 @@ struct Live {
     target: Target,
     credit: stream::Credit,
     connected: Connected,
+    /// Where this user's identity key is kept (for an import).
+    home: IdentityHome,
+}
+
+/// Where one server + user's identity key lives: a keychain entry, else a file in `dir`.
+#[derive(Debug, Clone)]
+struct IdentityHome {
+    dir: Option<PathBuf>,
+    account: String,
 }
 
 /// What the page sends to connect.
@@ -241,9 +250,8 @@ impl AppState {
             old.session.shutdown(crate::SHUTDOWN_LIMIT).await;
         }
         let tls = settings.tls;
-        let identity = self
-            .identity(&settings, &namespace, &user, &account)
-            .await?;
+        let home = self.identity_home(&settings, &namespace, &user, &account);
+        let identity = self.identity(&home).await?;
         let mut config = SessionConfig::new(settings, user);
         config.identity = Some(identity);
         config.namespace = namespace;
@@ -290,6 +298,7 @@ impl AppState {
             target,
             credit,
             connected: connected.clone(),
+            home,
         });
         Ok(connected)
     }
@@ -320,25 +329,27 @@ impl AppState {
         }
     }
 
-    /// This user's identity key: in the keychain when it works, else in a file only the
-    /// user can read (the contact panel says which).
-    async fn identity(
+    fn identity_home(
         &self,
         settings: &ConnectionSettings,
         namespace: &Namespace,
         user: &Username,
         account: &str,
-    ) -> Result<(Arc<Identity>, KeyStorage), IpcError> {
-        let dir = self
-            .data_dir
-            .as_ref()
-            .map(|d| redchat_core::session_dir(d, settings, namespace, user));
-        let slot = self.secrets.slot(format!(
-            "identity:{}{}@{account}",
-            namespace.as_str(),
-            user.as_str()
-        ));
-        let file_dir = dir.clone();
+    ) -> IdentityHome {
+        IdentityHome {
+            dir: self
+                .data_dir
+                .as_ref()
+                .map(|d| redchat_core::session_dir(d, settings, namespace, user)),
+            account: format!("identity:{}{}@{account}", namespace.as_str(), user.as_str()),
+        }
+    }
+
+    /// This user's identity key: in the keychain when it works, else in a file only the
+    /// user can read (the contact panel says which).
+    async fn identity(&self, home: &IdentityHome) -> Result<(Arc<Identity>, KeyStorage), IpcError> {
+        let slot = self.secrets.slot(home.account.clone());
+        let (dir, file_dir) = (home.dir.clone(), home.dir.clone());
         let load = tokio::task::spawn_blocking(move || {
             redchat_core::identity::load_or_create(
                 dir.as_deref(),
@@ -352,6 +363,47 @@ impl AppState {
             _ => redchat_core::identity::load_or_create(file_dir.as_deref(), None)?,
         };
         Ok((Arc::new(loaded.0), loaded.1))
+    }
+
+    /// Our private identity key as text, for another computer of ours (secret).
+    ///
+    /// # Errors
+    /// `not_connected`.
+    pub async fn export_identity(&self) -> Result<String, IpcError> {
+        let session = self.session(&*self.live.lock().await)?;
+        Ok(session.export_identity().to_string())
+    }
+
+    /// Makes this computer sign as the identity in `text` (exported on another computer of
+    /// ours) from the next connect on; the page reconnects.
+    ///
+    /// # Errors
+    /// `identity` when `text` is not an identity; `not_connected`; `storage`.
+    pub async fn import_identity(&self, text: &str) -> Result<IdentityInfo, IpcError> {
+        let identity = Identity::import(text)?;
+        let home = {
+            let live = self.live.lock().await;
+            live.as_ref()
+                .map(|l| l.home.clone())
+                .ok_or_else(|| IpcError::from(redchat_core::Error::NotConnected))?
+        };
+        let key = identity.public_key().to_string();
+        let slot = self.secrets.slot(home.account.clone());
+        let identity = Arc::new(identity);
+        let (id, dir) = (identity.clone(), home.dir.clone());
+        let store = tokio::task::spawn_blocking(move || {
+            redchat_core::identity::store(
+                &id,
+                dir.as_deref(),
+                slot.as_ref()
+                    .map(|s| s as &dyn redchat_core::identity::SecretSlot),
+            )
+        });
+        let storage = match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, store).await {
+            Ok(Ok(result)) => result?,
+            _ => redchat_core::identity::store(&identity, home.dir.as_deref(), None)?,
+        };
+        Ok(IdentityInfo { key, storage })
     }
 
     /// What we know of `user`: safety number, keys, standing.

@@ -280,3 +280,52 @@ fn rooms_presence_and_read_positions_go_through_the_commands() {
     assert_eq!(err["code"], "invalid_room");
     invoke(&app, "disconnect", json!({})).unwrap();
 }
+
+#[test]
+fn an_identity_moves_to_another_computer_through_export_and_import() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let connect = |app: &App, channel: &str| {
+        invoke(
+            app,
+            "connect",
+            json!({"request": {"connection": url, "username": "alice"}, "events": channel}),
+        )
+        .unwrap();
+    };
+    let laptop = app_with(MemoryKeychain::default());
+    connect(&laptop, "__CHANNEL__:1");
+    let info = invoke(&laptop, "identity_info", json!({})).unwrap();
+    assert_eq!(info["storage"]["kind"], "keychain", "{info}");
+    let exported = invoke(&laptop, "export_identity", json!({})).unwrap();
+    let text = exported.as_str().unwrap().to_string();
+    assert!(text.starts_with("redchat-identity-v1:"));
+    assert!(
+        laptop
+            .profile
+            .saved()
+            .is_none_or(|p| !format!("{p:?}").contains(&text)),
+        "never in the settings"
+    );
+
+    let desktop = app_with(MemoryKeychain::default());
+    connect(&desktop, "__CHANNEL__:1");
+    let own = invoke(&desktop, "identity_info", json!({})).unwrap();
+    assert_ne!(
+        own["key"], info["key"],
+        "a new computer starts with a key of its own"
+    );
+    let err = invoke(&desktop, "import_identity", json!({"text": "not a key"})).unwrap_err();
+    assert_eq!(err["code"], "identity", "{err}");
+    let imported = invoke(&desktop, "import_identity", json!({"text": text})).unwrap();
+    assert_eq!(imported["key"], info["key"]);
+    invoke(&desktop, "disconnect", json!({})).unwrap();
+    connect(&desktop, "__CHANNEL__:2");
+    let after = invoke(&desktop, "identity_info", json!({})).unwrap();
+    assert_eq!(
+        after["key"], info["key"],
+        "after reconnecting it signs as the laptop"
+    );
+    invoke(&desktop, "disconnect", json!({})).unwrap();
+    invoke(&laptop, "disconnect", json!({})).unwrap();
+}

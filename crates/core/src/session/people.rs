@@ -160,6 +160,12 @@ impl Session {
         self.setup_ref().identity.public_key()
     }
 
+    /// Our private identity key as text, to move it to another device of ours. Secret: show
+    /// it only when the user asks, never log it.
+    pub fn export_identity(&self) -> zeroize::Zeroizing<String> {
+        self.setup_ref().identity.export()
+    }
+
     /// Where our private key is kept (keychain, a file only we can read, or memory).
     pub fn key_storage(&self) -> &KeyStorage {
         &self.setup_ref().key_storage
