@@ -122,6 +122,7 @@ export class App {
       problem: (text) => this.composer.showError(text),
       unread: (c) => this.shownUnread(c).count,
       busy: (busy) => this.header.busy(busy),
+      reconnect: () => this.reconnect(),
     });
     this.opener = new ConversationOpener((text) => this.openTarget(text));
     this.who = new WhoList((user) => this.openDirect(user));
@@ -294,19 +295,45 @@ export class App {
     this.messages.refreshEdge(id);
   }
 
+  /** The Disconnect / Connect button (#toggle-connection). */
   private async toggleConnection(): Promise<void> {
-    if (this.status.phase === "connected" || this.status.phase === "reconnecting") {
-      await this.backend.disconnect();
-      this.showStatus({ phase: "disconnected", reason: "you disconnected", delivery: this.mode });
-      this.messages.setOnline(false);
-      this.connectButton.textContent = "Connect";
-      return;
-    }
+    if (this.isLive()) await this.disconnect();
+    else await this.connectSaved();
+  }
+
+  private isLive(): boolean {
+    return this.status.phase === "connected" || this.status.phase === "reconnecting";
+  }
+
+  private async disconnect(): Promise<void> {
+    await this.backend.disconnect();
+    this.showStatus({ phase: "disconnected", reason: "you disconnected", delivery: this.mode });
+    this.messages.setOnline(false);
+    this.connectButton.textContent = "Connect";
+  }
+
+  /** Connects with the saved profile (Settings when there is none). */
+  private async connectSaved(): Promise<void> {
     // Reload: the profile saved by the last connect, not the one seen at start.
     const view = await this.backend.loadProfile();
     this.profile = view;
     if (view.profile.username) await this.connect(requestOf(view.profile));
     else this.settings.show(view);
+  }
+
+  /**
+   * Disconnect, then Connect with the saved profile, as the two presses of #toggle-connection
+   * do (after an identity import: the new session signs with the new key).
+   */
+  async reconnect(): Promise<void> {
+    if (this.isLive()) {
+      try {
+        await this.disconnect();
+      } catch {
+        // Connecting replaces whatever session is left anyway.
+      }
+    }
+    await this.connectSaved();
   }
 
   onEvents(batch: ipc.SessionEvent[]): void {

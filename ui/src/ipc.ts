@@ -460,3 +460,21 @@ export function setStanding(user: string, standing: Standing): Promise<null> {
 export function identityInfo(): Promise<IdentityInfo> {
   return call("identity_info");
 }
+
+/**
+ * Our private identity key as text (`redchat-identity-v1:…`), to use this identity on another
+ * computer of ours. SECRET: anyone with it can sign as us. Never log it or keep it around.
+ * Errors: not_connected.
+ */
+export function exportIdentity(): Promise<string> {
+  return call("export_identity");
+}
+
+/**
+ * Makes this computer sign as the identity `text` (from exportIdentity on another computer)
+ * from the next connect on: the new public key and where it is kept. Reconnect afterwards.
+ * Errors: identity (not an identity, or damaged), not_connected, storage.
+ */
+export function importIdentity(text: string): Promise<IdentityInfo> {
+  return call("import_identity", { text });
+}

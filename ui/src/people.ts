@@ -11,7 +11,7 @@ import { ContactPanel } from "./components/contact";
 import { RequestsSection, type RequestItem } from "./components/requests";
 import { visibleName } from "./trust";
 
-export type PeopleBackend = Pick<typeof ipc, "setStanding" | "contact" | "markVerified" | "acceptNewKey" | "identityInfo">;
+export type PeopleBackend = Pick<typeof ipc, "setStanding" | "contact" | "markVerified" | "acceptNewKey" | "identityInfo" | "exportIdentity" | "importIdentity">;
 
 export interface PeopleHost {
   readonly model: ChatModel;
@@ -26,6 +26,11 @@ export interface PeopleHost {
   unread(c: Conversation): number;
   /** Accept or Block of the open request is in flight. */
   busy(busy: boolean): void;
+  /**
+   * Disconnects and connects again with the saved profile, as the Disconnect/Connect button
+   * does (after an identity import, so that the session signs with the new key).
+   */
+  reconnect(): Promise<void>;
 }
 
 /** Characters of a message kept for a request's preview (the row shortens it further). */
@@ -47,6 +52,9 @@ export class People implements Disposable {
       markVerified: (user, verified, key) => host.backend.markVerified(user, verified, key),
       acceptNewKey: (user, key) => host.backend.acceptNewKey(user, key),
       identityInfo: () => host.backend.identityInfo(),
+      exportIdentity: () => host.backend.exportIdentity(),
+      importIdentity: (text) => host.backend.importIdentity(text),
+      reconnect: () => host.reconnect(),
       setStanding: (user, standing) => this.setStanding(`@${normaliseName(user)}`, user, standing),
       closed: () => undefined,
     });

@@ -129,3 +129,86 @@ fn forged_messages_are_loud_and_the_original_client_is_unsigned() {
     );
     app.close();
 }
+
+/// The published key of `user` (each connect writes its own).
+fn published_key(server: &RedisServer, user: &str) -> Option<String> {
+    redis::cmd("GET")
+        .arg(format!("redchat:{{u:{user}}}:identity"))
+        .query(&mut server.raw())
+        .unwrap()
+}
+
+#[test]
+fn a_second_computer_imports_the_identity_from_the_window() {
+    let server = RedisServer::start();
+    let addr = format!("127.0.0.1:{}", server.port());
+    let (home_a, home_b) = (DataHome::new("import-a"), DataHome::new("import-b"));
+    let laptop = AppUnderTest::start(&home_a.0);
+    laptop.connect_as(&addr, "alice");
+    let deadline = std::time::Instant::now() + redchat_e2e::WAIT;
+    let laptop_key = loop {
+        if let Some(k) = published_key(&server, "alice") {
+            break k;
+        }
+        assert!(std::time::Instant::now() < deadline, "no key published");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // The laptop shows its identity key (after the warning step).
+    laptop.type_and_enter("#new-conversation", "@bob");
+    laptop.click("#contact-info");
+    laptop.click("#export-identity");
+    laptop.click("#export-identity-show");
+    let secret = laptop
+        .wait_for(
+            "the identity key shown",
+            "const t = document.querySelector('#identity-secret'); return t && t.value.startsWith('redchat-identity-v1:') ? t.value : false",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    laptop.click("#hide-identity");
+    laptop.wait_for(
+        "the key hidden again",
+        "const t = document.querySelector('#identity-secret'); return !t || t.value === ''",
+        json!([]),
+    );
+
+    // The desktop starts with a key of its own, then imports the laptop's and reconnects.
+    let desktop = AppUnderTest::start(&home_b.0);
+    desktop.connect_as(&addr, "alice");
+    let deadline = std::time::Instant::now() + redchat_e2e::WAIT;
+    while published_key(&server, "alice").as_deref() == Some(laptop_key.as_str()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the desktop never published its own key"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    desktop.type_and_enter("#new-conversation", "@bob");
+    desktop.click("#contact-info");
+    desktop.click("#import-identity");
+    desktop.type_into("#identity-import-text", &secret);
+    desktop.click("#identity-import-submit");
+    let deadline = std::time::Instant::now() + redchat_e2e::WAIT;
+    while published_key(&server, "alice").as_deref() != Some(laptop_key.as_str()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after the import the desktop should reconnect signing as the laptop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    desktop.wait_for(
+        "connected again",
+        "return document.querySelector('#status').dataset.phase === 'connected'",
+        json!([]),
+    );
+    // The secret is on no disk but in the identity key file (no keychain here, 0600).
+    let hits = home_b.files_containing(&secret[20..]);
+    assert!(
+        hits.iter().all(|p| p.ends_with("identity.key")),
+        "the imported key is only in identity.key: {hits:?}"
+    );
+    laptop.close();
+    desktop.close();
+}

@@ -9,6 +9,15 @@
 // (data-verified), #mark-verified, #new-key (hidden unless a new key), #accept-key,
 // #published-key-mismatch, #key-storage (data-storage: keychain|file|memory), #contact-block,
 // #contact-close, #contact-error.
+//
+// Moving our identity to another computer of ours ("Your key"): #export-identity asks first
+// (#export-identity-confirm: #export-identity-show, #export-identity-cancel), then shows the
+// secret in the read-only #identity-secret with #copy-identity and #hide-identity
+// (#identity-export-error on failure). #import-identity opens #identity-import
+// (#identity-import-text, #identity-import-submit, #identity-import-cancel,
+// #identity-import-error); after an import #identity-import-done says which key this computer
+// signs with now, and the session reconnects. The secret lives only in the textarea's value:
+// never in the model, never logged; hiding, closing the panel or a new session clears it.
 
 import { h, replaceChildren, type Disposable } from "../dom";
 import { toIpcError, type Contact, type IdentityInfo, type KeyStorage, type Standing } from "../ipc";
@@ -23,9 +32,18 @@ export interface ContactDeps {
   identityInfo(): Promise<IdentityInfo>;
   /** Blocks or unblocks `user` (the window updates its lists): a problem, or null. */
   setStanding(user: string, standing: Standing): Promise<string | null>;
+  /** Our private identity key as text (secret: shown, copied, never kept). */
+  exportIdentity(): Promise<string>;
+  /** Makes this computer sign as the identity `text` from the next connect on. */
+  importIdentity(text: string): Promise<IdentityInfo>;
+  /** Disconnects and connects again with the saved profile (an imported key takes effect). */
+  reconnect(): Promise<void>;
   /** The panel was closed. */
   closed(): void;
 }
+
+/** Characters of the new public key named after an import. */
+const KEY_PREFIX = 12;
 
 /** What the panel says our private key's place is, and whether that deserves a warning. */
 export function storageText(storage: KeyStorage): { text: string; loud: boolean } {
@@ -64,6 +82,21 @@ export class ContactPanel implements Disposable {
   private readonly storage: HTMLElement;
   private readonly blockButton: HTMLButtonElement;
   private readonly error: HTMLElement;
+  private readonly exportButton: HTMLButtonElement;
+  private readonly exportConfirm: HTMLElement;
+  private readonly exportShow: HTMLButtonElement;
+  private readonly secret: HTMLTextAreaElement;
+  private readonly secretActions: HTMLElement;
+  private readonly copyButton: HTMLButtonElement;
+  private readonly exportError: HTMLElement;
+  private readonly importButton: HTMLButtonElement;
+  private readonly importForm: HTMLElement;
+  private readonly importText: HTMLTextAreaElement;
+  private readonly importSubmit: HTMLButtonElement;
+  private readonly importError: HTMLElement;
+  private readonly importDone: HTMLElement;
+  /** Bumped whenever the secret is hidden, so an export answering late is dropped. */
+  private exportSeq = 0;
   private identity: Promise<IdentityInfo> | null = null;
   private shown: Contact | null = null;
   /** Who the panel is about (null: closed). */
@@ -89,6 +122,68 @@ export class ContactPanel implements Disposable {
     this.storage = h("p", { id: "key-storage", class: "key-storage" });
     this.blockButton = h("button", { type: "button", id: "contact-block" }, "Block");
     this.error = h("p", { class: "error", id: "contact-error", role: "alert" });
+
+    this.exportButton = h("button", { type: "button", id: "export-identity" }, "Use this identity on another computer…");
+    this.exportShow = h("button", { type: "button", id: "export-identity-show", class: "primary" }, "Show my identity key");
+    const exportCancel = h("button", { type: "button", id: "export-identity-cancel" }, "Cancel");
+    this.exportConfirm = h(
+      "div",
+      { id: "export-identity-confirm", class: "identity-step loud-box", role: "alertdialog", "aria-label": "Your identity key is a secret", hidden: true },
+      h(
+        "p",
+        {},
+        "⚠ Your identity key is a secret. Anyone who has it can sign messages as you, and your contacts cannot tell them from yours. Paste it only into your own Redchat on your other computer — never into a chat, an email or a website.",
+      ),
+      h("div", { class: "identity-buttons" }, this.exportShow, exportCancel),
+    );
+    this.secret = h("textarea", {
+      id: "identity-secret",
+      class: "identity-text",
+      readonly: true,
+      rows: "3",
+      spellcheck: "false",
+      autocomplete: "off",
+      autocapitalize: "off",
+      "aria-label": "Your identity key (secret)",
+      hidden: true,
+    });
+    this.copyButton = h("button", { type: "button", id: "copy-identity" }, "Copy");
+    const hideButton = h("button", { type: "button", id: "hide-identity" }, "Hide");
+    this.secretActions = h("div", { class: "identity-buttons", hidden: true }, this.copyButton, hideButton);
+    this.exportError = h("p", { class: "error", id: "identity-export-error", role: "alert" });
+
+    this.importButton = h("button", { type: "button", id: "import-identity" }, "Use the identity of another computer…");
+    this.importText = h("textarea", {
+      id: "identity-import-text",
+      class: "identity-text",
+      rows: "3",
+      spellcheck: "false",
+      autocomplete: "off",
+      autocapitalize: "off",
+      placeholder: "redchat-identity-v1:…",
+      "aria-label": "Identity key from your other computer",
+    });
+    this.importSubmit = h("button", { type: "button", id: "identity-import-submit", class: "primary" }, "Import and reconnect");
+    const importCancel = h("button", { type: "button", id: "identity-import-cancel" }, "Cancel");
+    this.importError = h("p", { class: "error", id: "identity-import-error", role: "alert" });
+    this.importForm = h(
+      "div",
+      { id: "identity-import", class: "identity-step", hidden: true },
+      h(
+        "p",
+        {},
+        "With a different key on each computer, people see a new key (and a warning) whenever you write from the other one. Paste here the text that “Use this identity on another computer…” shows in Redchat on your other computer, and this computer signs as that identity too.",
+      ),
+      h(
+        "p",
+        { class: "loud" },
+        "People who know this computer's current key will see your messages as signed by a new key, unless you import here the key they already know. This computer's current key is replaced.",
+      ),
+      this.importText,
+      h("div", { class: "identity-buttons" }, this.importSubmit, importCancel),
+      this.importError,
+    );
+    this.importDone = h("p", { id: "identity-import-done", class: "identity-done", role: "status", hidden: true });
     this.el = h(
       "aside",
       { class: "contact-panel", id: "contact-panel", "aria-label": "Contact info", hidden: true },
@@ -103,6 +198,18 @@ export class ContactPanel implements Disposable {
       h("details", { class: "keys-details" }, h("summary", {}, "Keys"), this.keys),
       h("h3", {}, "Your key"),
       this.storage,
+      h(
+        "div",
+        { class: "identity-move" },
+        this.exportButton,
+        this.exportConfirm,
+        this.secret,
+        this.secretActions,
+        this.exportError,
+        this.importButton,
+        this.importForm,
+        this.importDone,
+      ),
       h("div", { class: "contact-actions" }, this.blockButton),
       this.error,
     );
@@ -111,6 +218,14 @@ export class ContactPanel implements Disposable {
     this.markButton.addEventListener("click", () => void this.act((user) => this.deps.markVerified(user, !this.shown?.verified, this.shown?.key ?? this.shown?.publishedKey ?? null)), { signal });
     this.acceptButton.addEventListener("click", () => void this.act((user) => this.deps.acceptNewKey(user, this.shown?.newKey ?? null)), { signal });
     this.blockButton.addEventListener("click", () => void this.toggleBlock(), { signal });
+    this.exportButton.addEventListener("click", () => this.askExport(), { signal });
+    exportCancel.addEventListener("click", () => this.hideSecret(), { signal });
+    this.exportShow.addEventListener("click", () => void this.showSecret(), { signal });
+    this.copyButton.addEventListener("click", () => void this.copySecret(), { signal });
+    hideButton.addEventListener("click", () => this.hideSecret(), { signal });
+    this.importButton.addEventListener("click", () => this.openImport(), { signal });
+    importCancel.addEventListener("click", () => this.closeImport(), { signal });
+    this.importSubmit.addEventListener("click", () => void this.submitImport(), { signal });
   }
 
   get isOpen(): boolean {
@@ -132,6 +247,9 @@ export class ContactPanel implements Disposable {
     this.user = null;
     this.shown = null;
     this.seq++;
+    this.hideSecret();
+    this.closeImport();
+    this.importDone.hidden = true;
     this.el.hidden = true;
     this.deps.closed();
   }
@@ -180,6 +298,115 @@ export class ContactPanel implements Disposable {
       if (this.user === null) return;
       setText(this.storage, `Where your private key is kept is not known: ${toIpcError(raw).message}`);
       delete this.storage.dataset.storage;
+    }
+  }
+
+  /** "Use this identity on another computer…": first the warning that it is a secret. */
+  private askExport(): void {
+    this.hideSecret();
+    this.exportConfirm.hidden = false;
+    this.exportShow.focus();
+  }
+
+  /** The user read the warning: fetch the secret and show it (only in the textarea). */
+  private async showSecret(): Promise<void> {
+    const seq = ++this.exportSeq;
+    this.exportConfirm.hidden = true;
+    setText(this.exportError, "");
+    this.exportButton.disabled = true;
+    try {
+      const text = await this.deps.exportIdentity();
+      if (seq !== this.exportSeq || this.user === null) return;
+      this.secret.value = text;
+      this.secret.hidden = false;
+      this.secretActions.hidden = false;
+      setText(this.copyButton, "Copy");
+      this.secret.focus();
+      this.secret.select();
+    } catch (raw) {
+      if (seq === this.exportSeq) setText(this.exportError, `Couldn't get your identity key: ${toIpcError(raw).message}`);
+    } finally {
+      if (seq === this.exportSeq) this.exportButton.disabled = false;
+    }
+  }
+
+  private async copySecret(): Promise<void> {
+    const text = this.secret.value;
+    if (!text) return;
+    setText(this.exportError, "");
+    const clipboard = typeof navigator !== "undefined" ? navigator.clipboard : undefined;
+    if (typeof clipboard?.writeText === "function") {
+      try {
+        await clipboard.writeText(text);
+        if (this.secret.value === text) setText(this.copyButton, "Copied");
+        return;
+      } catch {
+        // Not allowed here: the user copies it by hand.
+      }
+    }
+    if (this.secret.value !== text) return;
+    this.secret.focus();
+    this.secret.select();
+    setText(this.exportError, "Couldn't copy it: it is selected, copy it with the keyboard (Ctrl+C or ⌘C).");
+  }
+
+  /** Hides the secret and forgets it (the textarea was the only place it was). */
+  private hideSecret(): void {
+    this.exportSeq++;
+    this.secret.value = "";
+    this.secret.hidden = true;
+    this.secretActions.hidden = true;
+    this.exportConfirm.hidden = true;
+    this.exportButton.disabled = false;
+    setText(this.copyButton, "Copy");
+    setText(this.exportError, "");
+  }
+
+  private openImport(): void {
+    this.importForm.hidden = false;
+    this.importDone.hidden = true;
+    setText(this.importError, "");
+    this.importText.focus();
+  }
+
+  private closeImport(): void {
+    this.importText.value = "";
+    this.importForm.hidden = true;
+    setText(this.importError, "");
+  }
+
+  /** Imports the pasted identity, then reconnects so the session signs with it. */
+  private async submitImport(): Promise<void> {
+    const text = this.importText.value;
+    if (text.trim() === "") {
+      setText(this.importError, "Paste the identity text from your other computer first.");
+      return;
+    }
+    setText(this.importError, "");
+    this.importSubmit.disabled = true;
+    let info: IdentityInfo;
+    try {
+      info = await this.deps.importIdentity(text);
+    } catch (raw) {
+      if (!this.importForm.hidden) setText(this.importError, `Couldn't use that identity: ${toIpcError(raw).message}`);
+      this.importSubmit.disabled = false;
+      return;
+    }
+    this.importText.value = "";
+    this.importForm.hidden = true;
+    this.importSubmit.disabled = false;
+    setText(this.importDone, `This computer now signs as ${info.key.slice(0, KEY_PREFIX)}…`);
+    this.importDone.hidden = false;
+    this.identity = Promise.resolve(info);
+    void this.loadIdentity();
+    this.importButton.disabled = true;
+    try {
+      await this.deps.reconnect();
+    } finally {
+      this.importButton.disabled = false;
+      // Our key (and so every safety number) is another one now.
+      this.identity = null;
+      this.refresh();
     }
   }
 
@@ -272,6 +499,8 @@ export class ContactPanel implements Disposable {
   }
 
   dispose(): void {
+    this.hideSecret();
+    this.closeImport();
     this.abort.abort();
     this.el.remove();
   }
