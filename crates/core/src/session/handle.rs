@@ -140,6 +140,7 @@ impl Session {
         let (presence_tx, presence_rx) = presence::commands();
         let (inbound_tx, inbound_rx, inbound_gauge) = super::queue::inbound();
         let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+        let effects_gauge = Arc::new(super::queue::Gauge::default());
 
         // Messages left in the outbox by an earlier run: show them as queued or failed.
         for q in outbox.all() {
@@ -168,7 +169,7 @@ impl Session {
             saved.recent,
             saved.streams.clone(),
             people,
-            effects_tx,
+            (effects_tx, effects_gauge.clone()),
             inbound_gauge,
         );
         spawn(done.clone(), inbound_task.run(inbound_rx, shutdown.clone()));
@@ -221,6 +222,7 @@ impl Session {
                 link_rx.clone(),
                 read_tx.clone(),
                 presence_tx.clone(),
+                effects_gauge,
                 shutdown.clone(),
             ),
         );

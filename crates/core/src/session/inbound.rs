@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::config::Setup;
 use super::events::{Counters, Emitter, Event, NoticeCode};
-use super::queue::Gauge;
+use super::queue::{EFFECTS_LIMIT, Gauge};
 use super::shutdown::Shutdown;
 use super::verify::{Judge, Verdict};
 use crate::conversation::{ConversationId, RoomName};
@@ -261,6 +261,8 @@ pub(crate) struct InboundTask {
     pub(crate) judge: Judge,
     /// What waits in our queue, and live payloads dropped when it was full.
     gauge: Arc<Gauge>,
+    /// What waits for the effects task.
+    effects_gauge: Arc<Gauge>,
     /// Blocked senders' dropped messages, this session, and whose counts changed.
     blocked: HashMap<String, u64>,
     blocked_dirty: HashSet<String>,
@@ -293,9 +295,10 @@ impl InboundTask {
         recent: Vec<String>,
         cursors: BTreeMap<String, String>,
         people: People,
-        effects: mpsc::UnboundedSender<Effect>,
+        effects: (mpsc::UnboundedSender<Effect>, Arc<Gauge>),
         gauge: Arc<Gauge>,
     ) -> InboundTask {
+        let (effects, effects_gauge) = effects;
         let judge = Judge::new(
             setup.user.clone(),
             setup.identity.public_key().to_string(),
@@ -312,6 +315,7 @@ impl InboundTask {
             counters,
             judge,
             gauge,
+            effects_gauge,
             blocked: HashMap::new(),
             blocked_dirty: HashSet::new(),
             people_saved: Instant::now(),
@@ -458,7 +462,7 @@ impl InboundTask {
                 let at = state.newest.max(state.read_at);
                 if at > 0 {
                     self.set_read(conversation.clone(), at);
-                    let _ = self.effects.send(Effect::SaveRead { conversation, at });
+                    self.effect(Effect::SaveRead { conversation, at });
                 }
             }
         }
@@ -625,26 +629,40 @@ impl InboundTask {
                 let live_copy = matches!(source, Source::Room { stored: false, .. });
                 if live_copy && self.stream_shows(source) {
                     // The stream copy is shown; the live one only says "look again".
-                    let _ = self.effects.send(Effect::MembershipHint { ours: false });
+                    self.effect(Effect::MembershipHint { ours: false });
                     return;
                 }
                 if !self.seen.insert(&m.id) {
                     Counters::bump(&self.counters.duplicates_hidden, 1);
                     return;
                 }
-                let _ = self.effects.send(Effect::MembershipHint { ours: false });
+                self.effect(Effect::MembershipHint { ours: false });
                 self.events.emit(Event::Membership(m));
             }
             Incoming::Presence { sender } => {
                 if source == &Source::Presence {
-                    let _ = self.effects.send(Effect::PresenceHint { user: sender });
+                    self.effect(Effect::PresenceHint { user: sender });
                 }
             }
             Incoming::Rooms { sender } => {
                 if source == &Source::Signal && self.router.is_me(&sender) {
-                    let _ = self.effects.send(Effect::MembershipHint { ours: true });
+                    self.effect(Effect::MembershipHint { ours: true });
                 }
             }
+        }
+    }
+
+    /// Asks the effects task for `effect`. Hints beyond [`EFFECTS_LIMIT`] waiting are dropped
+    /// and counted (a flood of hints needs no more of them); read positions never are.
+    fn effect(&self, effect: Effect) {
+        let hint = !matches!(effect, Effect::SaveRead { .. });
+        if hint && self.effects_gauge.waiting() >= EFFECTS_LIMIT {
+            self.gauge.drop_one();
+            return;
+        }
+        self.effects_gauge.added();
+        if self.effects.send(effect).is_err() {
+            self.effects_gauge.taken(1);
         }
     }
 

@@ -17,6 +17,8 @@ pub(crate) const INBOUND_LIMIT: usize = 100_000;
 /// Bytes of live payloads waiting for the inbound task beyond which new ones are dropped
 /// (counted): 100,000 payloads of 64 KiB would be 6 GB.
 pub(crate) const INBOUND_BYTES: usize = 256 * 1024 * 1024;
+/// Hints waiting for the effects task beyond which new ones are dropped (counted).
+pub(crate) const EFFECTS_LIMIT: usize = 10_000;
 /// Events waiting for the caller beyond which message-like ones are dropped (counted).
 pub(crate) const EVENTS_LIMIT: usize = 200_000;
 

@@ -60,6 +60,23 @@ async fn online_while_any_device_is() {
     let (laptop, _l) = connect_with(&server, "alice", |_| {}).await;
     let (phone, _p) = connect_with(&server, "alice", |_| {}).await;
     next_matching(&mut c, "alice online", online("alice", true)).await;
+    // Both devices registered (each writes its entry on its first beat; nothing emits an
+    // event for another device's write, so watch the key).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let devices: u64 = redis::cmd("ZCARD")
+            .arg("redchat:{u:alice}:devices")
+            .query(&mut raw(&server))
+            .unwrap();
+        if devices == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{devices} devices registered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     laptop.shutdown(WAIT).await;
     let score: Option<f64> = redis::cmd("ZSCORE")
         .arg("redchat:directory")
