@@ -348,21 +348,41 @@ impl AppState {
     /// This user's identity key: in the keychain when it works, else in a file only the
     /// user can read (the contact panel says which).
     async fn identity(&self, home: &IdentityHome) -> Result<(Arc<Identity>, KeyStorage), IpcError> {
+        let (identity, storage) = self
+            .with_identity_home(home, redchat_core::identity::load_or_create)
+            .await?;
+        Ok((Arc::new(identity), storage))
+    }
+
+    /// Runs `f` on `home` (its directory, its keychain slot) off the async threads, bounded:
+    /// a keychain that hangs (a locked one may prompt) gets `f` again with the file only.
+    async fn with_identity_home<T: Send + 'static>(
+        &self,
+        home: &IdentityHome,
+        f: impl Fn(
+            Option<&std::path::Path>,
+            Option<&dyn redchat_core::identity::SecretSlot>,
+        ) -> redchat_core::Result<T>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<T, IpcError> {
+        let f = Arc::new(f);
         let slot = self.secrets.slot(home.account.clone());
-        let (dir, file_dir) = (home.dir.clone(), home.dir.clone());
-        let load = tokio::task::spawn_blocking(move || {
-            redchat_core::identity::load_or_create(
+        let (dir, g) = (home.dir.clone(), f.clone());
+        let call = tokio::task::spawn_blocking(move || {
+            g(
                 dir.as_deref(),
                 slot.as_ref()
                     .map(|s| s as &dyn redchat_core::identity::SecretSlot),
             )
         });
-        let loaded = match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, load).await {
-            Ok(Ok(result)) => result?,
-            // A keychain that hangs (a locked one may prompt): the file it is.
-            _ => redchat_core::identity::load_or_create(file_dir.as_deref(), None)?,
-        };
-        Ok((Arc::new(loaded.0), loaded.1))
+        Ok(
+            match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, call).await {
+                Ok(Ok(result)) => result?,
+                _ => f(home.dir.as_deref(), None)?,
+            },
+        )
     }
 
     /// Our private identity key as text, for another computer of ours (secret).
@@ -388,21 +408,11 @@ impl AppState {
                 .ok_or_else(|| IpcError::from(redchat_core::Error::NotConnected))?
         };
         let key = identity.public_key().to_string();
-        let slot = self.secrets.slot(home.account.clone());
-        let identity = Arc::new(identity);
-        let (id, dir) = (identity.clone(), home.dir.clone());
-        let store = tokio::task::spawn_blocking(move || {
-            redchat_core::identity::store(
-                &id,
-                dir.as_deref(),
-                slot.as_ref()
-                    .map(|s| s as &dyn redchat_core::identity::SecretSlot),
-            )
-        });
-        let storage = match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, store).await {
-            Ok(Ok(result)) => result?,
-            _ => redchat_core::identity::store(&identity, home.dir.as_deref(), None)?,
-        };
+        let storage = self
+            .with_identity_home(&home, move |dir, slot| {
+                redchat_core::identity::store(&identity, dir, slot)
+            })
+            .await?;
         Ok(IdentityInfo { key, storage })
     }
 

@@ -230,14 +230,9 @@ pub fn load_or_create(
                     Some(Some(found)) => found,
                     _ => Identity::generate(),
                 };
-                if slot.set(&identity.export()).is_ok() {
-                    if let Some(f) = &file {
-                        let _ = std::fs::remove_file(f);
-                    }
-                    return Ok((identity, KeyStorage::Keychain));
-                }
-                tracing::info!("the keychain does not store the identity; using a file");
-                return store_in_file(identity, file);
+                // Into the keychain (the file goes), or where `store` falls back to.
+                let storage = store(&identity, dir, Some(slot))?;
+                return Ok((identity, storage));
             }
             Err(e) => tracing::info!("no keychain for the identity ({e}); using a file"),
         }
@@ -278,13 +273,18 @@ pub fn store(
     dir: Option<&Path>,
     keychain: Option<&dyn SecretSlot>,
 ) -> crate::Result<KeyStorage> {
-    if let Some(slot) = keychain
-        && slot.set(&identity.export()).is_ok()
-    {
-        if let Some(d) = dir {
-            let _ = std::fs::remove_file(d.join(IDENTITY_FILE));
+    if let Some(slot) = keychain {
+        match slot.set(&identity.export()) {
+            Ok(()) => {
+                if let Some(d) = dir {
+                    let _ = std::fs::remove_file(d.join(IDENTITY_FILE));
+                }
+                return Ok(KeyStorage::Keychain);
+            }
+            Err(e) => {
+                tracing::info!("the keychain does not store the identity ({e}); using a file")
+            }
         }
-        return Ok(KeyStorage::Keychain);
     }
     let Some(dir) = dir else {
         return Ok(KeyStorage::Memory);
@@ -322,46 +322,29 @@ fn read_file(path: &Path) -> crate::Result<Option<Identity>> {
     }
 }
 
-fn store_in_file(
-    identity: Identity,
-    path: Option<PathBuf>,
-) -> crate::Result<(Identity, KeyStorage)> {
-    let Some(path) = path else {
-        return Ok((identity, KeyStorage::Memory));
-    };
-    write_private(&path, identity.export().as_bytes())
-        .map_err(|e| crate::Error::Storage(format!("cannot save {}: {e}", path.display())))?;
-    Ok((identity, KeyStorage::File { path }))
-}
-
 /// Writes `bytes` to `path` through a temporary file unique to this writer, readable and
 /// writable by the user alone (0600 on Unix), synced before the rename.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = crate::store::temp_path(path);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result?;
-    crate::outbox::sync_dir(dir);
-    Ok(())
+    write_private_as(path, bytes, Place::Replace).map(|_| ())
 }
 
-/// Like [`write_private`], but never replaces an existing file: `false` when `path` exists
-/// (the temporary file is hard-linked into place, which fails if the name is taken).
+/// Like [`write_private`], but never replaces an existing file: `false` when `path` exists.
 fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    write_private_as(path, bytes, Place::CreateOnly)
+}
+
+/// How the temporary file takes the final name.
+#[derive(Clone, Copy)]
+enum Place {
+    /// Rename over whatever is there.
+    Replace,
+    /// Hard-link into place, which fails if the name is taken.
+    CreateOnly,
+}
+
+/// Writes through a unique 0600 temporary file; `false` when `CreateOnly` found the name
+/// taken.
+fn write_private_as(path: &Path, bytes: &[u8], place: Place) -> std::io::Result<bool> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -374,14 +357,19 @@ fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
         let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e),
+        match place {
+            Place::Replace => std::fs::rename(&tmp, path).map(|()| true),
+            Place::CreateOnly => match std::fs::hard_link(&tmp, path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            },
         }
     })();
+    // After a rename the temporary name is gone already; after a link (or an error) it
+    // is removed here.
     let _ = std::fs::remove_file(&tmp);
-    if result.as_ref().is_ok_and(|created| *created) {
+    if result.as_ref().is_ok_and(|written| *written) {
         crate::outbox::sync_dir(dir);
     }
     result
