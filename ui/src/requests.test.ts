@@ -164,10 +164,11 @@ describe("requests", () => {
     expect(model.requestList()[0]?.id).toBe("@late");
   });
 
-  it("a sender whose name is not honest is a request even without the flag", () => {
+  it("a sender whose name is not honest goes to Requests, shown with the hidden character", () => {
     const model = new ChatModel();
     model.me = "alice";
-    model.apply([{ kind: "chat", ...message({ content: "hi", sender: "b\u200Bob", senderIssue: "a username cannot contain invisible characters (U+200B)" }) }]);
+    // The core marks such a message a request (crates/core/tests/it/identity.rs).
+    model.apply([{ kind: "chat", ...message({ content: "hi", sender: "b\u200Bob", request: true, senderIssue: "a username cannot contain invisible characters (U+200B)" }) }]);
     expect(model.visible()).toEqual([]);
     expect(model.requestList().map((c) => c.title)).toEqual(["b⟨U+200B⟩ob"]);
   });

@@ -24,10 +24,9 @@ const MAX_BLOCKED_USERS = 10_000;
  */
 export type RequestState = "none" | "request" | "normal";
 
-/** Whether `m` is a message request: from a stranger (a name that is not honest never belongs to a contact). */
+/** Whether `m` is a message request: the core decides (strangers, and names that are not honest). */
 export function isRequest(m: ChatMessage): boolean {
-  if (m.mine) return false;
-  return m.request === true || (typeof m.senderIssue === "string" && m.senderIssue.length > 0);
+  return !m.mine && m.request === true;
 }
 
 /** Counts of what the Requests section leaves out. */

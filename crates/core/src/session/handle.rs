@@ -11,9 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::config::{SessionConfig, Setup};
-use super::events::{
-    Counters, Emitter, Event, Events, Member, Outgoing, OutgoingState, SendReport, Stats,
-};
+use super::events::{Counters, Emitter, Event, Events, Outgoing, OutgoingState, SendReport, Stats};
 use super::inbound::{Inbound, InboundTask};
 use super::publisher::{self, Publisher};
 use super::readers::{self, Reader};
@@ -23,13 +21,12 @@ use super::{Delivery, effects, link};
 use crate::compose::Draft;
 use crate::conversation::ConversationId;
 use crate::error::{Error, Result};
-use crate::inbox::PAYLOAD_FIELD;
 use crate::outbox::{Outbox, Queued};
 use crate::presence::{self, PresenceTask};
 use crate::store::{self, CursorFile, DirLock};
 use crate::trust::People;
 use crate::username::Username;
-use crate::wire::{self, ChatMessage, MemberAction, Signal};
+use crate::wire::{self, ChatMessage, Signal};
 
 /// Typing signals go out at most this often per conversation.
 pub const TYPING_EVERY: Duration = Duration::from_secs(3);
@@ -282,6 +279,14 @@ impl Session {
         &self.inner.inbound
     }
 
+    pub(crate) fn reader_sender(&self) -> &mpsc::UnboundedSender<readers::Command> {
+        &self.inner.reader
+    }
+
+    pub(crate) fn presence_sender(&self) -> &mpsc::UnboundedSender<presence::Command> {
+        &self.inner.presence
+    }
+
     /// Our username.
     pub fn user(&self) -> &Username {
         &self.inner.setup.user
@@ -523,177 +528,6 @@ impl Session {
         Ok(n)
     }
 
-    /// Joins (creating it if new) the room `#name`, or listens on the raw channel `~name`.
-    /// The join shows in the room as a system line; our other devices follow.
-    ///
-    /// # Errors
-    /// [`Error::InvalidRoom`]; [`Error::NotConnected`]; [`Error::Redis`] (e.g. a member set
-    /// of another type, named in the message).
-    pub async fn join(&self, name: &str) -> Result<ConversationId> {
-        let text = name.trim();
-        let conversation = if text.starts_with('#') || text.starts_with('~') {
-            ConversationId::parse(text)?
-        } else {
-            ConversationId::Room(crate::conversation::RoomName::parse(text)?)
-        };
-        let setup = self.setup();
-        let keys = &setup.keys;
-        let me = &setup.user;
-        let mut from = None;
-        if let ConversationId::Room(room) = &conversation {
-            let mut pipe = redis::pipe();
-            pipe.cmd("SADD").arg(keys.members(room)).arg(me.as_str());
-            let (added,): (u64,) = self
-                .bounded(&pipe)
-                .await
-                .map_err(|e| named(e, &keys.members(room)))?;
-            if added == 1 {
-                from = Some(self.member_line(room, MemberAction::Join).await?);
-            } else if setup.durable() {
-                from = Some(wire::now_ms().to_string() + "-0");
-            }
-        }
-        let mut pipe = redis::pipe();
-        pipe.cmd("HSET")
-            .arg(keys.rooms(me))
-            .arg(conversation.to_string())
-            .arg(from.clone().unwrap_or_default())
-            .ignore();
-        pipe.cmd("PUBLISH")
-            .arg(keys.signal_channel(me))
-            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms, None))
-            .ignore();
-        self.bounded::<()>(&pipe)
-            .await
-            .map_err(|e| named(e, &keys.rooms(me)))?;
-        let (done, joined) = oneshot::channel();
-        let _ = self.inner.reader.send(readers::Command::Join {
-            conversation: conversation.clone(),
-            from,
-            done,
-        });
-        let _ = joined.await;
-        let _ = self.inner.presence.send(presence::Command::Refresh);
-        Ok(conversation)
-    }
-
-    /// Writes our join or leave line to a room (stream and channel); returns its stream id
-    /// (or the time, live-only).
-    async fn member_line(
-        &self,
-        room: &crate::conversation::RoomName,
-        action: MemberAction,
-    ) -> Result<String> {
-        let setup = self.setup();
-        let keys = &setup.keys;
-        let id = wire::new_id();
-        let payload = wire::encode_signal(
-            setup.user.as_str(),
-            &Signal::Member {
-                room: room.as_str(),
-                action,
-                id: &id,
-            },
-            Some(&setup.identity),
-        );
-        let mut pipe = redis::pipe();
-        if setup.durable() {
-            pipe.cmd("XADD")
-                .arg(keys.room_stream(room))
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(setup.stream_max_len)
-                .arg("*")
-                .arg(PAYLOAD_FIELD)
-                .arg(&payload);
-        }
-        pipe.cmd("PUBLISH")
-            .arg(keys.room_channel(room))
-            .arg(&payload)
-            .ignore();
-        if setup.durable() {
-            let (entry,): (String,) = self
-                .bounded(&pipe)
-                .await
-                .map_err(|e| named(e, &keys.room_stream(room)))?;
-            Ok(entry)
-        } else {
-            self.bounded::<()>(&pipe).await?;
-            Ok(format!("{}-0", wire::now_ms()))
-        }
-    }
-
-    /// Leaves a room (a system line says so) or stops listening on a raw channel.
-    ///
-    /// # Errors
-    /// [`Error::NotConnected`]; [`Error::Redis`].
-    pub async fn leave(&self, conversation: &ConversationId) -> Result<()> {
-        let setup = self.setup();
-        let keys = &setup.keys;
-        let me = &setup.user;
-        if let ConversationId::Room(room) = conversation {
-            let mut pipe = redis::pipe();
-            pipe.cmd("SREM").arg(keys.members(room)).arg(me.as_str());
-            let (removed,): (u64,) = self
-                .bounded(&pipe)
-                .await
-                .map_err(|e| named(e, &keys.members(room)))?;
-            if removed == 1 {
-                self.member_line(room, MemberAction::Leave).await?;
-            }
-        }
-        let mut pipe = redis::pipe();
-        pipe.cmd("HDEL")
-            .arg(keys.rooms(me))
-            .arg(conversation.to_string())
-            .ignore();
-        pipe.cmd("PUBLISH")
-            .arg(keys.signal_channel(me))
-            .arg(wire::encode_signal(me.as_str(), &Signal::Rooms, None))
-            .ignore();
-        self.bounded::<()>(&pipe).await?;
-        let _ = self.inner.reader.send(readers::Command::Leave {
-            conversation: conversation.clone(),
-        });
-        Ok(())
-    }
-
-    /// A room's members with their presence, looked up now, and how many entries of the
-    /// member set are not valid names.
-    ///
-    /// # Errors
-    /// [`Error::NotConnected`]; [`Error::Redis`] (a member set of another type).
-    pub async fn members(&self, conversation: &ConversationId) -> Result<(Vec<Member>, usize)> {
-        if conversation.room().is_none() {
-            return Err(Error::InvalidRoom(format!("{conversation} is not a room")));
-        }
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .presence
-            .send(presence::Command::Members(conversation.clone(), reply))
-            .map_err(|_| Error::NotConnected)?;
-        answer.await.map_err(|_| Error::NotConnected)?
-    }
-
-    /// Who is online (and who was recently seen), looked up now (as last looked up while
-    /// the link is down).
-    ///
-    /// # Errors
-    /// [`Error::NotConnected`] after shutdown.
-    pub async fn who(&self) -> Result<Vec<Member>> {
-        let (reply, answer) = oneshot::channel();
-        self.inner
-            .presence
-            .send(presence::Command::Who(reply))
-            .map_err(|_| Error::NotConnected)?;
-        answer.await.map_err(|_| Error::NotConnected)
-    }
-
-    /// Looks at presence and member lists again now.
-    pub fn refresh_presence(&self) {
-        let _ = self.inner.presence.send(presence::Command::Refresh);
-    }
-
     /// Marks `conversation` read up to its newest message, here and on our other devices
     /// ([`Event::Unread`] follows).
     pub fn mark_read(&self, conversation: &ConversationId) {
@@ -759,11 +593,6 @@ impl Session {
         })
         .await;
     }
-}
-
-/// A Redis error about `key`, with the key named (a key of the wrong type is visible).
-fn named(e: Error, key: &str) -> Error {
-    e.about_key(key)
 }
 
 fn spawn(done: shutdown::Done, task: impl Future<Output = ()> + Send + 'static) {

@@ -2,7 +2,7 @@
 //! its streams and judged like live ones.
 
 use super::handle::Session;
-use super::inbound::Router;
+use super::router::Router;
 use crate::conversation::ConversationId;
 use crate::error::Result;
 use crate::inbox::{self, HistoryCursor, HistoryPage};

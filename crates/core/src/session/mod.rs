@@ -30,6 +30,8 @@ mod people;
 mod publisher;
 mod queue;
 mod readers;
+mod rooms;
+mod router;
 pub(crate) mod shutdown;
 mod supervisor;
 mod verify;

@@ -5,7 +5,8 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::handle::Session;
-use super::inbound::{Inbound, Source};
+use super::inbound::Inbound;
+use super::router::Source;
 use crate::error::{Error, Result};
 use crate::identity::{self, KeyStorage};
 use crate::trust::{Person, Standing};

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
-use super::inbound::Source;
+use super::router::Source;
 use crate::identity::Claim;
 use crate::trust::{People, Standing, Trust};
 use crate::username::Username;

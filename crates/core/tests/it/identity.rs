@@ -174,6 +174,10 @@ async fn a_sender_name_with_a_zero_width_space_is_flagged_not_a_contact() {
         "{\"Sender\":\"alice\u{200B}\",\"Content\":\"@bob it's alice\"}".as_bytes(),
     );
     let m = next_chat(&mut b, "the impostor").await;
+    assert!(
+        m.request,
+        "a name that is not honest is nobody's contact: a request"
+    );
     let issue = m.sender_issue.expect("the name is flagged");
     assert!(issue.contains("invisible characters (U+200B)"), "{issue}");
     assert_ne!(
