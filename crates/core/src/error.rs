@@ -277,12 +277,10 @@ impl Error {
             );
         }
         if tls && is_tls_text(&lower) {
-            let detail = if lower.contains("certificate") || lower.contains("unknownissuer") {
-                format!("the server's certificate is not trusted ({text})")
-            } else {
-                "the server does not speak TLS on this port: use redis:// or ssl=False, or the TLS port (Azure: 6380)".into()
+            return Error::Tls {
+                addr,
+                detail: tls_detail(&text, &lower),
             };
-            return Error::Tls { addr, detail };
         }
         if err.kind() == ErrorKind::Parse || lower.contains("parse error") {
             return Error::UnsupportedServer(format!(
@@ -320,6 +318,35 @@ impl Error {
             return Error::Unreachable { addr, detail: text };
         }
         Error::Redis(text)
+    }
+}
+
+/// What a TLS failure means, and the fix, from rustls' words.
+fn tls_detail(text: &str, lower: &str) -> String {
+    if lower.contains("certificaterequired") || lower.contains("certificate required") {
+        "the server requires a client certificate: give one with its key (Settings: client certificate and key; CLI: --tls-cert FILE --tls-key FILE)".into()
+    } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+        format!(
+            "the server's certificate is for another host name ({text}): connect with a name it is valid for, or add sslHost=NAME to the connection string"
+        )
+    } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        "the server's certificate is not trusted: it is signed by a CA this computer does not trust; give that CA's certificate (Settings: CA file; CLI: --tls-ca FILE)".into()
+    } else if lower.contains("expired") || lower.contains("notvalidyet") {
+        format!(
+            "the server's certificate is expired or not yet valid ({text}); check this computer's clock, or ask the admin to renew it"
+        )
+    } else if lower.contains("unknownca")
+        || lower.contains("badcertificate")
+        || lower.contains("bad certificate")
+        || lower.contains("decrypterror")
+    {
+        format!(
+            "the server refused the client certificate ({text}): it is not signed by a CA the server trusts"
+        )
+    } else if lower.contains("certificate") {
+        format!("the server's certificate is not trusted ({text})")
+    } else {
+        "the server does not speak TLS on this port: use redis:// or ssl=False, or the TLS port (Azure: 6380)".into()
     }
 }
 

@@ -32,6 +32,7 @@ pub mod presence;
 pub mod session;
 pub mod settings;
 mod store;
+pub mod tls;
 pub mod trust;
 pub mod username;
 pub mod wire;
@@ -46,7 +47,7 @@ pub use session::{
     Contact, Delivery, Event, Events, Member, NoticeCode, Outgoing, OutgoingState, SendReport,
     Session, SessionConfig, State, Stats, Status,
 };
-pub use settings::{ConnectionSettings, ParseError, Parsed, Secret};
+pub use settings::{ConnectionSettings, ParseError, Parsed, Secret, TlsOptions};
 pub use store::session_dir;
 pub use trust::{Standing, Trust};
 pub use username::{Namespace, Username, UsernameError};

@@ -6,14 +6,22 @@
 //! - plain `host[:port]`;
 //! - the StackExchange.Redis form the Azure portal shows:
 //!   `name.redis.cache.windows.net:6380,password=KEY,ssl=True,abortConnect=False`. Option
-//!   names are case-insensitive; `password`, `user`, `ssl`, `defaultDatabase`,
+//!   names are case-insensitive; `password`, `user`, `ssl`, `sslHost`, `defaultDatabase`,
 //!   `connectTimeout` and `syncTimeout` are understood, `abortConnect` is accepted (Redchat never
 //!   gives up on its own), anything else is ignored with a note.
 //!
-//! The password is held in a [`Secret`], which never prints its content.
+//! A URL whose user part looks like an access key (`redis://KEY@host`, as portals show it)
+//! takes that part as the password, with a note. `?sslHost=name` (URL) and `sslHost=name`
+//! (StackExchange) check the server's certificate against `name` instead of the host.
+//!
+//! The password is held in a [`Secret`], which never prints its content and is wiped from
+//! memory when dropped.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use zeroize::Zeroize;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
@@ -44,6 +52,38 @@ impl fmt::Debug for Secret {
     }
 }
 
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// TLS beyond on/off: whom to trust besides the operating system's store, the client
+/// certificate for mutual TLS, and the name the server's certificate must carry.
+/// There is deliberately no way to skip verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// A PEM file of CA certificates trusted in addition to the OS trust store.
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate chain (PEM), for servers that require one.
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// The name the server's certificate must be valid for, when it differs from the host
+    /// connected to (StackExchange's `sslHost`).
+    pub server_name: Option<String>,
+}
+
+impl TlsOptions {
+    /// Any option set.
+    pub fn is_set(&self) -> bool {
+        self.ca_file.is_some()
+            || self.cert_file.is_some()
+            || self.key_file.is_some()
+            || self.server_name.is_some()
+    }
+}
+
 /// Where and how to connect. Built by [`ConnectionSettings::parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionSettings {
@@ -53,6 +93,8 @@ pub struct ConnectionSettings {
     pub port: u16,
     /// Speak TLS (`rediss://`, `ssl=True`).
     pub tls: bool,
+    /// CA file, client certificate, server name (only used with `tls`).
+    pub tls_options: TlsOptions,
     /// Redis ACL user, if any.
     pub user: Option<String>,
     /// Password or access key, if any.
@@ -105,6 +147,7 @@ impl ConnectionSettings {
             host: host.into(),
             port,
             tls: false,
+            tls_options: TlsOptions::default(),
             user: None,
             password: None,
             db: 0,
@@ -170,7 +213,11 @@ impl ConnectionSettings {
             let rest = &s[start..];
             let end = rest.find(['/', '?']).unwrap_or(rest.len());
             if let Some(at) = rest[..end].rfind('@') {
-                let user = rest[..at].split(':').next().unwrap_or("");
+                // A key pasted where the user name goes was read as the password: drop it too.
+                let user = match parsed.settings.user {
+                    Some(_) => rest[..at].split(':').next().unwrap_or(""),
+                    None => "",
+                };
                 let userinfo = if user.is_empty() {
                     String::new()
                 } else {
@@ -223,15 +270,31 @@ impl ConnectionSettings {
         } else {
             String::new()
         };
-        format!("{scheme}://{userinfo}{}{db}", self.addr())
+        let query = match &self.tls_options.server_name {
+            Some(name) if self.tls => format!("?sslHost={}", utf8_percent_encode(name, USERINFO)),
+            _ => String::new(),
+        };
+        format!("{scheme}://{userinfo}{}{db}{query}", self.addr())
+    }
+
+    /// The password is about to cross the network unencrypted: plain TCP to a host that is
+    /// not this computer. The window asks the user to acknowledge this once per server.
+    pub fn password_in_clear(&self) -> bool {
+        self.password.is_some() && !self.tls && !is_loopback(&self.host)
     }
 
     /// redis-rs connection info speaking RESP3, which push-based pub/sub needs.
     pub(crate) fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
         use redis::IntoConnectionInfo;
         let addr = if self.tls {
+            // With a server-name override the name is what TLS checks; the connection still
+            // goes to `host` (see `crate::tls::Redirect`).
             redis::ConnectionAddr::TcpTls {
-                host: self.host.clone(),
+                host: self
+                    .tls_options
+                    .server_name
+                    .clone()
+                    .unwrap_or_else(|| self.host.clone()),
                 port: self.port,
                 insecure: false,
                 tls_params: None,
@@ -264,6 +327,26 @@ impl ConnectionSettings {
             .set_redis_settings(redis_info)
             .set_tcp_settings(tcp))
     }
+}
+
+/// `localhost`, `127.0.0.0/8` and `::1`: traffic that never leaves this computer.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A URL user part that is really an access key pasted where a user name goes: long, one
+/// word of base64 or hex, with digits and letters mixed (ACL user names are short words).
+fn looks_like_a_key(user: &str) -> bool {
+    let base64ish = user
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(c));
+    let digits = user.chars().filter(char::is_ascii_digit).count();
+    let letters = user.chars().filter(char::is_ascii_alphabetic).count();
+    base64ish && ((user.len() >= 24 && digits >= 2 && letters >= 2) || user.ends_with('='))
 }
 
 /// Character index (0-based) of byte offset `byte` in `s`.
@@ -314,7 +397,17 @@ fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
                     settings.password = Some(Secret(decode(password, "password")?));
                 }
             }
-            None if !info.is_empty() => settings.user = Some(decode(info, "user name")?),
+            None if !info.is_empty() => {
+                let only = decode(info, "user name")?;
+                if looks_like_a_key(&only) {
+                    notes.push(
+                        "the part before \"@\" looks like an access key, so it is used as the password; for an ACL user write user:password@".into(),
+                    );
+                    settings.password = Some(Secret(only));
+                } else {
+                    settings.user = Some(only);
+                }
+            }
             None => {}
         }
     }
@@ -337,6 +430,15 @@ fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
             match key.to_ascii_lowercase().as_str() {
                 // RESP3 is always used; accept the parameter redis-rs users add by habit.
                 "protocol" => {}
+                "sslhost" => {
+                    let value = pair.split_once('=').map_or("", |(_, v)| v);
+                    let name = percent_decode_str(value)
+                        .decode_utf8_lossy()
+                        .trim()
+                        .to_string();
+                    settings.tls_options.server_name =
+                        Some(check_server_name(&name, char_pos(s, start))?);
+                }
                 _ => notes.push(format!("ignored URL parameter \"{key}\"")),
             }
         }
@@ -350,6 +452,7 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
     let mut tls = false;
     let mut user = None;
     let mut password = None;
+    let mut server_name = None;
     let mut db = 0;
     let mut connect_timeout = DEFAULT_CONNECT_TIMEOUT;
     let mut response_timeout = DEFAULT_RESPONSE_TIMEOUT;
@@ -371,6 +474,7 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
             "password" => password = Some(Secret(value.to_string())),
             "user" => user = Some(value.to_string()).filter(|u| !u.is_empty()),
             "ssl" => tls = parse_bool(value, value_at, "ssl")?,
+            "sslhost" => server_name = Some(check_server_name(value, value_at)?),
             "defaultdatabase" => {
                 db = value.parse::<i64>().ok().filter(|d| *d >= 0).map_or_else(
                     || {
@@ -409,6 +513,10 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
         host,
         port,
         tls,
+        tls_options: TlsOptions {
+            server_name,
+            ..TlsOptions::default()
+        },
         user,
         password,
         db,
@@ -416,6 +524,19 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
         response_timeout,
     };
     Ok(Parsed { settings, notes })
+}
+
+fn check_server_name(name: &str, at: usize) -> Result<String, ParseError> {
+    if name.is_empty() {
+        return fail(
+            at,
+            "sslHost needs a host name, e.g. sslHost=cache.example.com",
+        );
+    }
+    if rustls::pki_types::ServerName::try_from(name).is_err() {
+        return fail(at, format!("sslHost \"{name}\" is not a host name"));
+    }
+    Ok(name.to_string())
 }
 
 fn parse_bool(value: &str, at: usize, name: &str) -> Result<bool, ParseError> {
@@ -732,6 +853,60 @@ mod tests {
             );
         }
         assert!(ConnectionSettings::strip_password("redis://h:x").is_err());
+    }
+
+    #[test]
+    fn an_access_key_where_the_user_name_goes_is_the_password() {
+        let key = "Xk3v9QpZ2LmN8rT5wY7aB1cD4eF6gH0jKlMnOpQrS=";
+        let parsed =
+            ConnectionSettings::parse(&format!("rediss://{key}@cache.example.com:6380")).unwrap();
+        assert_eq!(parsed.settings.user, None, "never saved as a user name");
+        assert_eq!(
+            parsed.settings.password.as_ref().map(Secret::expose),
+            Some(key)
+        );
+        assert!(
+            parsed.notes.iter().any(|n| n.contains("access key")),
+            "{:?}",
+            parsed.notes
+        );
+        let stripped =
+            ConnectionSettings::strip_password(&format!("rediss://{key}@h:6380")).unwrap();
+        assert!(
+            !stripped.contains(key),
+            "the stored form drops the key: {stripped}"
+        );
+        // Ordinary ACL user names stay user names.
+        for user in ["alice", "chat-bot", "svc_redchat_prod", "user2024"] {
+            let s = ok(&format!("redis://{user}@h"));
+            assert_eq!(s.user.as_deref(), Some(user));
+            assert!(s.password.is_none());
+        }
+    }
+
+    #[test]
+    fn ssl_host_overrides_the_certificate_name() {
+        let s = ok("rediss://10.0.0.5:6380?sslHost=cache.internal");
+        assert_eq!(s.tls_options.server_name.as_deref(), Some("cache.internal"));
+        assert_eq!(s.host, "10.0.0.5");
+        assert_eq!(ok(&s.to_url(false)), s, "round trip");
+        let se = ok("10.0.0.5:6380,ssl=True,sslHost=cache.internal,password=k");
+        assert_eq!(
+            se.tls_options.server_name.as_deref(),
+            Some("cache.internal")
+        );
+        assert!(ConnectionSettings::parse("h,ssl=True,sslHost=").is_err());
+        assert!(ConnectionSettings::parse("h,ssl=True,sslHost=a b").is_err());
+    }
+
+    #[test]
+    fn a_password_in_clear_is_only_flagged_off_this_computer() {
+        assert!(ok("redis://:pw@cache.example.com").password_in_clear());
+        assert!(!ok("rediss://:pw@cache.example.com").password_in_clear());
+        assert!(!ok("redis://:pw@localhost").password_in_clear());
+        assert!(!ok("redis://:pw@127.0.0.2").password_in_clear());
+        assert!(!ok("redis://:pw@[::1]:6379").password_in_clear());
+        assert!(!ok("redis://cache.example.com").password_in_clear());
     }
 
     #[test]

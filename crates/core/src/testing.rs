@@ -18,6 +18,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     args: Vec<String>,
+    /// The certificates of [`RedisServer::start_tls`], removed with the server.
+    pki: Option<TestPki>,
 }
 
 /// A port nobody listens on (bound, then released).
@@ -56,6 +58,7 @@ impl RedisServer {
                 port,
                 dir,
                 args,
+                pki: None,
             };
             match server.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return server,
@@ -65,40 +68,31 @@ impl RedisServer {
         panic!("redis-server did not start: {last_error}");
     }
 
-    /// A TLS-only server (no plain port) with a fresh self-signed certificate for
-    /// `localhost`, made with the `openssl` command. Ready once it accepts connections.
+    /// A TLS-only server (no plain port) whose certificate is signed by a fresh test CA
+    /// (see [`TestPki`]), not asking for client certificates.
     ///
     /// # Panics
     /// When `openssl` or the server cannot be started.
     pub fn start_tls() -> RedisServer {
+        let pki = TestPki::new();
+        let mut server = RedisServer::start_tls_with(&pki, "no", &[]);
+        server.pki = Some(pki);
+        server
+    }
+
+    /// A TLS-only server (no plain port) with `pki`'s server certificate;
+    /// `auth_clients` is `--tls-auth-clients` (`yes`, `no`, `optional`); `extra` more
+    /// arguments. Ready once it accepts connections.
+    ///
+    /// # Panics
+    /// When the server cannot be started.
+    pub fn start_tls_with(pki: &TestPki, auth_clients: &str, extra: &[&str]) -> RedisServer {
         let binary =
             std::env::var("REDCHAT_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("redchat-redis-tls-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let status = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=localhost",
-            ])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl must be installed for TLS tests");
-        assert!(status.success(), "openssl could not make a certificate");
         let child = Command::new(&binary)
             .args([
                 "--port",
@@ -110,13 +104,14 @@ impl RedisServer {
                 "--save",
                 "",
             ])
-            .args(["--tls-auth-clients", "no"])
+            .args(["--tls-auth-clients", auth_clients])
             .arg("--tls-cert-file")
-            .arg(&cert)
+            .arg(pki.path("server.crt"))
             .arg("--tls-key-file")
-            .arg(&key)
+            .arg(pki.path("server.key"))
             .arg("--tls-ca-cert-file")
-            .arg(&cert)
+            .arg(pki.path("ca.crt"))
+            .args(extra)
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -128,6 +123,7 @@ impl RedisServer {
             port,
             dir,
             args: Vec::new(),
+            pki: None,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -361,6 +357,127 @@ fn pump(mut from: TcpStream, mut to: TcpStream, hole: &AtomicBool, halt: &Atomic
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
     let _ = from.shutdown(std::net::Shutdown::Both);
+}
+
+/// A test certificate authority made with the `openssl` command, in its own directory
+/// (removed on drop): `ca.crt`; `server.crt`/`server.key` for the names `localhost` and
+/// `redis.internal` only (not `127.0.0.1`, so connecting by IP is a wrong host name);
+/// `client.crt`/`client.key` signed by the CA; and `other-ca.crt`, a CA that signed nothing.
+#[derive(Debug)]
+pub struct TestPki {
+    dir: PathBuf,
+}
+
+impl TestPki {
+    /// Makes the CA and certificates.
+    ///
+    /// # Panics
+    /// When `openssl` is missing or fails.
+    pub fn new() -> TestPki {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "redchat-pki-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("pki dir");
+        let pki = TestPki { dir };
+        for (name, cn) in [("ca", "Redchat Test CA"), ("other-ca", "Some Other CA")] {
+            pki.openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.crt"),
+            ]);
+        }
+        std::fs::write(
+            pki.path("server.ext"),
+            "subjectAltName=DNS:localhost,DNS:redis.internal\nextendedKeyUsage=serverAuth,clientAuth\n",
+        )
+        .expect("ext");
+        std::fs::write(pki.path("client.ext"), "extendedKeyUsage=clientAuth\n").expect("ext");
+        for (name, cn) in [("server", "localhost"), ("client", "alice")] {
+            pki.openssl(&[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                &format!("/CN={cn}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ]);
+            pki.openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.crt"),
+            ]);
+        }
+        pki
+    }
+
+    /// A file of this PKI (`ca.crt`, `client.key`, ...).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl must be installed for TLS tests");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        TestPki::new()
+    }
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Drop for RedisServer {

@@ -117,6 +117,8 @@ pub(crate) struct Setup {
     /// Our identity: signs what we send, tells our messages from claims to be us.
     pub identity: Arc<Identity>,
     pub key_storage: KeyStorage,
+    /// Sends connections to the real host when TLS checks another name (`sslHost`).
+    pub redirect: Option<crate::tls::Redirect>,
 }
 
 impl Setup {
@@ -140,6 +142,16 @@ impl Setup {
             presence_beat: config.presence_beat,
             device: crate::wire::new_id(),
             extra_channels: config.extra_channels.clone(),
+            redirect: crate::tls::Redirect::of(&config.settings),
+        }
+    }
+
+    /// A connection config with the server-name redirect, if any.
+    pub fn connection_config(&self) -> redis::AsyncConnectionConfig {
+        let config = redis::AsyncConnectionConfig::new();
+        match &self.redirect {
+            Some(r) => config.set_dns_resolver(r.clone()),
+            None => config,
         }
     }
 

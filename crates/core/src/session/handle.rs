@@ -73,15 +73,8 @@ impl Session {
     /// [`Error::Auth`], [`Error::Unreachable`], [`Error::Timeout`], [`Error::Tls`],
     /// [`Error::UnsupportedServer`], [`Error::Redis`] or [`Error::Storage`] (outbox file).
     pub async fn connect(config: SessionConfig) -> Result<(Session, Events)> {
-        // rustls needs a process-wide crypto provider; a second install is a harmless no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let settings = &config.settings;
-        let addr = settings.addr();
-        let info = settings
-            .connection_info()
-            .map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
-        let client =
-            redis::Client::open(info).map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
+        let client = crate::tls::client(settings)?;
         let dir = config
             .data_dir
             .as_ref()

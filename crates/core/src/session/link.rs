@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use redis::PushInfo;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, PushInfo};
 use tokio::sync::mpsc;
 
 use super::config::Setup;
@@ -112,7 +112,8 @@ pub(crate) async fn open_main(
     limit: Duration,
 ) -> Result<Link, Opening> {
     let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
-    let config = AsyncConnectionConfig::new()
+    let config = setup
+        .connection_config()
         .set_connection_timeout(Some(limit))
         .set_response_timeout(Some(setup.response_timeout))
         .set_push_sender(tx);
@@ -138,7 +139,8 @@ pub(crate) async fn open_reader(
     block: Duration,
 ) -> redis::RedisResult<MultiplexedConnection> {
     let limit = setup.connect_timeout.min(Duration::from_secs(5));
-    let config = AsyncConnectionConfig::new()
+    let config = setup
+        .connection_config()
         .set_connection_timeout(Some(limit))
         .set_response_timeout(Some(block + setup.response_timeout));
     match tokio::time::timeout(
