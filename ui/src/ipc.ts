@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "invalid_message",
   "message_too_large",
   "auth",
+  "forbidden",
   "password_required",
   "unreachable",
   "timeout",

@@ -24,6 +24,8 @@ pub enum Code {
     MessageTooLarge,
     /// Credentials refused.
     Auth,
+    /// The Redis (ACL) user may not run a command or use a key or channel Redchat needs.
+    Forbidden,
     /// The server needs a password and none is at hand (shell).
     PasswordRequired,
     /// Nothing answers at the address.
@@ -60,6 +62,7 @@ impl Code {
             Code::InvalidMessage => "invalid_message",
             Code::MessageTooLarge => "message_too_large",
             Code::Auth => "auth",
+            Code::Forbidden => "forbidden",
             Code::PasswordRequired => "password_required",
             Code::Unreachable => "unreachable",
             Code::Timeout => "timeout",
@@ -121,6 +124,9 @@ pub enum Error {
     /// The server refused the username/password.
     #[error("authentication failed: {0}")]
     Auth(String),
+    /// The Redis user (ACL) may not do something Redchat needs: not a wrong password.
+    #[error("your Redis user may not {0}")]
+    Forbidden(String),
     /// Nothing answered at the address (refused, DNS failure, network unreachable).
     #[error("cannot reach {addr}: {detail}")]
     Unreachable {
@@ -186,6 +192,7 @@ impl Error {
             Error::InvalidMessage(_) => Code::InvalidMessage,
             Error::MessageTooLarge { .. } => Code::MessageTooLarge,
             Error::Auth(_) => Code::Auth,
+            Error::Forbidden(_) => Code::Forbidden,
             Error::Unreachable { .. } => Code::Unreachable,
             Error::Timeout { .. } => Code::Timeout,
             Error::Tls { .. } => Code::Tls,
@@ -267,9 +274,9 @@ impl Error {
                 "the recipient's stream cannot take new messages: someone wrote the largest possible entry id into it; the owner (or an admin) must delete that key".into(),
             );
         }
-        if err.code() == Some("NOPERM") {
+        if err.code() == Some("NOPERM") || text.contains("NOPERM") {
             // An ACL that forbids a command or key: not a wrong password.
-            return Error::Redis(format!("no permission: {text}"));
+            return Error::Forbidden(forbidden_detail(&text));
         }
         if err.kind() == ErrorKind::RESP3NotSupported || lower.contains("unknown command 'hello'") {
             return Error::UnsupportedServer(
@@ -319,6 +326,26 @@ impl Error {
         }
         Error::Redis(text)
     }
+}
+
+/// "run the 'config|get' command" / "use one of the keys ..." from Redis' NOPERM text, with
+/// what Redis said and the fix.
+fn forbidden_detail(text: &str) -> String {
+    let what = if let Some(i) = text.find("run the '") {
+        let rest = &text[i + 9..];
+        let cmd = rest.split('\'').next().unwrap_or(rest);
+        format!("run {}", cmd.replace('|', " ").to_ascii_uppercase())
+    } else if text.contains("channel") {
+        "use a pub/sub channel Redchat needs".into()
+    } else if text.contains("key") {
+        "use a key Redchat needs".into()
+    } else {
+        "do something Redchat needs".into()
+    };
+    format!(
+        "{what} (NOPERM: {}); ask the Redis admin to apply `redchat-cli admin acl <user>`, or run `redchat-cli doctor` to see every command it lacks",
+        text.trim()
+    )
 }
 
 /// What a TLS failure means, and the fix, from rustls' words.

@@ -16,11 +16,15 @@
 //!   cheap [`Session`] handle and read typed [`Event`]s.
 //! - [`identity`]: Ed25519 identity keys, signatures over what a message claims, safety numbers.
 //! - [`trust`]: pinned keys (trust on first use), contacts, requests, blocked senders.
+//! - [`acl`]: the `ACL SETUSER` recipe confining a user, the commands Redchat needs.
+//! - [`tls`]: the redis-rs client with the OS trust store, a CA file, client certificates.
+//! - [`doctor`]: why a connection fails, in plain words, each problem with its fix.
 //! - [`error`]: the crate's [`Error`] with predicates and stable codes.
 //!
 //! Private: `outbox` (messages kept until Redis confirmed them, on disk), `inbox` (stream
 //! entries, history pages), `store` (per server + user files, the inbox cursor).
 
+pub mod acl;
 pub mod compose;
 pub mod conversation;
 pub mod error;

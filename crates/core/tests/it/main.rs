@@ -2,6 +2,7 @@
 
 mod support;
 
+mod acl;
 mod faults;
 mod history;
 mod identity;
