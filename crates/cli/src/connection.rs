@@ -34,6 +34,32 @@ pub fn data_dir(args: &ConnectionArgs) -> Option<PathBuf> {
     })
 }
 
+/// The connection string with the TLS flags and `REDCHAT_PASSWORD` applied, and the parser's
+/// notes.
+pub fn settings_from(
+    args: &ConnectionArgs,
+) -> Result<(ConnectionSettings, Vec<String>), redchat_core::ParseError> {
+    let parsed = ConnectionSettings::parse(&args.url)?;
+    let mut settings = parsed.settings;
+    if settings.password.is_none()
+        && let Ok(password) = std::env::var("REDCHAT_PASSWORD")
+        && !password.is_empty()
+    {
+        settings.password = Some(Secret::new(password));
+    }
+    settings.tls_options.ca_file = args.tls_ca.clone();
+    settings.tls_options.cert_file = args.tls_cert.clone();
+    settings.tls_options.key_file = args.tls_key.clone();
+    let mut notes = parsed.notes;
+    if settings.password_in_clear() {
+        notes.push(format!(
+            "the password goes to {} unencrypted (plain TCP): use rediss:// if the server offers TLS",
+            settings.host
+        ));
+    }
+    Ok((settings, notes))
+}
+
 /// Parses the connection string and username, finds the password (in the string,
 /// `REDCHAT_PASSWORD`, or a prompt when the server asks for one and stdin is a terminal) and
 /// connects, listening on `extra_channels` too.
@@ -43,19 +69,12 @@ pub async fn connect(
     extra_channels: Vec<String>,
     lifetime: Lifetime,
 ) -> Result<(Session, Events)> {
-    let parsed = ConnectionSettings::parse(&args.url).context("reading --url / REDCHAT_URL")?;
-    for note in &parsed.notes {
+    let (settings, notes) = settings_from(args).context("reading --url / REDCHAT_URL")?;
+    for note in &notes {
         eprintln!("note: {note}");
     }
     let user = Username::parse(user).context("reading --user")?;
     let namespace = Namespace::parse(&args.namespace).context("reading --namespace")?;
-    let mut settings = parsed.settings;
-    if settings.password.is_none()
-        && let Ok(password) = std::env::var("REDCHAT_PASSWORD")
-        && !password.is_empty()
-    {
-        settings.password = Some(Secret::new(password));
-    }
     let mut config = SessionConfig::new(settings, user);
     config.namespace = namespace;
     config.extra_channels = extra_channels;

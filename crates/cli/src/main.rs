@@ -11,9 +11,11 @@
 //! - [`send`], [`listen`]: the script-friendly commands.
 //! - [`rooms`]: `join`, `leave`, `rooms`, `members`, `who`.
 //! - [`people`]: `contact` (safety numbers, verify, accept, block), `identity`.
+//! - [`admin`]: `doctor` (why a connection fails), `admin acl` (confining a Redis user).
 //!
 //! Benchmarks live in `crates/bench` (not shipped).
 
+mod admin;
 mod chat;
 mod connection;
 mod listen;
@@ -38,6 +40,9 @@ pub const EXIT_NOT_DELIVERED: u8 = 3;
 Connection strings: redis://[user:password@]host[:port][/db], rediss://... (TLS), host:port, or the
 Azure portal's form name.redis.cache.windows.net:6380,password=KEY,ssl=True,abortConnect=False.
 Keep passwords off the command line: set REDCHAT_PASSWORD, or leave it out and be asked.
+TLS trusts the operating system's CAs; --tls-ca adds a company CA, --tls-cert/--tls-key give a
+client certificate (mutual TLS), sslHost=NAME (?sslHost=NAME in a URL) checks the certificate
+for NAME. There is no option to skip verification. A connection fails? `redchat-cli doctor`.
 
 Delivery: durable by default: every message is also appended to the recipient's inbox stream,
 so an offline recipient gets it on their next connect (see docs/delivery.md); --live-only
@@ -95,6 +100,27 @@ struct ConnectionArgs {
     /// Do not tell others you are online (chat, listen).
     #[arg(long, env = "REDCHAT_NO_PRESENCE", global = true)]
     no_presence: bool,
+    /// A PEM file of CA certificates to trust besides the operating system's (TLS).
+    #[arg(long, env = "REDCHAT_TLS_CA", global = true, value_name = "FILE")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate chain (PEM) for servers that require one (mutual TLS).
+    #[arg(
+        long,
+        env = "REDCHAT_TLS_CERT",
+        global = true,
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM, unencrypted).
+    #[arg(
+        long,
+        env = "REDCHAT_TLS_KEY",
+        global = true,
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -261,6 +287,38 @@ Example:
         #[arg(long, value_name = "FILE")]
         import: Option<String>,
     },
+    /// Check a connection: parse it, connect, and report host, port, TLS and how the
+    /// certificate was verified, user, database, server version and flavour, RESP3, cluster,
+    /// latency and which commands Redchat needs this Redis user may run. Each problem is one
+    /// line with its fix. Exit 0 with no problems, 1 otherwise.
+    #[command(after_help = "\
+With --json, one object: {\"connection\":..,\"host\":..,\"port\":..,\"tls\":..,\"tlsVerification\":..,
+ \"user\":..,\"passwordSet\":..,\"database\":..,\"redchatUser\":..,\"connected\":..,\"serverVersion\":..,
+ \"flavour\":..,\"resp3\":..,\"cluster\":..,\"latencyMs\":..,\"commandsCheckedWith\":..,
+ \"commands\":[{\"command\":..,\"purpose\":..,\"allowed\":..}],\"notes\":[..],\"problems\":[{\"code\":..,\"message\":..}]}
+The password never appears, only whether one is set.
+
+Problem codes: invalid_settings, refused, unknown_host, unreachable, timeout, auth, forbidden,
+tls_required, not_tls, tls_untrusted, tls_name, tls_client_cert, tls_client_cert_refused,
+tls_expired, tls_files, no_resp3, old_server, not_redis, cluster, sentinel.
+
+Examples:
+  redchat-cli doctor --url rediss://cache.example.com:6380 --user alice
+  redchat-cli doctor --url 'name.redis.cache.windows.net:6380,ssl=True' --no-connect --json")]
+    Doctor {
+        /// The Redchat username whose keys the command checks use [default: the Redis user].
+        #[arg(long, short)]
+        user: Option<String>,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Stop after parsing (and checking that the TLS files exist).
+        #[arg(long)]
+        no_connect: bool,
+    },
+    /// For Redis admins.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// The original console client's mode: everyone chats on one shared channel with
     /// plain-text payloads ("alice: hello").
     #[command(after_help = "Example:\n  redchat-cli broadcast --user alice --channel messages")]
@@ -271,6 +329,24 @@ Example:
         /// The shared channel.
         #[arg(long, default_value = "messages")]
         channel: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Print one line, a complete `ACL SETUSER USER ...` command for redis-cli, confining
+    /// USER to what Redchat needs as USER: their own inbox, streams and read positions; rooms;
+    /// adding to other users' inboxes; their own presence and public key. Nothing else (no
+    /// KEYS, CONFIG, FLUSHALL, CLIENT, no other user's inbox). Passwords are left alone.
+    #[command(after_help = "\
+Needs Redis 7 or later (ACL selectors). Add a password and turn the user on afterwards:
+  redchat-cli admin acl bob | redis-cli --user admin --pass ADMINPW
+  redis-cli --user admin --pass ADMINPW ACL SETUSER bob on '>secret'
+Raw channels (~messages) are not included: add e.g. '&messages' for the console client's channel.
+See docs/security.md (the admin's guide) for turning the default user off.")]
+    Acl {
+        /// The user (a Redchat username; also the Redis ACL user).
+        user: String,
     },
 }
 
@@ -345,6 +421,17 @@ fn main() -> ExitCode {
             export,
             import,
         } => people::identity(&cli.connection, &user, export, import.as_deref()),
+        Command::Doctor {
+            user,
+            json,
+            no_connect,
+        } => runtime.block_on(admin::doctor(
+            &cli.connection,
+            user.as_deref(),
+            json,
+            no_connect,
+        )),
+        Command::Admin(AdminCommand::Acl { user }) => admin::acl(&cli.connection, &user),
     };
     match result {
         Ok(code) => code,

@@ -205,6 +205,42 @@ impl Error {
         }
     }
 
+    /// A finer code for connection problems, as the doctor reports them (`auth`, `forbidden`,
+    /// `refused`, `unknown_host`, `timeout`, `tls_required`, `not_tls`, `tls_untrusted`,
+    /// `tls_name`, `tls_client_cert`, `tls_client_cert_refused`, `tls_expired`, `tls_files`,
+    /// `no_resp3`, `not_redis`, …); the details come from this module, so they are matched here.
+    pub fn problem_code(&self) -> &'static str {
+        match self {
+            Error::Unreachable { detail, .. } if detail.contains("refused") => "refused",
+            Error::Unreachable { detail, .. } if detail.contains("not found") => "unknown_host",
+            Error::Tls { detail, .. } => {
+                let d = detail.as_str();
+                if d.contains("requires TLS") {
+                    "tls_required"
+                } else if d.contains("does not speak TLS")
+                    || d.contains("TLS handshake got no answer")
+                {
+                    "not_tls"
+                } else if d.contains("requires a client certificate") {
+                    "tls_client_cert"
+                } else if d.contains("refused the client certificate") {
+                    "tls_client_cert_refused"
+                } else if d.contains("another host name") {
+                    "tls_name"
+                } else if d.contains("expired") {
+                    "tls_expired"
+                } else if d.contains("not trusted") {
+                    "tls_untrusted"
+                } else {
+                    "tls_files"
+                }
+            }
+            Error::UnsupportedServer(d) if d.contains("RESP3") => "no_resp3",
+            Error::UnsupportedServer(d) if d.contains("protocol") => "not_redis",
+            other => other.code().as_str(),
+        }
+    }
+
     /// Names `key` in a [`Error::WrongType`] (other errors are returned as they are).
     pub(crate) fn about_key(self, key: &str) -> Error {
         match self {

@@ -27,6 +27,7 @@
 pub mod acl;
 pub mod compose;
 pub mod conversation;
+pub mod doctor;
 pub mod error;
 pub mod identity;
 mod inbox;

@@ -283,8 +283,12 @@ impl ConnectionSettings {
         self.password.is_some() && !self.tls && !is_loopback(&self.host)
     }
 
-    /// redis-rs connection info speaking RESP3, which push-based pub/sub needs.
-    pub(crate) fn connection_info(&self) -> redis::RedisResult<redis::ConnectionInfo> {
+    /// redis-rs connection info speaking `protocol`: RESP3, which push-based pub/sub needs,
+    /// or RESP2 (the doctor's second try when RESP3 fails).
+    pub(crate) fn connection_info_speaking(
+        &self,
+        protocol: redis::ProtocolVersion,
+    ) -> redis::RedisResult<redis::ConnectionInfo> {
         use redis::IntoConnectionInfo;
         let addr = if self.tls {
             // With a server-name override the name is what TLS checks; the connection still
@@ -303,7 +307,7 @@ impl ConnectionSettings {
             redis::ConnectionAddr::Tcp(self.host.clone(), self.port)
         };
         let mut redis_info = redis::RedisConnectionInfo::default()
-            .set_protocol(redis::ProtocolVersion::RESP3)
+            .set_protocol(protocol)
             .set_db(self.db)
             .set_lib_name("redchat", env!("CARGO_PKG_VERSION"));
         if let Some(user) = &self.user {

@@ -46,11 +46,19 @@ pub fn trust_description(settings: &ConnectionSettings) -> String {
 /// certificate and key is given, or when TLS files are given for a plain connection;
 /// [`Error::InvalidSettings`]-like [`Error::Redis`] for anything redis-rs refuses.
 pub(crate) fn client(settings: &ConnectionSettings) -> Result<redis::Client> {
+    client_speaking(settings, redis::ProtocolVersion::RESP3)
+}
+
+/// [`client`] speaking `protocol`.
+pub(crate) fn client_speaking(
+    settings: &ConnectionSettings,
+    protocol: redis::ProtocolVersion,
+) -> Result<redis::Client> {
     // rustls needs a process-wide crypto provider; a second install is a harmless no-op.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let addr = settings.addr();
     let info = settings
-        .connection_info()
+        .connection_info_speaking(protocol)
         .map_err(|e| Error::from_redis(&e, &addr, settings.tls))?;
     let o = &settings.tls_options;
     let fail = |detail: String| Error::Tls {
