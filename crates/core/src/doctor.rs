@@ -270,6 +270,17 @@ pub async fn examine(
             return report;
         }
     }
+    // A TLS hello sent to a plain Redis port waits for a line end that never comes: ask in
+    // plain words first, which answers at once.
+    if settings.tls && answers_plain_redis(settings).await {
+        report.problem(
+            "not_tls",
+            format!(
+                "{addr} answers plain Redis, without TLS: use redis:// (or ssl=False), or the server's TLS port (Azure: 6380)"
+            ),
+        );
+        return report;
+    }
     // 2. A Redis handshake as a session makes it (RESP3, TLS as configured).
     let mut conn = match open(settings, redis::ProtocolVersion::RESP3).await {
         Ok(conn) => {
@@ -340,6 +351,23 @@ pub async fn examine(
             .push("give --user NAME to check the commands Redchat needs as that user".into()),
     }
     report
+}
+
+/// Whether a plain `PING` gets a Redis answer (`+PONG`, `-NOAUTH …`) within two seconds.
+async fn answers_plain_redis(settings: &ConnectionSettings) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut stream =
+            tokio::net::TcpStream::connect((settings.host.as_str(), settings.port)).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut first = [0u8; 1];
+        stream.read_exact(&mut first).await?;
+        Ok::<_, std::io::Error>(matches!(first[0], b'+' | b'-'))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Ok(true))
+    )
 }
 
 /// Opens one connection speaking `protocol`, with the session's TLS and timeouts.

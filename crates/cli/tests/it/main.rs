@@ -1,6 +1,8 @@
 //! The real `redchat-cli` binary against a spawned redis-server.
 
 mod chat;
+mod company;
+mod doctor;
 mod outbox;
 mod rooms;
 mod scripts;

@@ -3,7 +3,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use redchat_core::testing::RedisServer;
+pub use redchat_core::testing::{RedisServer, free_port};
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
