@@ -347,7 +347,7 @@ enum Place {
 fn write_private_as(path: &Path, bytes: &[u8], place: Place) -> std::io::Result<bool> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    crate::store::private_dir(dir)?;
     let tmp = crate::store::temp_path(path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

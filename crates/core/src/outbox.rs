@@ -66,7 +66,7 @@ impl Outbox {
     /// Opens (creating) the outbox file at `path` and loads what is still pending.
     pub fn open(path: &Path) -> std::io::Result<Outbox> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
+        crate::store::private_dir(dir)?;
         let mut outbox = Outbox::default();
         match File::open(path) {
             Ok(file) => {
@@ -89,7 +89,7 @@ impl Outbox {
         // Rewrite with only what is pending (synced, renamed, directory synced), then append.
         let tmp = crate::store::temp_path(path);
         {
-            let mut out = File::create(&tmp)?;
+            let mut out = crate::store::private_file(&tmp, true)?;
             for q in &outbox.pending {
                 out.write_all(&record_line(&Record::Add(q.clone())))?;
             }

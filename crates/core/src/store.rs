@@ -45,6 +45,36 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
     ))
 }
 
+/// Creates `dir` and its missing parents readable by the user only (0700 on Unix; on Windows
+/// the profile's inherited user-only ACL).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Opens `path` for writing, readable by the user only (0600), creating it; `truncate`
+/// empties it. An existing file keeps its mode, so it is set again.
+pub fn private_file(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(truncate);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 /// Holds the lock file of a session directory: one Redchat per user and data directory.
 #[derive(Debug)]
 pub(crate) struct DirLock {
@@ -54,15 +84,10 @@ pub(crate) struct DirLock {
 impl DirLock {
     /// Takes the lock of `dir`, or says who holds it.
     pub fn take(dir: &Path) -> crate::Result<DirLock> {
-        std::fs::create_dir_all(dir)
+        private_dir(dir)
             .map_err(|e| crate::Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        let file = private_file(&path, false)
             .map_err(|e| crate::Error::Storage(format!("cannot open {}: {e}", path.display())))?;
         match file.try_lock() {
             Ok(()) => {
@@ -187,12 +212,12 @@ impl CursorFile {
         };
         let write = || -> std::io::Result<()> {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+                private_dir(dir)?;
             }
             // Synced before the rename, the directory after it: a power cut leaves the old
             // cursor or the new one, never an empty file (which would replay the inbox).
             let tmp = temp_path(path);
-            let mut file = std::fs::File::create(&tmp)?;
+            let mut file = private_file(&tmp, true)?;
             std::io::Write::write_all(
                 &mut file,
                 &serde_json::to_vec(&cursor).map_err(std::io::Error::other)?,

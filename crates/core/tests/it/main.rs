@@ -9,5 +9,6 @@ mod identity;
 mod presence;
 mod regression;
 mod rooms;
+mod secrets;
 mod session;
 mod tls;
