@@ -23,6 +23,35 @@ pub fn check_connection(connection: String) -> Result<ConnectionCheck, IpcError>
     AppState::check(&connection)
 }
 
+/// The doctor's report for the form's settings: what works, each problem with its fix.
+#[tauri::command]
+pub async fn doctor(
+    state: State<'_, AppState>,
+    request: ConnectRequest,
+) -> Result<crate::state::DoctorView, IpcError> {
+    Ok(state.doctor(request).await)
+}
+
+/// A native "open file" dialog (TLS files); `None` when cancelled. The dialog plugin's own
+/// commands are not granted to the page: only this one, which returns a path.
+#[tauri::command]
+pub async fn pick_file<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    title: String,
+) -> Result<Option<String>, IpcError> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title(title)
+        .add_filter("PEM", &["pem", "crt", "cer", "key"])
+        .pick_file(move |path| {
+            let _ = tx.send(path.and_then(|p| p.into_path().ok()));
+        });
+    let picked = rx.await.ok().flatten();
+    Ok(picked.map(|p| p.display().to_string()))
+}
+
 /// Connects and starts streaming events to `events`.
 #[tauri::command]
 pub async fn connect(

@@ -66,6 +66,8 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::identity_info,
         commands::export_identity,
         commands::import_identity,
+        commands::doctor,
+        commands::pick_file,
     ]
 }
 
@@ -74,7 +76,9 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
 /// # Panics
 /// When the window system cannot be initialised: there is nothing to show then.
 pub fn run() {
-    let builder = tauri::Builder::default().plugin(tauri_plugin_store::Builder::default().build());
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init());
     let builder = builder.setup(|app| {
         let store = profile::PluginStore::open(app.handle())?;
         // The outbox and inbox cursor live next to settings.json; if the directory cannot be

@@ -25,6 +25,14 @@ pub struct Profile {
     pub delivery: redchat_core::Delivery,
     /// Tell others when we are online.
     pub share_presence: bool,
+    /// A CA file (PEM) trusted besides the system's, for TLS.
+    pub tls_ca: Option<String>,
+    /// Client certificate (PEM) for mutual TLS.
+    pub tls_cert: Option<String>,
+    /// Its private key (PEM).
+    pub tls_key: Option<String>,
+    /// Servers (`host:port`) whose plain-TCP password warning the user acknowledged.
+    pub plain_password_ok: Vec<String>,
 }
 
 impl Default for Profile {
@@ -35,6 +43,10 @@ impl Default for Profile {
             namespace: String::new(),
             delivery: redchat_core::Delivery::Durable,
             share_presence: true,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            plain_password_ok: Vec::new(),
         }
     }
 }
@@ -56,6 +68,7 @@ const PROFILE_KEY: &str = "profile";
 /// The real store: tauri-plugin-store's `settings.json`.
 pub struct PluginStore<R: tauri::Runtime> {
     store: Arc<tauri_plugin_store::Store<R>>,
+    app: tauri::AppHandle<R>,
 }
 
 impl<R: tauri::Runtime> PluginStore<R> {
@@ -67,6 +80,7 @@ impl<R: tauri::Runtime> PluginStore<R> {
         use tauri_plugin_store::StoreExt;
         Ok(PluginStore {
             store: app.store(STORE_FILE)?,
+            app: app.clone(),
         })
     }
 }
@@ -84,7 +98,18 @@ impl<R: tauri::Runtime> ProfileStore for PluginStore<R> {
         self.store.set(PROFILE_KEY, value);
         self.store
             .save()
-            .map_err(|e| format!("cannot save settings: {e}"))
+            .map_err(|e| format!("cannot save settings: {e}"))?;
+        // The plugin writes with the process's default mode: make it the user's alone.
+        #[cfg(unix)]
+        if let Ok(dir) = tauri::Manager::path(&self.app).app_data_dir() {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            let _ = std::fs::set_permissions(
+                dir.join(STORE_FILE),
+                std::fs::Permissions::from_mode(0o600),
+            );
+        }
+        Ok(())
     }
 }
 

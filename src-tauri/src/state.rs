@@ -7,7 +7,7 @@ use std::time::Duration;
 use redchat_core::{
     ChatMessage, Code, ConnectionSettings, Contact, ConversationId, Delivery, Draft, HistoryCursor,
     HistoryPage, Identity, KeyStorage, Member, Namespace, Secret, Session, SessionConfig, Standing,
-    Username,
+    TlsOptions, Username,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -65,7 +65,19 @@ pub struct ConnectRequest {
     pub namespace: String,
     /// Password typed into the password field, when the connection string has none.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
+    /// A CA file (PEM) trusted besides the system's.
+    #[serde(default)]
+    pub tls_ca: Option<String>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[serde(default)]
+    pub tls_cert: Option<String>,
+    /// Its private key (PEM).
+    #[serde(default)]
+    pub tls_key: Option<String>,
+    /// The user acknowledged that the password crosses the network unencrypted.
+    #[serde(default)]
+    pub allow_plain_password: bool,
     /// Durable (default) or live-only delivery.
     #[serde(default)]
     pub delivery: Delivery,
@@ -150,6 +162,32 @@ pub struct ConnectionCheck {
 }
 
 /// Keychain account for a connection: `user@host:port`.
+/// The TLS files of a request (empty fields are none).
+fn tls_options(request: &ConnectRequest) -> TlsOptions {
+    let path = |p: &Option<String>| {
+        p.as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    };
+    TlsOptions {
+        ca_file: path(&request.tls_ca),
+        cert_file: path(&request.tls_cert),
+        key_file: path(&request.tls_key),
+        server_name: None,
+    }
+}
+
+/// The doctor's report with its text form (what "Copy report" copies).
+#[derive(Debug, Clone, Serialize)]
+pub struct DoctorView {
+    /// The report's fields.
+    #[serde(flatten)]
+    pub report: redchat_core::doctor::Report,
+    /// The report as text.
+    pub text: String,
+}
+
 fn account(settings: &ConnectionSettings) -> String {
     format!(
         "{}@{}",
@@ -205,6 +243,36 @@ impl AppState {
         })
     }
 
+    /// The doctor's report for the form's settings (the keychain's password when the form
+    /// has none). Never fails: a string that does not parse is a problem in the report.
+    pub async fn doctor(&self, request: ConnectRequest) -> DoctorView {
+        use redchat_core::doctor::{self, Report};
+        let report = match ConnectionSettings::parse(&request.connection) {
+            Err(e) => Report::unparsable(&e),
+            Ok(parsed) => {
+                let mut settings = parsed.settings;
+                if settings.password.is_none() {
+                    settings.password =
+                        match request.password.clone().filter(|p| !p.expose().is_empty()) {
+                            Some(p) => Some(p),
+                            None => self.secrets.get(&account(&settings)).await,
+                        };
+                }
+                settings.tls_options = TlsOptions {
+                    server_name: settings.tls_options.server_name.clone(),
+                    ..tls_options(&request)
+                };
+                let user = Username::parse(&request.username).ok();
+                let namespace = Namespace::parse(&request.namespace).unwrap_or_default();
+                doctor::examine(&settings, &parsed.notes, user.as_ref(), &namespace).await
+            }
+        };
+        DoctorView {
+            text: report.to_text(),
+            report,
+        }
+    }
+
     /// Connects (replacing any live session), saves the profile, keeps the password in the
     /// keychain and streams events to `channel`.
     ///
@@ -224,12 +292,32 @@ impl AppState {
         let typed = settings
             .password
             .take()
-            .or_else(|| request.password.filter(|p| !p.is_empty()).map(Secret::new));
+            .or_else(|| request.password.clone().filter(|p| !p.expose().is_empty()));
         let password = match &typed {
             Some(p) => Some(p.clone()),
             None => self.secrets.get(&account).await,
         };
         settings.password = password.clone();
+        settings.tls_options = TlsOptions {
+            server_name: settings.tls_options.server_name.take(),
+            ..tls_options(&request)
+        };
+        // Once per server: the password would go over plain TCP to another computer.
+        let saved = self.profile.load();
+        let addr = settings.addr();
+        let acknowledged = saved.plain_password_ok.contains(&addr);
+        if settings.password_in_clear() && !acknowledged && !request.allow_plain_password {
+            return Err(IpcError::new(
+                Code::PlaintextPassword,
+                format!(
+                    "The password for {addr} would cross the network unencrypted (plain TCP, no TLS): anyone on the way could read it. Use rediss:// if the server offers TLS, or send it unencrypted (asked once for this server)."
+                ),
+            ));
+        }
+        let mut plain_password_ok = saved.plain_password_ok;
+        if settings.password_in_clear() && !acknowledged {
+            plain_password_ok.push(addr);
+        }
 
         // Remember the settings even if this attempt fails: a typo in the password should
         // not cost the user the host name. The password itself is never part of it.
@@ -240,6 +328,10 @@ impl AppState {
             namespace: namespace.as_str().to_string(),
             delivery: request.delivery,
             share_presence: request.share_presence,
+            tls_ca: request.tls_ca.clone().filter(|p| !p.is_empty()),
+            tls_cert: request.tls_cert.clone().filter(|p| !p.is_empty()),
+            tls_key: request.tls_key.clone().filter(|p| !p.is_empty()),
+            plain_password_ok,
         };
         self.profile
             .save(&profile)

@@ -28,6 +28,9 @@ pub enum Code {
     Forbidden,
     /// The server needs a password and none is at hand (shell).
     PasswordRequired,
+    /// The password would cross the network unencrypted; the user must acknowledge it once
+    /// per server (shell).
+    PlaintextPassword,
     /// Nothing answers at the address.
     Unreachable,
     /// No answer in time.
@@ -64,6 +67,7 @@ impl Code {
             Code::Auth => "auth",
             Code::Forbidden => "forbidden",
             Code::PasswordRequired => "password_required",
+            Code::PlaintextPassword => "plaintext_password",
             Code::Unreachable => "unreachable",
             Code::Timeout => "timeout",
             Code::Tls => "tls",

@@ -52,6 +52,13 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A secret arrives from the window as a string and is wrapped at once.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
 impl Drop for Secret {
     fn drop(&mut self) {
         self.0.zeroize();

@@ -329,3 +329,85 @@ fn an_identity_moves_to_another_computer_through_export_and_import() {
     invoke(&desktop, "disconnect", json!({})).unwrap();
     invoke(&laptop, "disconnect", json!({})).unwrap();
 }
+
+#[test]
+fn a_password_over_plain_tcp_to_another_computer_is_acknowledged_once_per_server() {
+    let app = app_with(MemoryKeychain::default());
+    // TEST-NET: never reachable, and not this computer.
+    let remote = "192.0.2.10:6379,password=pw,connectTimeout=300";
+    let request = |allow: bool| json!({"request": {"connection": remote, "username": "alice", "allowPlainPassword": allow}, "events": "__CHANNEL__:1"});
+    let err = invoke(&app, "connect", request(false)).unwrap_err();
+    assert_eq!(err["code"], "plaintext_password", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("unencrypted"),
+        "{err}"
+    );
+    assert!(
+        app.profile.saved().is_none(),
+        "nothing saved or sent before the user agrees"
+    );
+    let err = invoke(&app, "connect", request(true)).unwrap_err();
+    assert_ne!(err["code"], "plaintext_password", "acknowledged: it tries");
+    assert_eq!(
+        app.profile.saved().unwrap().plain_password_ok,
+        vec!["192.0.2.10:6379".to_string()]
+    );
+    let err = invoke(&app, "connect", request(false)).unwrap_err();
+    assert_ne!(
+        err["code"], "plaintext_password",
+        "asked once per server: {err}"
+    );
+    // TLS, or this computer, is never asked about.
+    let local = json!({"request": {"connection": "127.0.0.1:1,password=pw,connectTimeout=300", "username": "alice"}, "events": "__CHANNEL__:2"});
+    assert_ne!(
+        invoke(&app, "connect", local).unwrap_err()["code"],
+        "plaintext_password"
+    );
+}
+
+#[test]
+fn the_doctor_reports_through_the_command_and_never_returns_the_password() {
+    let server = RedisServer::start_with(&["--requirepass", "doctor-secret"]);
+    let app = app_with(MemoryKeychain::default());
+    let good = format!("redis://:doctor-secret@127.0.0.1:{}", server.port());
+    let report = invoke(
+        &app,
+        "doctor",
+        json!({"request": {"connection": good, "username": "alice"}}),
+    )
+    .unwrap();
+    assert_eq!(report["problems"], json!([]), "{report:#}");
+    assert_eq!(report["passwordSet"], true);
+    assert!(
+        report["text"]
+            .as_str()
+            .unwrap()
+            .contains("No problems found.")
+    );
+    assert!(!report.to_string().contains("doctor-secret"), "{report}");
+    let wrong = format!("redis://:nope@127.0.0.1:{}", server.port());
+    let report = invoke(
+        &app,
+        "doctor",
+        json!({"request": {"connection": wrong, "username": "alice"}}),
+    )
+    .unwrap();
+    assert_eq!(report["problems"][0]["code"], "auth", "{report:#}");
+    let garbage = invoke(
+        &app,
+        "doctor",
+        json!({"request": {"connection": "redis://h:x", "username": "alice"}}),
+    )
+    .unwrap();
+    assert_eq!(garbage["problems"][0]["code"], "invalid_settings");
+}
+
+#[test]
+fn a_connect_request_prints_without_its_password() {
+    let request: redchat_lib::state::ConnectRequest = serde_json::from_value(json!({
+        "connection": "redis://h", "username": "alice", "password": "typed-secret-123"
+    }))
+    .unwrap();
+    let shown = format!("{request:?}");
+    assert!(!shown.contains("typed-secret-123"), "{shown}");
+}
