@@ -375,3 +375,90 @@ fn read_command(reader: &mut impl BufRead) -> Option<Vec<String>> {
     }
     Some(parts)
 }
+
+#[test]
+fn help_documents_doctor_admin_acl_and_the_tls_flags() {
+    let help = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("redchat-cli")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let top = help(&["--help"]);
+    for name in [
+        "doctor",
+        "admin",
+        "--tls-ca",
+        "--tls-cert",
+        "--tls-key",
+        "sslHost",
+    ] {
+        assert!(top.contains(name), "--help mentions {name}");
+    }
+    let doctor = help(&["doctor", "--help"]);
+    for field in [
+        "--no-connect",
+        "--json",
+        "--user",
+        "host",
+        "port",
+        "tls",
+        "serverVersion",
+        "resp3",
+        "cluster",
+        "latencyMs",
+        "problems",
+        "code",
+        "message",
+        "passwordSet",
+        "tls_untrusted",
+        "old_server",
+    ] {
+        assert!(doctor.contains(field), "doctor --help documents {field}");
+    }
+    let acl = help(&["admin", "acl", "--help"]);
+    assert!(
+        acl.contains("ACL SETUSER") && acl.contains("redis-cli"),
+        "{acl}"
+    );
+}
+
+#[test]
+fn admin_acl_prints_one_line_redis_cli_takes() {
+    let server = RedisServer::start();
+    let out = assert_cmd::Command::cargo_bin("redchat-cli")
+        .unwrap()
+        .args(["--namespace", "team:", "admin", "acl", "Bob"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(line.lines().count(), 1);
+    assert!(line.starts_with("ACL SETUSER bob "), "normalised: {line}");
+    let mut child = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    let reply = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&reply.stdout).trim(), "OK");
+    let rules: String = redis::cmd("ACL")
+        .arg("LIST")
+        .query::<Vec<String>>(&mut raw(&server))
+        .unwrap()
+        .into_iter()
+        .find(|r| r.starts_with("user bob "))
+        .expect("bob exists");
+    assert!(rules.contains("~team:redchat:{u:bob}:*"), "{rules}");
+    assert!(rules.contains("&team:*"), "{rules}");
+    assert!(!rules.contains("nopass"), "passwords left alone: {rules}");
+}
