@@ -468,6 +468,89 @@ impl TestPki {
     }
 }
 
+/// Feeds `script` (one command per line) to the real `redis-cli` on `port`, over mutual TLS
+/// with `pki`'s client certificate when given, as `user`/`password` when given; returns what
+/// it printed (stdout and stderr).
+///
+/// # Panics
+/// When `redis-cli` cannot be started.
+pub fn redis_cli(
+    port: u16,
+    tls: Option<&TestPki>,
+    auth: Option<(&str, &str)>,
+    script: &str,
+) -> String {
+    let mut cmd = Command::new("redis-cli");
+    cmd.args([
+        "-h",
+        if tls.is_some() {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        },
+        "-p",
+        &port.to_string(),
+    ]);
+    if let Some(pki) = tls {
+        cmd.arg("--tls")
+            .arg("--cacert")
+            .arg(pki.path("ca.crt"))
+            .arg("--cert")
+            .arg(pki.path("client.crt"))
+            .arg("--key")
+            .arg(pki.path("client.key"));
+    }
+    if let Some((user, password)) = auth {
+        cmd.args(["--user", user, "--pass", password, "--no-auth-warning"]);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redis-cli must be installed");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("redis-cli stdin");
+    let out = child.wait_with_output().expect("redis-cli");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `redis-server` arguments for an `admin` user (password `adminpw`) with every right and
+/// the `default` user off: a company server.
+pub const ADMIN_ONLY: &[&str] = &[
+    "--user", "admin", "on", ">adminpw", "~*", "&*", "+@all", "--user", "default", "off",
+];
+
+/// Confines each of `users` with the recipe (`redchat_core::acl`) and gives them the
+/// password `<user>-pw`, through [`redis_cli`] as the admin of [`ADMIN_ONLY`].
+///
+/// # Panics
+/// When redis-cli does not take it.
+pub fn confine(port: u16, tls: Option<&TestPki>, users: &[&str]) {
+    let keys = crate::Keys::default();
+    let mut script = String::new();
+    for user in users {
+        let name = crate::Username::parse(user).expect("valid user");
+        script.push_str(&crate::acl::setuser_command(&keys, &name));
+        script.push('\n');
+        script.push_str(&format!("ACL SETUSER {user} on >{user}-pw\n"));
+    }
+    let out = redis_cli(port, tls, Some(("admin", "adminpw")), &script);
+    assert_eq!(
+        out.matches("OK").count(),
+        2 * users.len(),
+        "redis-cli took the recipe: {out}"
+    );
+}
+
 impl Default for TestPki {
     fn default() -> Self {
         TestPki::new()

@@ -1,43 +1,12 @@
 //! A company's Redis: private CA, client certificates required, `default` off, each user
 //! confined by `redchat-cli admin acl`. The CLI connects, sends and listens.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use redchat_core::testing::TestPki;
 use serde_json::Value;
 
 use crate::support::*;
-
-/// `redis-cli` over mutual TLS as the admin, fed `script` on stdin; its output.
-fn admin_cli(pki: &TestPki, port: u16, script: &str) -> String {
-    let mut child = Command::new("redis-cli")
-        .args(["--tls", "-h", "localhost", "-p", &port.to_string()])
-        .arg("--cacert")
-        .arg(pki.path("ca.crt"))
-        .arg("--cert")
-        .arg(pki.path("client.crt"))
-        .arg("--key")
-        .arg(pki.path("client.key"))
-        .args(["--user", "admin", "--pass", "adminpw", "--no-auth-warning"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("redis-cli");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn company_cli(pki: &TestPki, port: u16, user: &str) -> Vec<String> {
     vec![
@@ -55,14 +24,9 @@ fn company_cli(pki: &TestPki, port: u16, user: &str) -> Vec<String> {
 #[test]
 fn a_private_ca_mtls_acl_confined_redis_works_from_the_cli() {
     let pki = TestPki::new();
-    let server = RedisServer::start_tls_with(
-        &pki,
-        "yes",
-        &[
-            "--user", "admin", "on", ">adminpw", "~*", "&*", "+@all", "--user", "default", "off",
-        ],
-    );
+    let server = RedisServer::start_tls_with(&pki, "yes", redchat_core::testing::ADMIN_ONLY);
     let port = server.port();
+    // The recipe as the CLI prints it, fed to redis-cli.
     let mut script = String::new();
     for user in ["alice", "bob"] {
         let recipe = assert_cmd::Command::cargo_bin("redchat-cli")
@@ -76,7 +40,8 @@ fn a_private_ca_mtls_acl_confined_redis_works_from_the_cli() {
         script.push_str(&line);
         script.push_str(&format!("ACL SETUSER {user} on >{user}-pw\n"));
     }
-    let out = admin_cli(&pki, port, &script);
+    let out =
+        redchat_core::testing::redis_cli(port, Some(&pki), Some(("admin", "adminpw")), &script);
     assert_eq!(out.matches("OK").count(), 4, "{out}");
 
     let data = std::env::temp_dir().join(format!("redchat-company-{}-{port}", std::process::id()));

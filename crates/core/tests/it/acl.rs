@@ -1,9 +1,6 @@
 //! Redchat under Redis ACL users confined by `redchat_core::acl` (the recipe `redchat-cli
 //! admin acl USER` prints), on a server whose `default` user is off.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use redchat_core::{
     ConversationId, Event, Keys, Namespace, Session, SessionConfig, Trust, Username, parse_line,
 };
@@ -13,47 +10,8 @@ use crate::support::*;
 /// A server with an admin, `default` off, and alice and bob confined by the recipe, piped
 /// into the real `redis-cli` as an admin would.
 fn confined_server() -> RedisServer {
-    let server = RedisServer::start_with(&[
-        "--user", "admin", "on", ">adminpw", "~*", "&*", "+@all", "--user", "default", "off",
-    ]);
-    let keys = Keys::new(&Namespace::default());
-    let mut script = String::new();
-    for user in ["alice", "bob"] {
-        script.push_str(&redchat_core::acl::setuser_command(
-            &keys,
-            &Username::parse(user).unwrap(),
-        ));
-        script.push('\n');
-        script.push_str(&format!("ACL SETUSER {user} on >{user}-pw\n"));
-    }
-    let mut cli = Command::new("redis-cli")
-        .args([
-            "-p",
-            &server.port().to_string(),
-            "--user",
-            "admin",
-            "--pass",
-            "adminpw",
-            "--no-auth-warning",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("redis-cli");
-    cli.stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = cli.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        text.matches("OK").count(),
-        4,
-        "redis-cli took the recipe: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let server = RedisServer::start_with(redchat_core::testing::ADMIN_ONLY);
+    redchat_core::testing::confine(server.port(), None, &["alice", "bob"]);
     server
 }
 
