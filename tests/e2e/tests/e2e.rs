@@ -1,5 +1,7 @@
 //! The real app, driven through WebDriver under Xvfb, against a real redis-server.
 
+#[path = "company.rs"]
+mod company;
 #[path = "rooms.rs"]
 mod rooms;
 #[path = "trust.rs"]
