@@ -137,7 +137,7 @@ export class App {
       (value) => this.onInput(value),
     );
     this.settings = new SettingsDialog({
-      check: (c) => backend.checkConnection(c),
+      check: (c) => backend.checkConnection(c), doctor: (r) => backend.doctor(r), pickFile: (title) => backend.pickFile(title),
       submit: (request) => void this.connect(request),
       cancel: () => this.settings.hide(),
     });
@@ -192,9 +192,9 @@ export class App {
     }
   }
 
-  private async openSettings(error: ipc.IpcError | null = null): Promise<void> {
+  private async openSettings(error: ipc.IpcError | null = null, request: ipc.ConnectRequest | null = null): Promise<void> {
     this.profile = await this.backend.loadProfile();
-    this.settings.show(this.profile, error);
+    this.settings.show(this.profile, error, request);
   }
 
   async connect(request: ipc.ConnectRequest): Promise<boolean> {
@@ -214,7 +214,7 @@ export class App {
       this.showStatus({ phase: "disconnected", reason: error.message });
       this.messages.setOnline(false);
       this.connectButton.textContent = "Connect";
-      await this.openSettings(error);
+      await this.openSettings(error, request);
       return false;
     } finally {
       this.settings.busy(false);

@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   "message_too_large",
   "auth",
   "forbidden",
+  /** The password would cross the network unencrypted: re-submit with allowPlainPassword once the user agrees. */
+  "plaintext_password",
   "password_required",
   "unreachable",
   "timeout",
@@ -74,6 +76,12 @@ export interface Profile {
   delivery: DeliveryMode;
   /** Others see when this user is online (presence heartbeats). Default true. */
   sharePresence: boolean;
+  /** CA file (PEM) trusted besides the system's; null when none (or a profile saved before TLS files). */
+  tlsCa: string | null;
+  /** Client certificate (PEM) for servers that require one. */
+  tlsCert: string | null;
+  /** The client certificate's private key (PEM). */
+  tlsKey: string | null;
 }
 
 export interface ProfileView {
@@ -101,6 +109,50 @@ export interface ConnectRequest {
   password?: string;
   /** Start even if the server cannot be reached now, and keep trying (start-up connect). */
   keepTrying?: boolean;
+  /** TLS files (paths); null or absent: none. */
+  tlsCa?: string | null;
+  tlsCert?: string | null;
+  tlsKey?: string | null;
+  /** The user agreed that the password crosses the network unencrypted (after plaintext_password). */
+  allowPlainPassword?: boolean;
+}
+
+/** Something the doctor found wrong, with its fix in the message. */
+export interface DoctorProblem {
+  code: string;
+  message: string;
+}
+
+/** A command Redchat needs and whether the server's ACL allows it (null: could not tell). */
+export interface DoctorCommand {
+  command: string;
+  purpose: string;
+  allowed: boolean | null;
+}
+
+/** The doctor's report on a connect request (`doctor`); it never fails, problems are listed. */
+export interface DoctorReport {
+  connection: string;
+  host: string;
+  port: number;
+  tls: boolean;
+  tlsVerification: string;
+  user: string;
+  passwordSet: boolean;
+  database: number;
+  redchatUser: string | null;
+  connected: boolean;
+  serverVersion: string | null;
+  flavour: string | null;
+  resp3: boolean | null;
+  cluster: boolean | null;
+  latencyMs: number | null;
+  commandsCheckedWith: string | null;
+  commands: DoctorCommand[];
+  notes: string[];
+  problems: DoctorProblem[];
+  /** The whole report as plain text (what "Copy report" copies). */
+  text: string;
 }
 
 export type PasswordStorage = "keychain" | "sessionOnly" | "none";
@@ -361,6 +413,16 @@ export function loadProfile(): Promise<ProfileView> {
 
 export function checkConnection(connection: string): Promise<ConnectionCheck> {
   return call("check_connection", { connection });
+}
+
+/** What works and what does not with `request` (the keychain's password when it has none). */
+export function doctor(request: ConnectRequest): Promise<DoctorReport> {
+  return call("doctor", { request });
+}
+
+/** A native "open file" dialog titled `title`: the path chosen, or null when cancelled. */
+export function pickFile(title: string): Promise<string | null> {
+  return call("pick_file", { title });
 }
 
 export function connect(request: ConnectRequest, onEvents: EventHandler): Promise<Connected> {

@@ -1,7 +1,8 @@
 //! Takes docs/screenshot.png (alice and bob chatting in two real Redchat windows),
 //! docs/screenshot-rooms.png (a room with members, presence, a mention, typing, unread),
-//! docs/screenshot-trust.png (a forged message, a new key, the contact panel) and
-//! docs/screenshot-reconnecting.png.
+//! docs/screenshot-trust.png (a forged message, a new key, the contact panel),
+//! docs/screenshot-reconnecting.png and docs/screenshot-doctor.png (Settings' doctor on a
+//! server whose CA is not trusted).
 //!
 //! Run with `make screenshot` (Xvfb, a spawned redis-server, tauri-driver).
 
@@ -218,6 +219,22 @@ fn main() {
     );
     let offline = out.with_file_name("screenshot-reconnecting.png");
     capture(&offline);
+
+    // The doctor in Settings: a company server signed by a CA this computer does not trust.
+    let pki = redchat_core::testing::TestPki::new();
+    let company = RedisServer::start_tls_with(&pki, "no", &[]);
+    bob.click("#open-settings");
+    bob.type_into(
+        "#connection",
+        &format!("rediss://localhost:{}", company.port()),
+    );
+    bob.click("#run-doctor");
+    bob.wait_for(
+        "the doctor's problems",
+        "return !!document.querySelector('#doctor-problems .problem')",
+        json!([]),
+    );
+    capture(&out.with_file_name("screenshot-doctor.png"));
     alice.close();
     bob.close();
 }

@@ -1,15 +1,44 @@
 // The settings form: connection string (validated inline as you type), optional password,
 // username, delivery mode, "Share when I am online" (#share-presence, default on), namespace. The password field is never pre-filled: it lives in the
 // keychain.
+//
+// TLS files (#tls-options, open when one is set): #tls-ca, #tls-cert, #tls-key, each with a
+// "Browse…" button (#tls-ca-browse, …) opening a native file dialog. There is no way to skip
+// certificate checks. "Check connection" (#run-doctor) shows the doctor's report for the form's
+// settings (doctor.ts); a failed connect shows it by itself, under the error, unless the error is
+// one the form itself explains. A password that would cross the network unencrypted asks first
+// (#plain-password-warning, #plain-password-accept re-sends the request with allowPlainPassword).
 
 import { normaliseName, usernameProblem } from "../compose";
 import { h, replaceChildren, type Disposable } from "../dom";
-import type { ConnectionCheck, ConnectRequest, DeliveryMode, IpcError, Profile, ProfileView } from "../ipc";
+import { toIpcError, type ConnectionCheck, type ConnectRequest, type DeliveryMode, type DoctorReport, type ErrorCode, type IpcError, type Profile, type ProfileView } from "../ipc";
+import { DoctorPanel } from "./doctor";
 
-/** A connect request from a saved profile (profiles saved before sharePresence existed share it). */
+/**
+ * A connect request from a saved profile (profiles saved before sharePresence existed share it;
+ * those saved before TLS files have none).
+ */
 export function requestOf(profile: Profile): ConnectRequest {
-  return { ...profile, sharePresence: profile.sharePresence !== false };
+  return {
+    ...profile,
+    sharePresence: profile.sharePresence !== false,
+    tlsCa: profile.tlsCa ?? null,
+    tlsCert: profile.tlsCert ?? null,
+    tlsKey: profile.tlsKey ?? null,
+  };
 }
+
+/** Errors the form itself explains (and the fix is in the form): no doctor's report for them. */
+const FORM_ERRORS: readonly ErrorCode[] = ["invalid_settings", "invalid_username", "password_required", "plaintext_password"];
+
+/** The TLS file fields: id, label, and the file dialog's title. */
+const TLS_FILES = [
+  { key: "tlsCa", id: "tls-ca", label: "CA certificate file (PEM), trusted besides the system's", title: "CA certificate (PEM)" },
+  { key: "tlsCert", id: "tls-cert", label: "Client certificate (PEM), for servers that require one", title: "Client certificate (PEM)" },
+  { key: "tlsKey", id: "tls-key", label: "Client key (PEM)", title: "Client key (PEM)" },
+] as const;
+
+type TlsKey = (typeof TLS_FILES)[number]["key"];
 
 /** The delivery choices, with what each means for the user. */
 export const DELIVERY_CHOICES: { mode: DeliveryMode; label: string; explanation: string }[] = [
@@ -31,6 +60,10 @@ export interface SettingsDeps {
   check(connection: string): Promise<ConnectionCheck>;
   submit(request: ConnectRequest): void;
   cancel(): void;
+  /** The doctor's report for a request (it lists problems rather than failing). */
+  doctor(request: ConnectRequest): Promise<DoctorReport>;
+  /** A native file dialog: the path chosen, or null when cancelled. */
+  pickFile(title: string): Promise<string | null>;
 }
 
 export class SettingsDialog implements Disposable {
@@ -47,6 +80,13 @@ export class SettingsDialog implements Disposable {
   private readonly passwordHint: HTMLElement;
   private readonly error: HTMLElement;
   private readonly submitButton: HTMLButtonElement;
+  private readonly tlsOptions: HTMLDetailsElement;
+  private readonly tlsInputs: Record<TlsKey, HTMLInputElement>;
+  private readonly doctor: DoctorPanel;
+  private readonly plainWarning: HTMLElement;
+  private readonly plainText: HTMLElement;
+  /** The request refused with plaintext_password, to send again once the user agrees. */
+  private plainRequest: ConnectRequest | null = null;
   private checkSeq = 0;
   private connectionValid = true;
 
@@ -79,6 +119,28 @@ export class SettingsDialog implements Disposable {
     this.deliveryInputs = DELIVERY_CHOICES.map(({ mode }) =>
       h("input", { type: "radio", name: "delivery", value: mode, id: `delivery-${mode}`, "data-delivery": mode, "aria-describedby": `delivery-${mode}-hint` }),
     );
+    const tlsRows = TLS_FILES.map(({ key, id, label, title }) => {
+      const input = h("input", { id, type: "text", spellcheck: "false", autocomplete: "off", placeholder: "none" });
+      const browse = h("button", { type: "button", id: `${id}-browse`, "aria-label": `Browse for the ${title}` }, "Browse…");
+      browse.addEventListener("click", () => void this.browse(input, title), { signal });
+      return { key, input, row: [h("label", { for: id }, label), h("div", { class: "file-row" }, input, browse)] };
+    });
+    this.tlsInputs = Object.fromEntries(tlsRows.map(({ key, input }) => [key, input])) as Record<TlsKey, HTMLInputElement>;
+    this.tlsOptions = h(
+      "details",
+      { id: "tls-options", class: "tls-options" },
+      h("summary", {}, "TLS (company servers)"),
+      ...tlsRows.flatMap(({ row }) => row),
+      h(
+        "p",
+        { class: "hint", id: "tls-hint" },
+        "The server's certificate is always checked: there is no option to skip certificate checks. For a private CA, give its certificate file here.",
+      ),
+    );
+    this.doctor = new DoctorPanel((request) => deps.doctor(request));
+    this.plainText = h("p", { class: "warning-text" });
+    const plainAccept = h("button", { type: "button", id: "plain-password-accept" }, "Send it unencrypted");
+    this.plainWarning = h("div", { id: "plain-password-warning", class: "plain-password-warning", role: "alert", hidden: true }, this.plainText, plainAccept);
     const delivery = h(
       "fieldset",
       { class: "delivery", id: "delivery" },
@@ -109,13 +171,34 @@ export class SettingsDialog implements Disposable {
       this.usernameHint,
       delivery,
       presence,
+      this.tlsOptions,
       h("details", {}, h("summary", {}, "Advanced"), h("label", { for: "namespace" }, "Channel prefix (namespace)"), this.namespace),
       this.error,
-      h("div", { class: "actions" }, cancel, this.submitButton),
+      this.plainWarning,
+      this.doctor.el,
+      h("div", { class: "actions" }, this.doctor.button, cancel, this.submitButton),
     );
     this.el = h("div", { class: "overlay", hidden: true }, form);
 
-    this.connection.addEventListener("input", () => void this.validateConnection(), { signal });
+    this.connection.addEventListener(
+      "input",
+      () => {
+        // Another server: the warning was about the old one.
+        this.hidePlainWarning();
+        void this.validateConnection();
+      },
+      { signal },
+    );
+    this.doctor.button.addEventListener("click", () => void this.doctor.check(this.formRequest()), { signal });
+    plainAccept.addEventListener(
+      "click",
+      () => {
+        const request = this.plainRequest;
+        this.hidePlainWarning();
+        if (request) deps.submit({ ...request, allowPlainPassword: true });
+      },
+      { signal },
+    );
     this.username.addEventListener("input", () => this.validateUsername(), { signal });
     cancel.addEventListener("click", () => deps.cancel(), { signal });
     form.addEventListener(
@@ -132,8 +215,16 @@ export class SettingsDialog implements Disposable {
     return !this.el.hidden;
   }
 
-  /** Shows the form filled from `view`, with `error` (if any) at the bottom. */
-  show(view: ProfileView, error: IpcError | null = null): void {
+  /**
+   * Shows the form filled from `view`, with `error` (if any) at the bottom; with the request
+   * that `failed` (a connect just refused), as showFailure does.
+   */
+  show(view: ProfileView, error: IpcError | null = null, failed: ConnectRequest | null = null): void {
+    if (error && failed) this.showFailure(view, failed, error);
+    else this.fill(view, error);
+  }
+
+  private fill(view: ProfileView, error: IpcError | null): void {
     this.connection.value = view.profile.connection;
     this.username.value = view.profile.username;
     this.namespace.value = view.profile.namespace;
@@ -141,6 +232,10 @@ export class SettingsDialog implements Disposable {
     this.delivery = view.profile.delivery ?? "durable";
     // Profiles saved before the setting existed share presence.
     this.sharePresence.checked = view.profile.sharePresence !== false;
+    for (const { key } of TLS_FILES) this.tlsInputs[key].value = view.profile[key] ?? "";
+    this.tlsOptions.open = TLS_FILES.some(({ key }) => !!view.profile[key]);
+    this.hidePlainWarning();
+    this.doctor.clear();
     const keychain = view.keychainProblem
       ? "No system keychain is available here, so the password is kept for this session only and asked for again next time."
       : view.passwordSaved
@@ -152,6 +247,36 @@ export class SettingsDialog implements Disposable {
     void this.validateConnection();
     this.validateUsername();
     (error?.code === "password_required" || error?.code === "auth" ? this.password : this.username.value ? this.connection : this.username).focus();
+  }
+
+  /**
+   * After a connect of `request` failed with `error`: the form shows that request (over the saved
+   * profile `view`) with the error. A password sent in clear asks first; other errors the form
+   * cannot explain get the doctor's report below them.
+   */
+  showFailure(view: ProfileView, request: ConnectRequest, error: IpcError): void {
+    const profile: Profile = {
+      connection: request.connection,
+      username: request.username,
+      namespace: request.namespace,
+      delivery: request.delivery,
+      sharePresence: request.sharePresence,
+      tlsCa: request.tlsCa ?? null,
+      tlsCert: request.tlsCert ?? null,
+      tlsKey: request.tlsKey ?? null,
+    };
+    const plain = error.code === "plaintext_password";
+    // The warning carries the message; Enter should not send the password in clear: no focus on it.
+    this.fill({ ...view, profile }, plain ? null : error);
+    // Only a refused password needs typing again.
+    if (request.password && error.code !== "auth") this.password.value = request.password;
+    if (plain) {
+      this.plainRequest = request;
+      this.plainText.textContent = error.message;
+      this.plainWarning.hidden = false;
+    } else if (!FORM_ERRORS.includes(error.code)) {
+      void this.doctor.check(request);
+    }
   }
 
   hide(): void {
@@ -214,19 +339,45 @@ export class SettingsDialog implements Disposable {
       this.connection.focus();
       return;
     }
+    this.deps.submit(this.formRequest());
+  }
+
+  /** The connect request the form describes (empty TLS fields: none). */
+  private formRequest(): ConnectRequest {
+    const file = (key: TlsKey): string | null => this.tlsInputs[key].value.trim() || null;
     const request: ConnectRequest = {
       connection: this.connection.value,
       username: this.username.value,
       namespace: this.namespace.value,
       delivery: this.delivery,
       sharePresence: this.sharePresence.checked,
+      tlsCa: file("tlsCa"),
+      tlsCert: file("tlsCert"),
+      tlsKey: file("tlsKey"),
     };
     if (this.password.value) request.password = this.password.value;
-    this.deps.submit(request);
+    return request;
+  }
+
+  /** "Browse…": fills `input` with the file chosen (left as it is when cancelled). */
+  private async browse(input: HTMLInputElement, title: string): Promise<void> {
+    try {
+      const path = await this.deps.pickFile(title);
+      if (path) input.value = path;
+    } catch (raw) {
+      this.showError(toIpcError(raw));
+    }
+  }
+
+  private hidePlainWarning(): void {
+    this.plainRequest = null;
+    this.plainText.textContent = "";
+    this.plainWarning.hidden = true;
   }
 
   dispose(): void {
     this.abort.abort();
+    this.doctor.dispose();
     this.el.remove();
   }
 }

@@ -16,10 +16,37 @@ export interface Harness {
 }
 
 export const profile: ipc.ProfileView = {
-  profile: { connection: "redis://127.0.0.1:6379", username: "alice", namespace: "", delivery: "durable", sharePresence: true },
+  profile: { connection: "redis://127.0.0.1:6379", username: "alice", namespace: "", delivery: "durable", sharePresence: true, tlsCa: null, tlsCert: null, tlsKey: null },
   passwordSaved: false,
   keychainProblem: null,
 };
+
+/** A doctor's report for the harness profile; `problems` empty unless given. */
+export function doctorReport(partial: Partial<ipc.DoctorReport> = {}): ipc.DoctorReport {
+  return {
+    connection: "redis://127.0.0.1:6379",
+    host: "127.0.0.1",
+    port: 6379,
+    tls: false,
+    tlsVerification: "none (plain TCP)",
+    user: "default",
+    passwordSet: false,
+    database: 0,
+    redchatUser: "alice",
+    connected: true,
+    serverVersion: "7.2.4",
+    flavour: "redis",
+    resp3: true,
+    cluster: false,
+    latencyMs: 1,
+    commandsCheckedWith: "ACL DRYRUN",
+    commands: [{ command: "PUBLISH", purpose: "send messages", allowed: true }],
+    notes: [],
+    problems: [],
+    text: "Redchat doctor\nserver: 127.0.0.1:6379 (plain TCP)\nconnected: yes\n",
+    ...partial,
+  };
+}
 
 export const connected: ipc.Connected = {
   user: "alice",
@@ -166,6 +193,8 @@ export async function start(overrides: Partial<Record<string, Handler>> = {}, op
     retry_now: () => null,
     disconnect: () => null,
     ack_events: () => null,
+    doctor: () => doctorReport(),
+    pick_file: () => null,
     ...overrides,
   };
   mockIPC((cmd, args) => {
