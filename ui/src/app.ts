@@ -137,7 +137,9 @@ export class App {
       (value) => this.onInput(value),
     );
     this.settings = new SettingsDialog({
-      check: (c) => backend.checkConnection(c), doctor: (r) => backend.doctor(r), pickFile: (title) => backend.pickFile(title),
+      check: (c) => backend.checkConnection(c),
+      doctor: (r) => backend.doctor(r),
+      pickFile: (title) => backend.pickFile(title),
       submit: (request) => void this.connect(request),
       cancel: () => this.settings.hide(),
     });
