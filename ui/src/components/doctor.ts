@@ -70,6 +70,8 @@ export class DoctorPanel implements Disposable {
     });
     replaceChildren(this.problems, ...(items.length ? items : [h("li", { class: "no-problems" }, "No problems found.")]));
     this.el.hidden = false;
+    // The report is below the form's fields: bring it into view.
+    this.el.scrollIntoView?.({ block: "start" });
   }
 
   /** Hides the report (a run in flight is forgotten). */
