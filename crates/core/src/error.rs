@@ -391,13 +391,13 @@ fn forbidden_detail(text: &str) -> String {
 /// What a TLS failure means, and the fix, from rustls' words.
 fn tls_detail(text: &str, lower: &str) -> String {
     if lower.contains("certificaterequired") || lower.contains("certificate required") {
-        "the server requires a client certificate: give one with its key (Settings: client certificate and key; CLI: --tls-cert FILE --tls-key FILE)".into()
+        "the server requires a client certificate: give one with its key (Settings › TLS (company servers) › client certificate and key; CLI: --tls-cert FILE --tls-key FILE)".into()
     } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
         format!(
             "the server's certificate is for another host name ({text}): connect with a name it is valid for, or add sslHost=NAME to the connection string"
         )
     } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
-        "the server's certificate is not trusted: it is signed by a CA this computer does not trust; give that CA's certificate (Settings: CA file; CLI: --tls-ca FILE)".into()
+        "the server's certificate is not trusted: it is signed by a CA this computer does not trust; give that CA's certificate (Settings › TLS (company servers) › CA certificate file; CLI: --tls-ca FILE)".into()
     } else if lower.contains("expired") || lower.contains("notvalidyet") {
         format!(
             "the server's certificate is expired or not yet valid ({text}); check this computer's clock, or ask the admin to renew it"

@@ -45,7 +45,10 @@ fn the_window_connects_to_a_private_ca_mtls_acl_confined_redis_and_chats() {
     );
     // bob writes from the CLI over the same mTLS, as his own confined user.
     let status = Command::new(cli_binary())
-        .args(["--url", &format!("rediss://bob:bob-pw@localhost:{}", server.port())])
+        .args([
+            "--url",
+            &format!("rediss://bob:bob-pw@localhost:{}", server.port()),
+        ])
         .arg("--tls-ca")
         .arg(pki.path("ca.crt"))
         .arg("--tls-cert")
@@ -74,7 +77,13 @@ fn the_window_connects_to_a_private_ca_mtls_acl_confined_redis_and_chats() {
         json!([]),
     );
     // The settings remember the files (not the password) for the next start.
-    assert!(home.files_containing("alice-pw").is_empty(), "the password is in no file");
-    assert!(!home.files_containing("client.key").is_empty(), "the key's path is remembered");
+    assert!(
+        home.files_containing("alice-pw").is_empty(),
+        "the password is in no file"
+    );
+    assert!(
+        !home.files_containing("client.key").is_empty(),
+        "the key's path is remembered"
+    );
     app.close();
 }

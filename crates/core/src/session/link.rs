@@ -69,13 +69,39 @@ pub(crate) async fn first_link(
     settings: &ConnectionSettings,
 ) -> Result<Link> {
     reach(settings).await?;
-    open_main(client, setup, channels, settings.connect_timeout)
+    let (mut conn, pushes) = open_main(client, setup, channels, settings.connect_timeout)
         .await
         .map_err(|e| match e {
             Opening::Timeout => handshake_timeout(settings),
             Opening::Failed(e) if e.is_timeout() => handshake_timeout(settings),
             Opening::Failed(e) => setup.redis_error(&e),
-        })
+        })?;
+    refuse_other_kinds(&mut conn).await?;
+    Ok((conn, pushes))
+}
+
+/// A Cluster node or a Sentinel answers like Redis but is not a server Redchat can chat
+/// on (yet): say so instead of failing later with MOVED or unknown commands. `HELLO` with no
+/// arguments changes nothing and every user may run it.
+async fn refuse_other_kinds(conn: &mut MultiplexedConnection) -> Result<()> {
+    let hello: redis::RedisResult<redis::Value> = redis::cmd("HELLO").query_async(conn).await;
+    let Ok(redis::Value::Map(fields)) = hello else {
+        return Ok(());
+    };
+    let mode = fields.iter().find_map(|(k, v)| {
+        (redis::from_redis_value_ref::<String>(k).ok()? == "mode")
+            .then(|| redis::from_redis_value_ref::<String>(v).ok())
+            .flatten()
+    });
+    match mode.as_deref() {
+        Some("cluster") => Err(Error::UnsupportedServer(
+            "this server is a Redis Cluster node: Redchat speaks to standalone servers only for now (run `redchat-cli doctor` for details)".into(),
+        )),
+        Some("sentinel") => Err(Error::UnsupportedServer(
+            "this is a Sentinel, not a data server: connect to the master it names".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) enum Opening {

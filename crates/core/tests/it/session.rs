@@ -285,3 +285,27 @@ async fn namespace_prefixes_the_inbox() {
         "the bare name is another namespace"
     );
 }
+
+#[tokio::test]
+async fn a_cluster_node_is_refused_with_a_clear_message() {
+    let conf = std::env::temp_dir().join(format!(
+        "redchat-cluster-nodes-{}-{}.conf",
+        std::process::id(),
+        redchat_core::testing::free_port()
+    ));
+    let server = RedisServer::start_with(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        conf.to_str().unwrap(),
+    ]);
+    let err = Session::connect(SessionConfig::new(
+        settings(&server.url()),
+        Username::parse("alice").unwrap(),
+    ))
+    .await
+    .expect_err("a cluster node is not a standalone server");
+    assert_eq!(err.code(), "unsupported_server", "{err:?}");
+    assert!(err.to_string().contains("Cluster"), "{err}");
+    let _ = std::fs::remove_file(conf);
+}
