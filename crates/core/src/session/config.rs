@@ -68,6 +68,9 @@ pub struct SessionConfig {
     pub share_presence: bool,
     /// How often presence is refreshed and others' presence is looked at.
     pub presence_beat: Duration,
+    /// How often a stream left out as unreadable (another type, refused) is tried again
+    /// while the others are read.
+    pub stream_retry: Duration,
     /// Our identity key and where it is kept. `None`: loaded from (or created in)
     /// `identity.key` in the session's data directory (in memory without one).
     pub identity: Option<(Arc<Identity>, KeyStorage)>,
@@ -90,6 +93,7 @@ impl SessionConfig {
             keep_trying: false,
             share_presence: true,
             presence_beat: DEFAULT_PRESENCE_BEAT,
+            stream_retry: super::readers::READ_BACKOFF_CAP,
             identity: None,
         }
     }
@@ -111,6 +115,7 @@ pub(crate) struct Setup {
     pub stream_max_len: u64,
     pub share_presence: bool,
     pub presence_beat: Duration,
+    pub stream_retry: Duration,
     /// This device's id (presence); new per session.
     pub device: String,
     pub extra_channels: Vec<String>,
@@ -140,6 +145,7 @@ impl Setup {
             stream_max_len: config.stream_max_len,
             share_presence: config.share_presence,
             presence_beat: config.presence_beat,
+            stream_retry: config.stream_retry,
             device: crate::wire::new_id(),
             extra_channels: config.extra_channels.clone(),
             redirect: crate::tls::Redirect::of(&config.settings),

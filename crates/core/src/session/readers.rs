@@ -357,7 +357,16 @@ impl Reader {
         let mut flagged: HashSet<String> = HashSet::new();
         let _ = self.inbound.send(Inbound::CatchUp { done: false });
         let mut last_read: Option<tokio::time::Instant> = None;
+        // A stream left out is tried again now and then, even while the others are read:
+        // an admin may have fixed it (or the attacker's key was deleted).
+        let retry_left_out = tokio::time::Instant::now() + self.setup.stream_retry;
         loop {
+            if !catching_up
+                && !self.left_out.is_empty()
+                && tokio::time::Instant::now() >= retry_left_out
+            {
+                return Pass::Reopen { failed: false };
+            }
             if let Some(at) = last_read.take() {
                 let gap = tokio::time::sleep_until(at + READ_GAP);
                 tokio::select! {
@@ -374,7 +383,7 @@ impl Reader {
                     _ = self.shutdown.recv() => return Pass::Stop,
                     _ = self.link.changed() => return Pass::Reopen { failed: false },
                     // Try again now and then: an admin may have fixed the keys.
-                    _ = tokio::time::sleep(READ_BACKOFF_CAP) => return Pass::Reopen { failed: false },
+                    _ = tokio::time::sleep(self.setup.stream_retry) => return Pass::Reopen { failed: false },
                     cmd = self.commands.recv() => {
                         let Some(cmd) = cmd else { return Pass::Stop };
                         self.apply(cmd).await;
@@ -479,7 +488,8 @@ impl Reader {
                             continue;
                         }
                         self.events.notice(code, format!(
-                            "The stream {key} cannot be read ({why}). It is left out (tried again on reconnect and every 30 s while nothing can be read); messages that arrive live are still shown. Ask an admin to fix or delete that key."
+                            "The stream {key} cannot be read ({why}). It is left out (tried again on reconnect and every {} s); messages that arrive live are still shown. Ask an admin to fix or delete that key.",
+                            self.setup.stream_retry.as_secs()
                         ));
                         let _ = self.inbound.send(Inbound::StreamReadable {
                             key,

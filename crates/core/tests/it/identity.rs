@@ -324,6 +324,46 @@ async fn an_inbox_stream_overwritten_with_a_string_is_a_visible_notice() {
     assert_eq!(m.content, "@bob still there?");
 }
 
+/// The overwritten inbox is tried again while the sent stream is still read: once the key
+/// is deleted, a message stored for bob (never published) reaches him from the stream.
+#[tokio::test]
+async fn an_inbox_stream_overwritten_then_deleted_is_read_again_while_others_are_read() {
+    let server = RedisServer::start();
+    let mut conn = raw(&server);
+    let _: () = redis::cmd("SET")
+        .arg("redchat:{u:bob}:inbox")
+        .arg("x")
+        .query(&mut conn)
+        .unwrap();
+    let (_bob, mut b) = connect_with(&server, "bob", |c| {
+        c.stream_retry = std::time::Duration::from_millis(300);
+    })
+    .await;
+    next_matching(&mut b, "wrong type notice", |e| {
+        matches!(
+            e,
+            Event::Notice {
+                code: NoticeCode::StreamWrongType,
+                ..
+            }
+        )
+    })
+    .await;
+    let _: () = redis::cmd("DEL")
+        .arg("redchat:{u:bob}:inbox")
+        .query(&mut conn)
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("redchat:{u:bob}:inbox")
+        .arg("*")
+        .arg("payload")
+        .arg(r#"{"Sender":"carol","Content":"@bob only in the stream"}"#)
+        .query(&mut conn)
+        .unwrap();
+    let m = next_chat(&mut b, "the stored message").await;
+    assert_eq!(m.content, "@bob only in the stream");
+}
+
 #[tokio::test]
 async fn a_far_future_id_then_del_does_not_silence_the_inbox() {
     let server = RedisServer::start();
