@@ -52,8 +52,9 @@ struct IdentityHome {
     account: String,
 }
 
-/// What the page sends to connect.
-#[derive(Debug, Clone, Deserialize)]
+/// What the page sends to connect. `Debug` leaves out the password, also one inside the
+/// connection string.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectRequest {
     /// Connection string in any accepted form; may contain a password.
@@ -88,6 +89,26 @@ pub struct ConnectRequest {
     /// Tell others when we are online (default on).
     #[serde(default = "yes")]
     pub share_presence: bool,
+}
+
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let connection = ConnectionSettings::strip_password(&self.connection)
+            .unwrap_or_else(|_| "(does not parse)".into());
+        f.debug_struct("ConnectRequest")
+            .field("connection", &connection)
+            .field("username", &self.username)
+            .field("namespace", &self.namespace)
+            .field("password", &self.password)
+            .field("tls_ca", &self.tls_ca)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("allow_plain_password", &self.allow_plain_password)
+            .field("delivery", &self.delivery)
+            .field("keep_trying", &self.keep_trying)
+            .field("share_presence", &self.share_presence)
+            .finish()
+    }
 }
 
 fn yes() -> bool {
@@ -264,7 +285,25 @@ impl AppState {
                 };
                 let user = Username::parse(&request.username).ok();
                 let namespace = Namespace::parse(&request.namespace).unwrap_or_default();
-                doctor::examine(&settings, &parsed.notes, user.as_ref(), &namespace).await
+                // The same rule as connecting: no password over plain TCP unacknowledged.
+                let acknowledged = self
+                    .profile
+                    .load()
+                    .plain_password_ok
+                    .contains(&settings.addr());
+                if settings.password_in_clear() && !acknowledged && !request.allow_plain_password {
+                    let mut report = Report::of_settings(&settings, &parsed.notes);
+                    report.problems.push(doctor::Problem {
+                        code: Code::PlaintextPassword.as_str().into(),
+                        message: format!(
+                            "the password for {} would cross the network unencrypted (plain TCP): not sent; use rediss:// if the server offers TLS, or connect and acknowledge it once",
+                            settings.addr()
+                        ),
+                    });
+                    report
+                } else {
+                    doctor::examine(&settings, &parsed.notes, user.as_ref(), &namespace).await
+                }
             }
         };
         DoctorView {

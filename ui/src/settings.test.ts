@@ -187,7 +187,7 @@ describe("Settings", () => {
     expect(el("#doctor-problems li.problem").dataset.code).toBe(code);
   });
 
-  it.each(["invalid_settings", "invalid_username", "password_required"])("a failed connect with %s (fixed in the form) runs no doctor", async (code) => {
+  it.each(["invalid_settings", "invalid_username", "password_required", "auth"])("a failed connect with %s (fixed in the form) runs no doctor", async (code) => {
     harness = await start({ load_profile: () => firstRun, connect: refuse(code, `the form is wrong (${code})`) });
     await fillForm();
     await submit();

@@ -70,9 +70,8 @@ fn check_files(settings: &ConnectionSettings, report: &mut Report) {
 pub fn acl(args: &ConnectionArgs, user: &str) -> Result<ExitCode> {
     let user = Username::parse(user).context("reading USER")?;
     let namespace = Namespace::parse(&args.namespace).context("reading --namespace")?;
-    println!(
-        "{}",
-        redchat_core::acl::setuser_command(&Keys::new(&namespace), &user)
-    );
+    let line = redchat_core::acl::setuser_command(&Keys::new(&namespace), &user)
+        .map_err(anyhow::Error::msg)?;
+    println!("{line}");
     Ok(ExitCode::SUCCESS)
 }

@@ -55,7 +55,8 @@ pub fn setuser_args(keys: &Keys, user: &Username) -> Vec<String> {
     let any_user = |what: &str| format!("{}{what}", own_prefix.replacen(&tag, "{u:*}", 1));
     let x = crate::conversation::RoomName::parse("#x").expect("valid");
     let any_room = |name: String| name.replacen("{r:x}", "{r:*}", 1);
-    let rooms = any_room(keys.members(&x)).replace(":members", ":*");
+    let members = any_room(keys.members(&x));
+    let rooms = format!("{}*", members.strip_suffix("members").unwrap_or(&members));
     let room_live = any_room(keys.room_channel(&x));
     let ns = keys.inbox_channel(u);
     let everything_in_namespace = format!("{}*", ns.strip_suffix(u.as_str()).unwrap_or(""));
@@ -80,26 +81,48 @@ pub fn setuser_args(keys: &Keys, user: &Username) -> Vec<String> {
         format!("(+get %R~{})", any_user("identity")),
         format!("(+xadd %W~{})", any_user("inbox")),
         format!("(+xdel ~{})", keys.sent_stream(u)),
+        // The owner may delete their own inbox stream: the fix for one jammed by a hostile
+        // write (see `stream_exhausted`).
+        format!("(+del ~{})", keys.inbox_stream(u)),
         format!("(+pexpire ~{})", keys.devices(u)),
         format!("(+publish &{everything_in_namespace})"),
     ]);
     args
 }
 
+/// Why no recipe is made for `user`, if so. The recipe's patterns must name this user's
+/// keys and nothing else, and the printed line must mean the same to a shell and to
+/// redis-cli: hash-tag braces (`bob}:x` would widen `{u:bob}:*` to another user's keys, and
+/// `redchat:{u:alice}:signal` would be alice's channel) and shell characters are refused.
+pub fn unsafe_name(user: &Username) -> Option<char> {
+    user.as_str()
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || "._-:+=".contains(*c)))
+}
+
 /// One line for `redis-cli`: `ACL SETUSER <user> ...`, each argument quoted where the shell
 /// or redis-cli would read it otherwise. Works pasted at the redis-cli prompt, piped into
 /// `redis-cli`, or after `redis-cli ` in a POSIX shell.
-pub fn setuser_command(keys: &Keys, user: &Username) -> String {
+///
+/// # Errors
+/// A sentence when the name has a character an ACL pattern cannot confine safely
+/// ([`unsafe_name`]).
+pub fn setuser_command(keys: &Keys, user: &Username) -> Result<String, String> {
+    if let Some(c) = unsafe_name(user) {
+        return Err(format!(
+            "no ACL recipe for \"{user}\": \"{c}\" cannot be confined safely in ACL patterns or printed for a shell; ACL-confined users need names of letters, digits and . _ - : + ="
+        ));
+    }
     let mut line = String::from("ACL SETUSER");
     for arg in setuser_args(keys, user) {
         line.push(' ');
         line.push_str(&quote(&arg));
     }
-    line
+    Ok(line)
 }
 
 fn quote(arg: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "+-@|_.:/=".contains(c);
+    let plain = |c: char| c.is_ascii_alphanumeric() || "+-@_.:/=".contains(c);
     if !arg.is_empty() && arg.chars().all(plain) {
         return arg.to_string();
     }
@@ -251,7 +274,7 @@ mod tests {
     fn the_recipe_names_only_the_users_own_keys_rooms_and_write_only_rights() {
         let keys = Keys::new(&Namespace::parse("").unwrap());
         let bob = Username::parse("bob").unwrap();
-        let line = setuser_command(&keys, &bob);
+        let line = setuser_command(&keys, &bob).unwrap();
         assert!(line.starts_with("ACL SETUSER bob resetkeys resetchannels -@all clearselectors"));
         for forbidden in [
             "resetpass",
@@ -276,9 +299,45 @@ mod tests {
             assert!(line.contains(wanted), "{wanted} missing from {line}");
         }
         let team = Keys::new(&Namespace::parse("team:").unwrap());
-        let line = setuser_command(&team, &bob);
+        let line = setuser_command(&team, &bob).unwrap();
         assert!(line.contains("\"(+publish &team:*)\""), "{line}");
         assert!(line.contains("\"&team:bob\""), "{line}");
+    }
+
+    #[test]
+    fn a_name_with_braces_or_shell_characters_gets_no_recipe() {
+        let keys = Keys::default();
+        for name in [
+            "bob}:x",
+            "redchat:{u:alice}:signal",
+            "x|sh",
+            "a!b",
+            "a$b",
+            "a'b",
+            "a\"b",
+            "a;b",
+            "a&b",
+            "a(b",
+        ] {
+            let user = Username::parse(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                setuser_command(&keys, &user).is_err(),
+                "{name} must be refused"
+            );
+        }
+        for name in ["bob", "anna.lena", "svc-redchat_01", "jörg", "ops:eu"] {
+            assert!(
+                setuser_command(&keys, &Username::parse(name).unwrap()).is_ok(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_namespace_mentioning_members_does_not_widen_the_room_pattern() {
+        let keys = Keys::new(&Namespace::parse("members:").unwrap());
+        let line = setuser_command(&keys, &Username::parse("bob").unwrap()).unwrap();
+        assert!(line.contains("\"~members:redchat:{r:*}:*\""), "{line}");
     }
 
     #[test]

@@ -532,7 +532,12 @@ async fn check_commands(
     report: &mut Report,
 ) {
     let needs = crate::acl::needs(keys, me);
-    let acl_user = settings.user.clone().unwrap_or_else(|| "default".into());
+    // A user name without a password is not sent: the connection is `default`.
+    let acl_user = settings
+        .user
+        .clone()
+        .filter(|_| settings.password.is_some())
+        .unwrap_or_else(|| "default".into());
     let mut results: Vec<Option<bool>> = Vec::new();
     // ACL DRYRUN (Redis 7) when this user may run it: exact, and for channels too.
     let dry: redis::RedisResult<Value> = redis::cmd("ACL")
@@ -556,9 +561,21 @@ async fn check_commands(
             });
         }
     } else {
-        // Queued in MULTI: the ACL check happens at queueing; DISCARD runs nothing.
+        // Queued in MULTI: the ACL check happens at queueing; DISCARD runs nothing. MULTI goes
+        // alone first: were it refused, the commands after it would run for real.
+        let multi: redis::RedisResult<Value> = tokio::time::timeout(
+            Duration::from_secs(5),
+            redis::cmd("MULTI").query_async(conn),
+        )
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()));
+        if !matches!(multi, Ok(Value::Okay) | Ok(Value::SimpleString(_))) {
+            report.notes.push(
+                "this user may run neither ACL DRYRUN nor MULTI, so the commands Redchat needs were not checked".into(),
+            );
+            return;
+        }
         let mut pipe = redis::pipe();
-        pipe.cmd("MULTI");
         for need in &needs {
             pipe.cmd(&need.command[0]).arg(&need.command[1..]);
         }
@@ -569,19 +586,25 @@ async fn check_commands(
                 .await
                 .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()));
         match answers {
-            Ok(answers) if matches!(answers.first(), Some(Value::Okay)) => {
+            Ok(answers) if answers.len() == needs.len() + 1 => {
                 report.commands_checked_with = Some("MULTI (queued, then discarded)".into());
-                for answer in answers.iter().skip(1).take(needs.len()) {
-                    results.push(Some(match answer {
-                        Value::ServerError(e) => e.code() != "NOPERM",
-                        _ => true,
-                    }));
+                for answer in answers.iter().take(needs.len()) {
+                    results.push(match answer {
+                        Value::ServerError(e) if e.code() == "NOPERM" => Some(false),
+                        // Another refusal at queueing (unknown or renamed command): unknown.
+                        Value::ServerError(e)
+                            if !e.details().unwrap_or("").contains("inside a transaction") =>
+                        {
+                            None
+                        }
+                        _ => Some(true),
+                    });
                 }
             }
             _ => {
-                report.notes.push(
-                    "this user may run neither ACL DRYRUN nor MULTI, so the commands Redchat needs were not checked".into(),
-                );
+                report
+                    .notes
+                    .push("the MULTI check got no complete answer: commands not checked".into());
                 return;
             }
         }

@@ -218,22 +218,25 @@ impl Error {
             Error::Unreachable { detail, .. } if detail.contains("refused") => "refused",
             Error::Unreachable { detail, .. } if detail.contains("not found") => "unknown_host",
             Error::Tls { detail, .. } => {
+                // By how this module's sentences start (never by what they quote: paths,
+                // rustls' words).
                 let d = detail.as_str();
-                if d.contains("requires TLS") {
+                let starts = |p: &str| d.starts_with(p);
+                if starts("the server closed the connection during the handshake") {
                     "tls_required"
-                } else if d.contains("does not speak TLS")
-                    || d.contains("TLS handshake got no answer")
+                } else if starts("the server does not speak TLS")
+                    || starts("the TLS handshake got no answer")
                 {
                     "not_tls"
-                } else if d.contains("requires a client certificate") {
+                } else if starts("the server requires a client certificate") {
                     "tls_client_cert"
-                } else if d.contains("refused the client certificate") {
+                } else if starts("the server refused the client certificate") {
                     "tls_client_cert_refused"
-                } else if d.contains("another host name") {
+                } else if starts("the server's certificate is for another host name") {
                     "tls_name"
-                } else if d.contains("expired") {
+                } else if starts("the server's certificate is expired") {
                     "tls_expired"
-                } else if d.contains("not trusted") {
+                } else if starts("the server's certificate is not trusted") {
                     "tls_untrusted"
                 } else {
                     "tls_files"

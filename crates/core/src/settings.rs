@@ -176,7 +176,7 @@ impl ConnectionSettings {
             return fail(char_pos(s, pos), "control characters are not allowed");
         }
         let lower = s.to_ascii_lowercase();
-        if let Some(rest_at) = lower.find("://") {
+        if let Some(rest_at) = url_scheme_end(&lower) {
             let scheme = &lower[..rest_at];
             let tls = match scheme {
                 "redis" | "valkey" => false,
@@ -213,25 +213,48 @@ impl ConnectionSettings {
     pub fn strip_password(input: &str) -> Result<String, ParseError> {
         let parsed = ConnectionSettings::parse(input)?;
         let s = input.trim();
-        if parsed.settings.password.is_none() {
-            return Ok(s.to_string());
-        }
-        if let Some(start) = s.find("://").map(|i| i + 3) {
+        if let Some(start) = url_scheme_end(s).map(|i| i + 3) {
             let rest = &s[start..];
-            let end = rest.find(['/', '?']).unwrap_or(rest.len());
-            if let Some(at) = rest[..end].rfind('@') {
-                // A key pasted where the user name goes was read as the password: drop it too.
-                let user = match parsed.settings.user {
-                    Some(_) => rest[..at].split(':').next().unwrap_or(""),
-                    None => "",
-                };
-                let userinfo = if user.is_empty() {
-                    String::new()
-                } else {
-                    format!("{user}@")
-                };
-                return Ok(format!("{}{userinfo}{}", &s[..start], &rest[at + 1..]));
-            }
+            let (userinfo, after) = match rest.rfind('@') {
+                Some(at) => {
+                    // A key pasted where the user name goes was read as the password: drop
+                    // it too.
+                    let user = match parsed.settings.user {
+                        Some(_) => rest[..at].split(':').next().unwrap_or(""),
+                        None => "",
+                    };
+                    let kept = if user.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{user}@")
+                    };
+                    (kept, &rest[at + 1..])
+                }
+                None => (String::new(), rest),
+            };
+            // `?password=…` is not understood (and ignored), but never kept either.
+            let after = match after.split_once('?') {
+                Some((base, query)) => {
+                    let kept: Vec<&str> = query
+                        .split('&')
+                        .filter(|p| {
+                            !p.split('=')
+                                .next()
+                                .unwrap_or("")
+                                .eq_ignore_ascii_case("password")
+                        })
+                        .collect();
+                    if kept.iter().all(|p| p.is_empty()) {
+                        base.to_string()
+                    } else {
+                        format!("{base}?{}", kept.join("&"))
+                    }
+                }
+                None => after.to_string(),
+            };
+            return Ok(format!("{}{userinfo}{after}", &s[..start]));
+        }
+        if parsed.settings.password.is_none() {
             return Ok(s.to_string());
         }
         let kept: Vec<&str> = s
@@ -340,6 +363,18 @@ impl ConnectionSettings {
     }
 }
 
+/// Where the scheme of a URL ends (the index of "://"). A scheme is letters (and + . -)
+/// before "://"; a "://" later on (inside a password of the StackExchange form) does not make
+/// a URL, and is never quoted back.
+fn url_scheme_end(s: &str) -> Option<usize> {
+    s.find("://").filter(|&i| {
+        i > 0
+            && s[..i]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    })
+}
+
 /// `localhost`, `127.0.0.0/8` and `::1`: traffic that never leaves this computer.
 pub fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
@@ -349,15 +384,17 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A URL user part that is really an access key pasted where a user name goes: long, one
-/// word of base64 or hex, with digits and letters mixed (ACL user names are short words).
+/// A URL user part that is really an access key pasted where a user name goes: one word of
+/// standard base64 or hex, 32 characters or more with digits and letters mixed, or ending in
+/// `=` (ACL user names are words; UUIDs and service names have '-' or '_').
 fn looks_like_a_key(user: &str) -> bool {
+    // Standard base64 and hex: no '-' or '_' (which UUIDs and service names have).
     let base64ish = user
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(c));
+        .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c));
     let digits = user.chars().filter(char::is_ascii_digit).count();
     let letters = user.chars().filter(char::is_ascii_alphabetic).count();
-    base64ish && ((user.len() >= 24 && digits >= 2 && letters >= 2) || user.ends_with('='))
+    base64ish && ((user.len() >= 32 && digits >= 2 && letters >= 2) || user.ends_with('='))
 }
 
 /// Character index (0-based) of byte offset `byte` in `s`.
@@ -367,23 +404,30 @@ fn char_pos(s: &str, byte: usize) -> usize {
 
 fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
     let mut notes = Vec::new();
-    let rest = &s[start..];
-    // Split off ?query and /db; the authority never contains '/' or '?'.
-    let (before_query, query) = match rest.find('?') {
-        Some(q) => (&rest[..q], Some((start + q + 1, &rest[q + 1..]))),
-        None => (rest, None),
+    // The user info ends at the last '@': passwords and keys pasted unencoded may hold '/',
+    // '?' or '@' (half of Azure's keys have a '/'), so it is split off before the path and
+    // query, and no error below ever quotes it.
+    let (userinfo, after, after_start) = match s[start..].rfind('@') {
+        Some(at) => (
+            Some(&s[start..start + at]),
+            &s[start + at + 1..],
+            start + at + 1,
+        ),
+        None => (None, &s[start..], start),
     };
-    let (authority, path) = match before_query.find('/') {
+    // Split off ?query and /db; the host part never contains '/' or '?'.
+    let (before_query, query) = match after.find('?') {
+        Some(q) => (&after[..q], Some((after_start + q + 1, &after[q + 1..]))),
+        None => (after, None),
+    };
+    let (hostport, path) = match before_query.find('/') {
         Some(p) => (
             &before_query[..p],
-            Some((start + p + 1, &before_query[p + 1..])),
+            Some((after_start + p + 1, &before_query[p + 1..])),
         ),
         None => (before_query, None),
     };
-    let (userinfo, hostport, host_start) = match authority.rfind('@') {
-        Some(at) => (Some(&authority[..at]), &authority[at + 1..], start + at + 1),
-        None => (None, authority, start),
-    };
+    let host_start = after_start;
     let (host, port) = parse_endpoint(hostport, char_pos(s, host_start), 6379)?;
     let mut settings = ConnectionSettings::new(host, port);
     settings.tls = tls;

@@ -307,3 +307,44 @@ fn secret_never_prints() {
         "Debug leaked the password: {shown}"
     );
 }
+
+#[test]
+fn a_password_with_slashes_and_at_signs_is_never_quoted_in_an_error() {
+    // Unencoded, as pasted from a portal: the user info ends at the last '@'.
+    let s = ok("rediss://default:ab/c?d@e@cache.example.com:6380/2");
+    assert_eq!(s.password.as_ref().map(Secret::expose), Some("ab/c?d@e"));
+    assert_eq!(
+        (s.host.as_str(), s.port, s.db),
+        ("cache.example.com", 6380, 2)
+    );
+    let key = "AAAAbbbb1111/2222ccccDDDD3333eeee+ffff5=";
+    let s = ok(&format!("rediss://{key}@h:6380"));
+    assert_eq!(s.password.as_ref().map(Secret::expose), Some(key));
+    assert_eq!(s.user, None);
+    for bad in [
+        "rediss://default:s3cr/et@h:notaport",
+        "h:6380,password=se://cret,ssl=maybe",
+        "rediss://default:se/cret@h/db",
+    ] {
+        let e = err(bad);
+        for part in ["s3cr", "se://", "cret"] {
+            assert!(!e.message.contains(part), "{bad:?}: {}", e.message);
+        }
+    }
+    let stripped =
+        ConnectionSettings::strip_password("rediss://u:p/w@h:6380?sslHost=x&password=p2").unwrap();
+    assert_eq!(stripped, "rediss://u@h:6380?sslHost=x");
+}
+
+#[test]
+fn uuids_and_service_names_stay_user_names() {
+    for user in [
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "svc-redchat-prod-eu-01-primary-reader",
+        "service_account_for_redchat_2026_prod",
+    ] {
+        let s = ok(&format!("redis://{user}@h"));
+        assert_eq!(s.user.as_deref(), Some(user));
+        assert!(s.password.is_none());
+    }
+}

@@ -539,7 +539,7 @@ pub fn confine(port: u16, tls: Option<&TestPki>, users: &[&str]) {
     let mut script = String::new();
     for user in users {
         let name = crate::Username::parse(user).expect("valid user");
-        script.push_str(&crate::acl::setuser_command(&keys, &name));
+        script.push_str(&crate::acl::setuser_command(&keys, &name).expect("a safe name"));
         script.push('\n');
         script.push_str(&format!("ACL SETUSER {user} on >{user}-pw\n"));
     }

@@ -65,18 +65,17 @@ pub(crate) fn client_speaking(
         addr: addr.clone(),
         detail,
     };
-    let files = o.ca_file.is_some() || o.cert_file.is_some() || o.key_file.is_some();
     if !settings.tls {
-        if files || o.server_name.is_some() {
+        if o.is_set() {
             return Err(fail(
                 "TLS options are set but the connection string does not use TLS: use rediss:// or ssl=True".into(),
             ));
         }
         return redis::Client::open(info).map_err(|e| Error::from_redis(&e, &addr, false));
     }
-    if !files {
-        return redis::Client::open(info).map_err(|e| Error::from_redis(&e, &addr, true));
-    }
+    // Always our own root set: redis-rs would otherwise fail every TLS connection on one
+    // system certificate it cannot load (or, with the webpki-roots feature this crate turns
+    // on for that reason, trust only the compiled-in roots).
     let root_cert = match &o.ca_file {
         Some(ca) => {
             let pem = read(ca, "CA file").map_err(&fail)?;
@@ -134,6 +133,7 @@ pub(crate) fn client_speaking(
         root_cert,
     };
     let built = redis::Client::build_with_tls(info, certificates.clone());
+    // redis-rs keeps its own parsed copy for as long as the client lives; ours goes now.
     if let Some(c) = certificates.client_tls.as_mut() {
         c.client_key.zeroize();
     }
@@ -144,7 +144,8 @@ fn read(path: &Path, what: &str) -> std::result::Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
 }
 
-/// The operating system's trusted CAs, as PEM (what redis-rs would load by itself).
+/// The operating system's trusted CAs that rustls accepts, as PEM. One that cannot be loaded
+/// or parsed is skipped (logged at debug), never fatal.
 fn system_roots_pem() -> Vec<u8> {
     use base64::Engine as _;
     let found = rustls_native_certs::load_native_certs();
@@ -153,6 +154,10 @@ fn system_roots_pem() -> Vec<u8> {
     }
     let mut pem = Vec::new();
     for cert in found.certs {
+        if rustls::RootCertStore::empty().add(cert.clone()).is_err() {
+            tracing::debug!("a system CA certificate is not usable as a trust anchor: skipped");
+            continue;
+        }
         let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
         pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
         for line in b64.as_bytes().chunks(64) {

@@ -410,4 +410,26 @@ fn a_connect_request_prints_without_its_password() {
     .unwrap();
     let shown = format!("{request:?}");
     assert!(!shown.contains("typed-secret-123"), "{shown}");
+    let inline: redchat_lib::state::ConnectRequest = serde_json::from_value(json!({
+        "connection": "rediss://:inline-secret-456@h:6380", "username": "alice"
+    }))
+    .unwrap();
+    let shown = format!("{inline:?}");
+    assert!(!shown.contains("inline-secret-456"), "{shown}");
+}
+
+#[test]
+fn the_doctor_never_sends_a_password_over_plain_tcp_unacknowledged() {
+    let app = app_with(MemoryKeychain::default());
+    let report = invoke(
+        &app,
+        "doctor",
+        json!({"request": {"connection": "192.0.2.10:6379,password=pw,connectTimeout=300", "username": "alice"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        report["problems"][0]["code"], "plaintext_password",
+        "{report:#}"
+    );
+    assert_eq!(report["connected"], false);
 }

@@ -29,7 +29,9 @@ export function requestOf(profile: Profile): ConnectRequest {
 }
 
 /** Errors the form itself explains (and the fix is in the form): no doctor's report for them. */
-const FORM_ERRORS: readonly ErrorCode[] = ["invalid_settings", "invalid_username", "password_required", "plaintext_password"];
+// Fixed in the form, so no doctor (and a wrong password is not tried again by the doctor:
+// that would count against lockouts and rate limits).
+const FORM_ERRORS: readonly ErrorCode[] = ["invalid_settings", "invalid_username", "password_required", "plaintext_password", "auth"];
 
 /** The TLS file fields: id, label, and the file dialog's title. */
 const TLS_FILES = [
@@ -193,7 +195,8 @@ export class SettingsDialog implements Disposable {
     plainAccept.addEventListener(
       "click",
       () => {
-        const request = this.plainRequest;
+        // From the form as it is now: edits since the warning count.
+        const request = this.plainRequest ? this.formRequest() : null;
         this.hidePlainWarning();
         if (request) deps.submit({ ...request, allowPlainPassword: true });
       },

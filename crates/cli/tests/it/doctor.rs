@@ -462,3 +462,27 @@ fn admin_acl_prints_one_line_redis_cli_takes() {
     assert!(rules.contains("&team:*"), "{rules}");
     assert!(!rules.contains("nopass"), "passwords left alone: {rules}");
 }
+
+#[test]
+fn a_ca_in_the_system_trust_store_just_works() {
+    // SSL_CERT_FILE stands in for the system store (rustls-native-certs reads it, as
+    // OpenSSL does): a CA the company installed needs no setting.
+    let pki = TestPki::new();
+    let server = RedisServer::start_tls_with(&pki, "no", &[]);
+    let out = assert_cmd::Command::cargo_bin("redchat-cli")
+        .unwrap()
+        .env("SSL_CERT_FILE", pki.path("ca.crt"))
+        .env_remove("SSL_CERT_DIR")
+        .args([
+            "--url",
+            &format!("rediss://localhost:{}", server.port()),
+            "doctor",
+            "--json",
+        ])
+        .timeout(WAIT)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["connected"], true);
+}
