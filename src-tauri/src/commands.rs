@@ -28,7 +28,7 @@ pub fn check_connection(connection: String) -> Result<ConnectionCheck, IpcError>
 pub async fn doctor(
     state: State<'_, AppState>,
     request: ConnectRequest,
-) -> Result<crate::state::DoctorView, IpcError> {
+) -> Result<crate::doctor::DoctorView, IpcError> {
     Ok(state.doctor(request).await)
 }
 

@@ -13,6 +13,7 @@
 //! - [`stream`]: batched forwarding of core events to the page.
 
 pub mod commands;
+pub mod doctor;
 pub mod error;
 pub mod profile;
 pub mod secrets;
