@@ -110,8 +110,12 @@ fn forged_messages_are_loud_and_the_original_client_is_unsigned() {
         "bob's next message verified",
         "#messages .message[data-trust='verified']",
     );
-    app.click(
-        "#conversations li[data-conversation='@alice'], #requests li[data-conversation='@alice']",
+    // The sidebar re-renders as messages arrive: a click at a row's old position can land
+    // on another row. Click the row itself (by script) until alice's conversation is open.
+    app.wait_for(
+        "alice's conversation open",
+        "const t = document.querySelector('#conversation-title'); if (t && t.textContent.includes('@alice')) return true; const el = document.querySelector(arguments[0]); if (el) el.click(); return false;",
+        json!(["#conversations li[data-conversation='@alice'], #requests li[data-conversation='@alice']"]),
     );
     exists(
         &app,
