@@ -30,6 +30,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	npm run typecheck
 	npm run lint
+	scripts/actionlint.sh
 
 test-rust:
 	cargo test --workspace --exclude redchat-e2e

@@ -9,7 +9,7 @@ want_test=${1:-}
 apt_packages=(libwebkit2gtk-4.1-dev build-essential file libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev redis-server pkg-config)
 if [[ $want_test == test ]]; then
-  apt_packages+=(xvfb xauth webkit2gtk-driver openssl imagemagick)
+  apt_packages+=(xvfb xauth webkit2gtk-driver openssl imagemagick python3-venv)
 fi
 
 missing=()
@@ -31,7 +31,7 @@ else
   echo "deps: not a Debian/Ubuntu system; make sure these (or your distribution's equivalents) are installed: ${apt_packages[*]}" >&2
 fi
 
-command -v cargo >/dev/null || { echo "deps: Rust is missing: install it from https://rustup.rs (needs 1.88 or later)" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "deps: Rust is missing: install it from https://rustup.rs (needs 1.89 or later)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "deps: Node.js 20.19+ and npm are missing: apt-get install nodejs npm, or https://nodejs.org" >&2; exit 1; }
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || { echo "deps: Node.js $(node --version) is too old: Vite 8 needs 20.19 or later" >&2; exit 1; }

@@ -3,6 +3,7 @@
 mod chat;
 mod company;
 mod doctor;
+mod local_redis;
 mod outbox;
 mod rooms;
 mod scripts;
