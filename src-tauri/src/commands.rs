@@ -52,6 +52,29 @@ pub async fn pick_file<R: tauri::Runtime>(
     Ok(picked.map(|p| p.display().to_string()))
 }
 
+/// Opens the log folder in the file manager; returns its path (shown when no file manager
+/// can be started).
+#[tauri::command]
+pub fn open_logs_folder<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Result<String, IpcError> {
+    use tauri::Manager;
+    let dir = app
+        .path()
+        .app_log_dir()
+        .map_err(|e| IpcError::new(redchat_core::Code::Internal, format!("no log folder: {e}")))?;
+    crate::logging::restrict(&dir);
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener).arg(&dir).spawn() {
+        tracing::info!("cannot start {opener} for the log folder: {e}");
+    }
+    Ok(dir.display().to_string())
+}
+
 /// Connects and starts streaming events to `events`.
 #[tauri::command]
 pub async fn connect(

@@ -15,6 +15,7 @@
 pub mod commands;
 pub mod doctor;
 pub mod error;
+pub mod logging;
 pub mod profile;
 pub mod secrets;
 pub mod state;
@@ -69,6 +70,7 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::import_identity,
         commands::doctor,
         commands::pick_file,
+        commands::open_logs_folder,
     ]
 }
 
@@ -79,8 +81,13 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
 pub fn run() {
     let builder = tauri::Builder::default()
         .plugin(tauri_plugin_store::Builder::default().build())
-        .plugin(tauri_plugin_dialog::init());
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(logging::plugin());
     let builder = builder.setup(|app| {
+        if let Ok(dir) = app.path().app_log_dir() {
+            logging::restrict(&dir);
+        }
+        tracing::info!("Redchat {} starting", env!("CARGO_PKG_VERSION"));
         let store = profile::PluginStore::open(app.handle())?;
         // The outbox and inbox cursor live next to settings.json; if the directory cannot be
         // found, sessions keep them in memory (and say nothing is lost only while running).

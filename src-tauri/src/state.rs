@@ -317,6 +317,8 @@ impl AppState {
         config.keep_trying = request.keep_trying;
         config.share_presence = request.share_presence;
         let (session, events) = Session::connect(config).await.map_err(|e| {
+            // The error's words never hold the password (the core's rule).
+            tracing::warn!("connect failed ({}): {e}", e.code());
             if e.is_auth() && password.is_none() {
                 let why = match self.secrets.unavailable_reason() {
                     Some(_) => " (no system keychain is available, so it cannot be remembered)",

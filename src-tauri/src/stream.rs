@@ -75,6 +75,7 @@ pub struct Pending {
 
 impl Pending {
     fn push(&mut self, event: &Event) {
+        crate::logging::event(event);
         match serde_json::to_vec(event) {
             Ok(bytes) => {
                 self.bytes += bytes.len();

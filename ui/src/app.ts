@@ -140,6 +140,7 @@ export class App {
       check: (c) => backend.checkConnection(c),
       doctor: (r) => backend.doctor(r),
       pickFile: (title) => backend.pickFile(title),
+      openLogs: () => backend.openLogsFolder(),
       submit: (request) => void this.connect(request),
       cancel: () => this.settings.hide(),
     });

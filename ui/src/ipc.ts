@@ -425,6 +425,11 @@ export function pickFile(title: string): Promise<string | null> {
   return call("pick_file", { title });
 }
 
+/** Opens the log folder in the file manager; resolves to its path. */
+export function openLogsFolder(): Promise<string> {
+  return call("open_logs_folder");
+}
+
 export function connect(request: ConnectRequest, onEvents: EventHandler): Promise<Connected> {
   return call("connect", { request, events: channelFor(onEvents) });
 }

@@ -85,6 +85,13 @@ describe("Settings", () => {
     expect(el<HTMLInputElement>("#tls-ca").value).toBe("");
   });
 
+  it("Open logs folder asks the backend and shows where the logs are", async () => {
+    harness = await start({ load_profile: () => firstRun });
+    await click("#open-logs");
+    expect(harness.callsOf("open_logs_folder")).toHaveLength(1);
+    expect(el("#logs-path").textContent).toBe("Logs: /home/u/.local/share/dev.redchat.desktop/logs");
+  });
+
   it("Browse fills the TLS field with the file chosen, and cancelling leaves it as it was", async () => {
     const picks: (string | null)[] = ["/etc/company/ca.pem", null];
     harness = await start({ load_profile: () => firstRun, pick_file: () => picks.shift() ?? null });

@@ -76,7 +76,15 @@ fn the_window_connects_to_a_private_ca_mtls_acl_confined_redis_and_chats() {
         "return [...document.querySelectorAll('#messages .message')].some(m => m.textContent.includes('the audit passed') && m.dataset.trust === 'signed')",
         json!([]),
     );
-    // The settings remember the files (not the password) for the next start.
+    // The log says what happened to the connection, never what was said or the password.
+    let log = home.0.join("dev.redchat.desktop/logs/redchat.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    assert!(text.contains("connected to localhost"), "{text}");
+    assert!(
+        !text.contains("the audit passed"),
+        "message text in the log: {text}"
+    );
+    // The settings remember the files (not the password, in no file: the log neither).
     assert!(
         home.files_containing("alice-pw").is_empty(),
         "the password is in no file"

@@ -66,6 +66,8 @@ export interface SettingsDeps {
   doctor(request: ConnectRequest): Promise<DoctorReport>;
   /** A native file dialog: the path chosen, or null when cancelled. */
   pickFile(title: string): Promise<string | null>;
+  /** Opens the log folder; its path. */
+  openLogs(): Promise<string>;
 }
 
 export class SettingsDialog implements Disposable {
@@ -158,6 +160,17 @@ export class SettingsDialog implements Disposable {
       ),
     );
 
+    const openLogs = h("button", { type: "button", id: "open-logs" }, "Open logs folder");
+    const logsPath = h("p", { class: "hint", id: "logs-path" });
+    openLogs.addEventListener(
+      "click",
+      () =>
+        void deps.openLogs().then(
+          (path) => (logsPath.textContent = `Logs: ${path}`),
+          (e: unknown) => (logsPath.textContent = `The log folder cannot be opened: ${e instanceof Error ? e.message : String(e)}`),
+        ),
+      { signal },
+    );
     const form = h(
       "form",
       { class: "settings", id: "settings", novalidate: true },
@@ -174,7 +187,14 @@ export class SettingsDialog implements Disposable {
       delivery,
       presence,
       this.tlsOptions,
-      h("details", {}, h("summary", {}, "Advanced"), h("label", { for: "namespace" }, "Channel prefix (namespace)"), this.namespace),
+      h(
+        "details",
+        {},
+        h("summary", {}, "Advanced"),
+        h("label", { for: "namespace" }, "Channel prefix (namespace)"),
+        this.namespace,
+        h("div", { class: "logs" }, openLogs, logsPath),
+      ),
       this.error,
       this.plainWarning,
       this.doctor.el,

@@ -195,6 +195,7 @@ export async function start(overrides: Partial<Record<string, Handler>> = {}, op
     ack_events: () => null,
     doctor: () => doctorReport(),
     pick_file: () => null,
+    open_logs_folder: () => "/home/u/.local/share/dev.redchat.desktop/logs",
     ...overrides,
   };
   mockIPC((cmd, args) => {
