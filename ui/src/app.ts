@@ -25,6 +25,7 @@ import * as ipc from "./ipc";
 import { ChatModel, type Change, type Conversation } from "./model";
 import { People } from "./people";
 import { probe, timed } from "./probe";
+import { ReadMarker, TypingSender } from "./signals";
 import { Banner } from "./components/banner";
 import { Composer, placeholder } from "./components/composer";
 import { ConversationHeader } from "./components/header";
@@ -53,8 +54,6 @@ export const RECENT_HISTORY = 200;
 export const OLDER_PAGE = 60;
 /** Pages fetched in a row while they bring nothing new for the conversation. */
 const EMPTY_PAGES = 5;
-/** Least time between two typing calls for one conversation (the core sends one per 3 s). */
-export const TYPING_EVERY_MS = 1000;
 
 /** A change's conversation, if it has one. */
 function conversationOf(change: Change): string | null {
@@ -92,10 +91,8 @@ export class App {
   private recentLoaded = false;
   /** When the typing line next needs redrawing (a signal expires). */
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Last typing call per conversation (this.now() scale). */
-  private readonly typingSent = new Map<string, number>();
-  /** mark_read calls in flight per conversation; "again": one more is due when it returns. */
-  private readonly reading = new Map<string, "busy" | "again">();
+  private readonly typingSender: TypingSender;
+  private readonly readMarker: ReadMarker;
   private sidebarPending = false;
 
   constructor(
@@ -104,6 +101,8 @@ export class App {
   ) {
     this.now = options.now ?? (() => Date.now());
     this.hasFocus = options.hasFocus ?? (() => document.hasFocus());
+    this.typingSender = new TypingSender((id) => backend.typing(id), this.now);
+    this.readMarker = new ReadMarker((id) => backend.markRead(id));
     this.status = new StatusIndicator(() => backend.retryNow());
     this.messages = new MessageList({
       retry: (id) => void this.retry(id),
@@ -134,7 +133,7 @@ export class App {
     });
     this.composer = new Composer(
       (line) => this.send(line),
-      (value) => this.onInput(value),
+      (value) => this.typingSender.input(this.active(), value),
     );
     this.settings = new SettingsDialog({
       check: (c) => backend.checkConnection(c),
@@ -430,24 +429,7 @@ export class App {
   /** Marks the open conversation read, if the window has focus. */
   private readActive(): void {
     const id = this.model.active;
-    if (id !== null && this.hasFocus()) this.markRead(id);
-  }
-
-  /** One mark_read per conversation in flight; calls asked for meanwhile become one more. */
-  private markRead(id: string): void {
-    if (this.reading.has(id)) {
-      this.reading.set(id, "again");
-      return;
-    }
-    this.reading.set(id, "busy");
-    this.backend
-      .markRead(id)
-      .catch(() => undefined)
-      .finally(() => {
-        const again = this.reading.get(id) === "again";
-        this.reading.delete(id);
-        if (again) this.markRead(id);
-      });
+    if (id !== null && this.hasFocus()) this.readMarker.mark(id);
   }
 
   /** Opens the direct conversation with `user`. */
@@ -527,7 +509,7 @@ export class App {
         problem = await this.joinRoom(arg);
         break;
       case "leave": {
-        const id = arg ? this.known(arg) : this.model.active;
+        const id = arg ? this.model.idFor(arg) : this.model.active;
         if (id === null || this.model.conversations.get(id)?.kind === "direct") problem = "/leave leaves a room: open one or name it, e.g. /leave #team";
         else problem = await this.leaveRoom(id);
         break;
@@ -544,28 +526,6 @@ export class App {
     }
     this.composer.showError(problem);
     return problem === null;
-  }
-
-  /** The conversation id `name` (`#team`, `team`, `~messages`) means, matching known ones case-blind. */
-  private known(name: string): string {
-    const id = name.startsWith("#") || name.startsWith("~") || name.startsWith("@") ? name : `#${name}`;
-    const lower = id.toLowerCase();
-    for (const c of this.model.conversations.values()) if (c.id.toLowerCase() === lower) return c.id;
-    return id;
-  }
-
-  /** Composer input: tell the others we are typing (at most once a second per conversation). */
-  private onInput(value: string): void {
-    const c = this.active();
-    const text = value.trimStart();
-    if (!c || c.kind === "channel" || text.length === 0 || text.startsWith("/")) return;
-    // Addressed to someone else: not typing here.
-    if (c.kind !== "room" && (text.startsWith("@") || text.startsWith("#"))) return;
-    const now = this.now();
-    const last = this.typingSent.get(c.id);
-    if (last !== undefined && now - last < TYPING_EVERY_MS) return;
-    this.typingSent.set(c.id, now);
-    this.backend.typing(c.id).catch(() => undefined);
   }
 
   /** Queues the failed message `id` again; its entry follows the `outgoing` events. */

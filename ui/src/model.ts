@@ -71,6 +71,14 @@ export class ChatModel {
   /** Arrival time of the batch being applied. */
   private now = 0;
 
+  /** The conversation id `name` (`#team`, `team`, `~messages`) means, matching known ones case-blind. */
+  idFor(name: string): ConversationId {
+    const id = name.startsWith("#") || name.startsWith("~") || name.startsWith("@") ? name : `#${name}`;
+    const lower = id.toLowerCase();
+    for (const c of this.conversations.values()) if (c.id.toLowerCase() === lower) return c.id;
+    return id;
+  }
+
   /** Conversations, most recently active first. */
   ordered(): Conversation[] {
     return [...this.conversations.values()].sort((a, b) => b.lastActivity - a.lastActivity || b.seq - a.seq);
