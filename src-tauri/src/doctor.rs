@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use redchat_core::{Code, ConnectionSettings, Namespace, TlsOptions, Username};
 use serde::Serialize;
 
-use crate::state::{AppState, ConnectRequest, account};
+use crate::state::{AppState, ConnectRequest, account, plain_password_allowed};
 
 /// The TLS files of a request (empty fields are none).
 pub(crate) fn tls_options(request: &ConnectRequest) -> TlsOptions {
@@ -56,12 +56,7 @@ impl AppState {
                 let user = Username::parse(&request.username).ok();
                 let namespace = Namespace::parse(&request.namespace).unwrap_or_default();
                 // The same rule as connecting: no password over plain TCP unacknowledged.
-                let acknowledged = self
-                    .profile
-                    .load()
-                    .plain_password_ok
-                    .contains(&settings.addr());
-                if settings.password_in_clear() && !acknowledged && !request.allow_plain_password {
+                if !plain_password_allowed(&settings, &self.profile.load(), &request) {
                     let mut report = Report::of_settings(&settings, &parsed.notes);
                     report.problems.push(doctor::Problem {
                         code: Code::PlaintextPassword.as_str().into(),

@@ -182,6 +182,18 @@ pub struct ConnectionCheck {
     pub notes: Vec<String>,
 }
 
+/// Whether `settings` may send their password: not over plain TCP to another computer unless
+/// the user acknowledged that for this server (saved) or in this request.
+pub(crate) fn plain_password_allowed(
+    settings: &ConnectionSettings,
+    profile: &Profile,
+    request: &ConnectRequest,
+) -> bool {
+    !settings.password_in_clear()
+        || request.allow_plain_password
+        || profile.plain_password_ok.contains(&settings.addr())
+}
+
 /// Keychain account for a connection: `user@host:port`.
 pub(crate) fn account(settings: &ConnectionSettings) -> String {
     format!(
@@ -270,8 +282,7 @@ impl AppState {
         // Once per server: the password would go over plain TCP to another computer.
         let saved = self.profile.load();
         let addr = settings.addr();
-        let acknowledged = saved.plain_password_ok.contains(&addr);
-        if settings.password_in_clear() && !acknowledged && !request.allow_plain_password {
+        if !plain_password_allowed(&settings, &saved, &request) {
             return Err(IpcError::new(
                 Code::PlaintextPassword,
                 format!(
@@ -280,7 +291,7 @@ impl AppState {
             ));
         }
         let mut plain_password_ok = saved.plain_password_ok;
-        if settings.password_in_clear() && !acknowledged {
+        if settings.password_in_clear() && !plain_password_ok.contains(&addr) {
             plain_password_ok.push(addr);
         }
 

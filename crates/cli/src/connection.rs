@@ -50,14 +50,7 @@ pub fn settings_from(
     settings.tls_options.ca_file = args.tls_ca.clone();
     settings.tls_options.cert_file = args.tls_cert.clone();
     settings.tls_options.key_file = args.tls_key.clone();
-    let mut notes = parsed.notes;
-    if settings.password_in_clear() {
-        notes.push(format!(
-            "the password goes to {} unencrypted (plain TCP): use rediss:// if the server offers TLS",
-            settings.host
-        ));
-    }
-    Ok((settings, notes))
+    Ok((settings, parsed.notes))
 }
 
 /// Parses the connection string and username, finds the password (in the string,
@@ -72,6 +65,12 @@ pub async fn connect(
     let (settings, notes) = settings_from(args).context("reading --url / REDCHAT_URL")?;
     for note in &notes {
         eprintln!("note: {note}");
+    }
+    if settings.password_in_clear() {
+        eprintln!(
+            "note: the password goes to {} unencrypted (plain TCP): use rediss:// if the server offers TLS",
+            settings.host
+        );
     }
     let user = Username::parse(user).context("reading --user")?;
     let namespace = Namespace::parse(&args.namespace).context("reading --namespace")?;
