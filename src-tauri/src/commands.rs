@@ -173,20 +173,61 @@ pub async fn who(state: State<'_, AppState>) -> Result<Vec<Member>, IpcError> {
     state.who().await
 }
 
-/// The window title (the page shows unread counts in it: `(3) Redchat`).
+/// The unread total: the window title says it (`(3) Redchat`), and so do the taskbar badge
+/// and the tray tooltip where the platform has them.
 #[tauri::command]
-pub fn set_title<R: tauri::Runtime>(
+pub fn set_unread<R: tauri::Runtime>(
     window: tauri::WebviewWindow<R>,
-    title: String,
+    total: u32,
 ) -> Result<(), IpcError> {
-    let title: String = title
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    let title = if total > 0 {
+        format!("({total}) Redchat")
+    } else {
+        "Redchat".to_string()
+    };
     window
         .set_title(&title)
-        .map_err(|e| IpcError::new(redchat_core::Code::Internal, e.to_string()))
+        .map_err(|e| IpcError::new(redchat_core::Code::Internal, e.to_string()))?;
+    crate::desktop::show_unread(&window, total);
+    Ok(())
+}
+
+/// A desktop notification, unless the window has focus or do-not-disturb is on: what
+/// happened to it. Plain text only.
+#[tauri::command]
+pub async fn notify<R: tauri::Runtime>(
+    window: tauri::WebviewWindow<R>,
+    title: String,
+    body: String,
+) -> Result<crate::attention::Shown, IpcError> {
+    crate::desktop::notify(&window, &title, &body).await
+}
+
+/// Turns do-not-disturb on or off (the tray menu shows it too).
+#[tauri::command]
+pub fn set_do_not_disturb<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    attention: State<'_, crate::attention::Attention>,
+    on: bool,
+) {
+    attention.set_do_not_disturb(on);
+    crate::desktop::sync_tray(&app);
+}
+
+/// Streams the shell's own events (do-not-disturb changes) to `events`, starting with the
+/// current state.
+#[tauri::command]
+pub fn watch_shell(
+    attention: State<'_, crate::attention::Attention>,
+    events: Channel<crate::attention::ShellEvent>,
+) {
+    attention.watch(events);
+}
+
+/// Opens a link from a message in the system browser: http, https and mailto only.
+#[tauri::command]
+pub fn open_link<R: tauri::Runtime>(app: tauri::AppHandle<R>, url: String) -> Result<(), IpcError> {
+    crate::desktop::open_link(&app, &url)
 }
 
 /// The page has handled the last batch of events; the next may come.

@@ -11,8 +11,12 @@
 //! - [`profile`]: saved settings ([`Profile`]) and where they live.
 //! - [`secrets`]: the OS keychain, with a session-only fallback when there is none.
 //! - [`stream`]: batched forwarding of core events to the page.
+//! - [`attention`]: notifications, unread badge, do-not-disturb (policy); [`desktop`]: the
+//!   tray, badge, notifications, second launches, window place and links (platform glue).
 
+pub mod attention;
 pub mod commands;
+pub mod desktop;
 pub mod doctor;
 pub mod error;
 pub mod logging;
@@ -60,7 +64,11 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::typing,
         commands::members,
         commands::who,
-        commands::set_title,
+        commands::set_unread,
+        commands::notify,
+        commands::set_do_not_disturb,
+        commands::watch_shell,
+        commands::open_link,
         commands::contact,
         commands::mark_verified,
         commands::accept_new_key,
@@ -79,9 +87,16 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
 /// # Panics
 /// When the window system cannot be initialised: there is nothing to show then.
 pub fn run() {
+    // First: a second launch hands over to the running app before anything else starts.
     let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            desktop::second_launch(app);
+        }))
         .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(logging::plugin());
     let builder = builder.setup(|app| {
         if let Ok(dir) = app.path().app_log_dir() {
@@ -98,6 +113,13 @@ pub fn run() {
             data_dir,
         );
         app.manage(state);
+        app.manage(attention::Attention::default());
+        match desktop::tray(app.handle()) {
+            Ok(parts) => {
+                app.manage(parts);
+            }
+            Err(e) => tracing::warn!("no tray icon: {e}"),
+        }
         // The footprint benchmark's floor: this same binary showing an empty page.
         if std::env::var_os("REDCHAT_BLANK_WINDOW").is_some()
             && let Some(window) = app.get_webview_window("main")
@@ -106,7 +128,16 @@ pub fn run() {
         }
         Ok(())
     });
-    let builder = builder.invoke_handler(handler());
+    let builder = builder
+        .on_window_event(|window, event| {
+            if matches!(
+                event,
+                tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_)
+            ) {
+                desktop::save_place_soon(window.app_handle());
+            }
+        })
+        .invoke_handler(handler());
     builder
         .build(tauri::generate_context!())
         .expect("cannot start the Redchat window")

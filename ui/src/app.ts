@@ -24,6 +24,7 @@ import { h } from "./dom";
 import * as ipc from "./ipc";
 import { ChatModel, type Change, type Conversation } from "./model";
 import { People } from "./people";
+import { Desk } from "./desk";
 import { probe, timed } from "./probe";
 import { ReadMarker, TypingSender } from "./signals";
 import { Banner } from "./components/banner";
@@ -35,6 +36,7 @@ import { ConversationOpener } from "./components/opener";
 import { requestOf, SettingsDialog } from "./components/settings";
 import { Sidebar, type SidebarItem } from "./components/sidebar";
 import { StatusIndicator, type StatusView } from "./components/status";
+import type { SwitcherItem } from "./components/switcher";
 import { TypingIndicator } from "./components/typing";
 import { WarningBar, isPersistentNotice } from "./components/warnings";
 import { WhoList } from "./components/who";
@@ -76,6 +78,7 @@ export class App {
   private readonly people: People;
   private readonly composer: Composer;
   private readonly settings: SettingsDialog;
+  private readonly desk: Desk;
   private readonly abort = new AbortController();
   private readonly connectButton: HTMLButtonElement;
   private readonly now: () => number;
@@ -107,7 +110,8 @@ export class App {
     this.messages = new MessageList({
       retry: (id) => void this.retry(id),
       loadOlder: (id) => void this.loadOlder(id),
-    });
+      openLink: (url) => this.desk.openLink(url),
+    }, { now: this.now });
     this.sidebar = new Sidebar((id) => this.select(id));
     this.people = new People({
       model: this.model,
@@ -115,7 +119,7 @@ export class App {
       select: (id) => this.select(id),
       changed: () => {
         this.renderSidebar();
-        this.header.show(this.active());
+        this.showHeader();
         this.composer.setPlaceholder(placeholder(this.active()));
       },
       problem: (text) => this.composer.showError(text),
@@ -130,6 +134,11 @@ export class App {
       contactInfo: (id) => this.people.toggleContact(id),
       accept: (id) => void this.people.accept(id),
       block: (id) => void this.people.block(id),
+      mute: (id, muted) => {
+        this.desk.notifier.setMuted(id, muted);
+        this.showHeader();
+        this.renderSidebar();
+      },
     });
     this.composer = new Composer(
       (line) => this.send(line),
@@ -143,12 +152,22 @@ export class App {
       submit: (request) => void this.connect(request),
       cancel: () => this.settings.hide(),
     });
+    this.desk = new Desk({
+      backend,
+      hasFocus: () => this.hasFocus(),
+      items: () => this.switcherItems(),
+      order: () => this.sidebar.order(),
+      active: () => this.model.active,
+      select: (id) => this.select(id),
+      closePanel: () => this.closePanel(),
+      problem: (text) => this.composer.showError(text),
+    });
     const settingsButton = h("button", { type: "button", id: "open-settings" }, "Settings");
     this.connectButton = h("button", { type: "button", id: "toggle-connection" }, "Connect");
     this.el = h(
       "div",
       { class: "app" },
-      h("header", { class: "topbar" }, h("h1", {}, "Redchat"), this.status.el, h("div", { class: "tools" }, this.connectButton, settingsButton)),
+      h("header", { class: "topbar" }, h("h1", {}, "Redchat"), this.status.el, h("div", { class: "tools" }, this.desk.dndButton, this.connectButton, settingsButton)),
       this.warnings.el,
       h(
         "div",
@@ -159,6 +178,7 @@ export class App {
         this.people.contact.el,
       ),
       this.settings.el,
+      this.desk.switcher.el,
     );
     const signal = this.abort.signal;
     settingsButton.addEventListener("click", () => void this.openSettings(), { signal });
@@ -167,6 +187,7 @@ export class App {
     window.addEventListener(
       "focus",
       () => {
+        this.desk.notifier.focused();
         this.readActive();
         this.renderSidebar();
       },
@@ -179,6 +200,7 @@ export class App {
   }
 
   async start(): Promise<void> {
+    this.desk.start();
     this.profile = await this.backend.loadProfile();
     const attached = await this.backend.attach((batch) => this.onEvents(batch));
     if (attached) {
@@ -233,6 +255,7 @@ export class App {
       this.renderAll();
     }
     this.model.me = connected.user;
+    this.desk.notifier.setUser(connected.user);
     this.addr = connected.addr;
     this.mode = connected.delivery ?? "durable";
     this.who.setSharing(connected.sharePresence !== false);
@@ -340,6 +363,7 @@ export class App {
 
   onEvents(batch: ipc.SessionEvent[]): void {
     const began = probe.enabled ? performance.now() : 0;
+    this.desk.notifier.observe(batch);
     this.handleEvents(batch);
     if (probe.enabled) probe.busy += performance.now() - began;
   }
@@ -607,7 +631,7 @@ export class App {
     if (typing) this.renderTyping();
     if (members) this.members.render(c, this.model.me, (user) => this.model.presence.get(user));
     if (header) {
-      this.header.show(c);
+      this.showHeader();
       this.composer.setPlaceholder(placeholder(c));
     }
     if (read) this.readActive();
@@ -634,7 +658,8 @@ export class App {
     let total = 0;
     const items: SidebarItem[] = this.model.visible().map((c) => {
       const { count, mentions } = this.shownUnread(c);
-      total += count;
+      const muted = this.desk.notifier.isMuted(c.id);
+      if (!muted) total += count;
       return {
         id: c.id,
         kind: c.kind,
@@ -643,6 +668,7 @@ export class App {
         unread: count,
         mentions,
         presence: c.peer !== null ? this.model.presence.get(c.peer) : undefined,
+        muted,
       };
     });
     this.sidebar.render(items, this.model.active);
@@ -654,8 +680,8 @@ export class App {
     const title = total > 0 ? `(${total}) Redchat` : "Redchat";
     if (document.title !== title) {
       document.title = title;
-      // The native window title follows (the webview does not do it by itself).
-      ipc.setTitle(title).catch(() => undefined);
+      // The native title, badge and tray follow (the webview does not do it by itself).
+      this.backend.setUnread(total).catch(() => undefined);
     }
   }
 
@@ -670,10 +696,43 @@ export class App {
     if (next !== null) this.typingTimer = setTimeout(() => this.renderTyping(), Math.max(16, next - now));
   }
 
+  private showHeader(): void {
+    const c = this.active();
+    this.header.show(c, c !== null && this.desk.notifier.isMuted(c.id));
+  }
+
+  /** The quick switcher's list: conversations in sidebar order, then people online without one. */
+  private switcherItems(): SwitcherItem[] {
+    const items: SwitcherItem[] = this.model.visible().map((c) => {
+      const unread = this.shownUnread(c).count;
+      const what = c.kind === "direct" ? "direct message" : c.kind;
+      return { id: c.id, label: c.kind === "direct" ? c.title : c.id, hint: unread > 0 ? `${what} · ${unread} unread` : what };
+    });
+    const have = new Set(items.map((i) => i.id));
+    for (const m of this.model.who) {
+      const id = `@${normaliseName(m.user)}`;
+      if (!have.has(id) && normaliseName(m.user) !== this.model.me) items.push({ id, label: m.user, hint: m.online ? "online" : "person" });
+    }
+    return items;
+  }
+
+  /** Esc: the contact panel, then Settings (when it can be left), closes; false when neither was open. */
+  private closePanel(): boolean {
+    if (this.people.contact.isOpen) {
+      this.people.contact.close();
+      return true;
+    }
+    if (this.settings.visible && this.model.me !== null) {
+      this.settings.hide();
+      return true;
+    }
+    return false;
+  }
+
   private renderAll(): void {
     const active = this.active();
     this.messages.show(active);
-    this.header.show(active);
+    this.showHeader();
     this.people.follow(active);
     this.members.render(active, this.model.me, (user) => this.model.presence.get(user));
     this.renderSidebar();
@@ -684,7 +743,7 @@ export class App {
   dispose(): void {
     this.abort.abort();
     if (this.typingTimer !== null) clearTimeout(this.typingTimer);
-    for (const part of [this.status, this.banner, this.warnings, this.people, this.sidebar, this.opener, this.who, this.header, this.members, this.messages, this.typing, this.composer, this.settings]) {
+    for (const part of [this.desk, this.status, this.banner, this.warnings, this.people, this.sidebar, this.opener, this.who, this.header, this.members, this.messages, this.typing, this.composer, this.settings]) {
       part.dispose();
     }
     this.el.remove();

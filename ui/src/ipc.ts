@@ -475,9 +475,38 @@ export function members(conversation: ConversationId): Promise<MemberList> {
   return call("members", { conversation });
 }
 
-/** Sets the native window title (unread counts: `(3) Redchat`). */
-export function setTitle(title: string): Promise<void> {
-  return call("set_title", { title });
+/** The unread total: the native window title (`(3) Redchat`), the taskbar badge and the tray follow. */
+export function setUnread(total: number): Promise<void> {
+  return call("set_unread", { total });
+}
+
+/** What became of a notification: the shell never shows one while the window has focus or in do-not-disturb. */
+export type Shown = "shown" | "doNotDisturb" | "focused" | "failed";
+
+/** A desktop notification (plain text). */
+export function notify(title: string, body: string): Promise<Shown> {
+  return call("notify", { title, body });
+}
+
+export function setDoNotDisturb(on: boolean): Promise<void> {
+  return call("set_do_not_disturb", { on });
+}
+
+/** What the shell itself reports (not a session): do-not-disturb toggled from the tray. */
+export type ShellEvent = { kind: "doNotDisturb"; on: boolean };
+
+/** Streams shell events to `onEvent`, starting with the current state. */
+export function watchShell(onEvent: (event: ShellEvent) => void): Promise<void> {
+  const channel = new Channel<ShellEvent>();
+  channel.onmessage = (event) => {
+    if (event && typeof event === "object" && event.kind === "doNotDisturb" && typeof event.on === "boolean") onEvent(event);
+  };
+  return call("watch_shell", { events: channel });
+}
+
+/** Opens a link from a message in the system browser (http, https, mailto only; others are refused). */
+export function openLink(url: string): Promise<void> {
+  return call("open_link", { url });
 }
 
 /** Everyone online (and recently seen). */

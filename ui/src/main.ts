@@ -2,6 +2,10 @@
 
 import { App } from "./app";
 import * as ipc from "./ipc";
+import { applyTheme, loadTheme } from "./theme";
+
+// Before anything renders: the saved theme (or the system's).
+applyTheme(loadTheme());
 
 const root = document.getElementById("app");
 if (root) {

@@ -1,5 +1,6 @@
 // The settings form against the mocked backend: TLS files, the doctor's report (by hand and after
-// a failed connect), copying it, and the warning before a password crosses the network in clear.
+// a failed connect), copying it, the warning before a password crosses the network in clear, and
+// the theme override.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clearMocks } from "@tauri-apps/api/mocks";
@@ -252,5 +253,75 @@ describe("Settings", () => {
     expect(text("#doctor-problems li.problem")).toBe(hostile);
     expect(text("#doctor-text")).toBe(`server said ${hostile}`);
     expect(el("#doctor-report").innerHTML).toContain("&lt;img src=x onerror=alert(1)&gt;");
+  });
+});
+
+describe("Settings: theme", () => {
+  let harness: Harness | null = null;
+  const root = document.documentElement;
+  beforeEach(() => {
+    document.body.replaceChildren();
+    localStorage.clear();
+    root.removeAttribute("data-theme");
+  });
+  afterEach(() => {
+    harness?.app.dispose();
+    harness = null;
+    clearMocks();
+    localStorage.clear();
+    root.removeAttribute("data-theme");
+  });
+
+  it("offers the three choices under a label, after the fields and before the buttons", async () => {
+    harness = await start({ load_profile: () => firstRun });
+    const select = el<HTMLSelectElement>("#theme");
+    expect([...select.options].map((o) => [o.value, o.textContent])).toEqual([
+      ["system", "Follow the system"],
+      ["light", "Light"],
+      ["dark", "Dark"],
+    ]);
+    expect(text('label[for="theme"]')).toBe("Theme");
+    expect(select.closest("form")?.id).toBe("settings");
+    expect(el("#namespace").compareDocumentPosition(select) & Node.DOCUMENT_POSITION_FOLLOWING, "after the Advanced fields").toBeTruthy();
+    expect(select.compareDocumentPosition(el("#settings .actions")) & Node.DOCUMENT_POSITION_FOLLOWING, "before the buttons").toBeTruthy();
+  });
+
+  it("shows the saved choice when the form opens (system when none is saved)", async () => {
+    harness = await start({ load_profile: () => firstRun });
+    expect(el<HTMLSelectElement>("#theme").value).toBe("system");
+    harness.app.dispose();
+    document.body.replaceChildren();
+    localStorage.setItem("redchat.theme", "dark");
+    harness = await start();
+    await click("#open-settings");
+    expect(el<HTMLSelectElement>("#theme").value).toBe("dark");
+  });
+
+  it("applies on change, without Connect, and is saved; following the system again removes the override", async () => {
+    harness = await start({ load_profile: () => firstRun });
+    const select = el<HTMLSelectElement>("#theme");
+    select.value = "dark";
+    select.dispatchEvent(new Event("change"));
+    expect(root.getAttribute("data-theme")).toBe("dark");
+    expect(localStorage.getItem("redchat.theme")).toBe("dark");
+    expect(el(".overlay").hidden, "the form stays open").toBe(false);
+    select.value = "system";
+    select.dispatchEvent(new Event("change"));
+    expect(root.hasAttribute("data-theme")).toBe(false);
+    expect(harness.callsOf("connect")).toEqual([]);
+  });
+
+  it("is not part of the connect request and never reaches the backend", async () => {
+    harness = await start({ load_profile: () => firstRun });
+    await fillForm();
+    const select = el<HTMLSelectElement>("#theme");
+    select.value = "light";
+    select.dispatchEvent(new Event("change"));
+    await submit();
+    const request = harness.callsOf("connect")[0]?.request;
+    expect(request).toBeDefined();
+    expect(request).not.toHaveProperty("theme");
+    expect(JSON.stringify(harness.calls), "no IPC call carries the theme").not.toMatch(/theme|"light"/);
+    expect(root.getAttribute("data-theme")).toBe("light");
   });
 });

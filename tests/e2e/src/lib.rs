@@ -2,7 +2,9 @@
 //!
 //! Needs: the app built with embedded assets (`make app-debug`), `tauri-driver` and
 //! `WebKitWebDriver` on `PATH`, and an X display (`make e2e` runs under `xvfb-run`).
-//! Each [`AppUnderTest`] gets its own `XDG_DATA_HOME`, so settings never leak between tests.
+//! Each [`AppUnderTest`] gets its own `XDG_DATA_HOME` (and `XDG_CONFIG_HOME` under it), so settings
+//! and the remembered window place never leak between tests; D-Bus is off unless a test gives one
+//! ([`desktop::DbusSession`]).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+pub mod desktop;
 
 /// Upper bound for waiting on anything in the window.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -72,6 +76,8 @@ impl AppUnderTest {
                 &native_port.to_string(),
             ])
             .env("XDG_DATA_HOME", data_home)
+            // The window's remembered size and place live under the config directory.
+            .env("XDG_CONFIG_HOME", data_home.join("config"))
             // No Secret Service: the app must fall back to asking for the password.
             .env("DBUS_SESSION_BUS_ADDRESS", "disabled:")
             .envs(env.iter().copied())
@@ -282,6 +288,13 @@ impl AppUnderTest {
             &self.session_path("/window/rect"),
             Some(json!({"x": x, "y": y, "width": width, "height": height})),
         );
+    }
+
+    /// The window's place and size: x, y, width, height.
+    pub fn window_rect(&self) -> (i64, i64, i64, i64) {
+        let v = self.request("GET", &self.session_path("/window/rect"), None);
+        let n = |k: &str| v[k].as_f64().unwrap_or(f64::NAN) as i64;
+        (n("x"), n("y"), n("width"), n("height"))
     }
 
     /// Closes the app (ends the WebDriver session) and waits for it to exit.

@@ -2,6 +2,8 @@
 
 #[path = "company.rs"]
 mod company;
+#[path = "desktop.rs"]
+mod desktop;
 #[path = "rooms.rs"]
 mod rooms;
 #[path = "trust.rs"]

@@ -8,13 +8,25 @@
 // Selectors (WebDriver tests): #messages (the list), .entry[data-id] rows with .mine, .mention
 // (a room message naming you), .system (joined/left lines; .key-changed: a safety number
 // changed), .notice, data-state (delivery), data-trust and .trust-<state> (see trust.ts);
-// #history-edge, #newer.
+// #history-edge, #newer. Slack/Element habits (messages.css):
+//   .entry.grouped         a message continuing its sender's run (same sender, same day, within
+//                          GROUP_MS, both authentic and alike): no avatar, and its .from and
+//                          .trust-mark are only visually hidden (screen readers still read them)
+//   .entry.new-day         the first row of a local day; its first child is
+//                          .day-separator[role=separator] ("Today", "Yesterday", a long date)
+//   .avatar                initials of the sender on a colour from the name (avatar.ts)
+//   .text pre.code-block > code, .text code.inline-code, .text a.link[data-href] (richtext.ts)
+// Whether a row is grouped or starts a day depends on the entry before it in the conversation
+// (rendered or not): a row whose predecessor changes (older history arrived) is rendered again.
 
+import { avatarElement } from "../avatar";
 import { h, replaceChildren, type Disposable } from "../dom";
 import { localDateTime, localTime } from "../format";
 import type { Conversation, Entry, Older } from "../model";
 import { recordRendered, timed } from "../probe";
+import { richText } from "../richtext";
 import { senderElement, trustClasses, trustMarks, trustNotes } from "../trust";
+import "./messages.css";
 
 /** Most rows in the DOM at once (~8 nodes each). */
 export const WINDOW = 150;
@@ -22,6 +34,8 @@ export const WINDOW = 150;
 export const PAGE = 60;
 /** Distance from an edge (px) that loads the next page. */
 const EDGE = 300;
+/** Longest gap between two messages of one sender's run. */
+export const GROUP_MS = 5 * 60_000;
 
 /** What the delivery line of a message we sent says; `online`: connected right now. */
 export function deliveryLabel(entry: Entry, online: boolean): string {
@@ -52,25 +66,90 @@ const DELIVERY_CLASS = {
   failed: "failed",
 } as const;
 
-export function renderEntry(entry: Entry, online = true): HTMLElement {
+/** Local calendar day of `ms` as a number (20261130), comparable for equality. */
+function dayOf(ms: number): number {
+  const d = new Date(ms);
+  return d.getFullYear() * 10_000 + (d.getMonth() + 1) * 100 + d.getDate();
+}
+
+const longDate = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+
+/** What the separator before the first row of `ms`'s local day says, `now` being now. */
+export function dayLabel(ms: number, now: number): string {
+  const day = dayOf(ms);
+  if (day === dayOf(now)) return "Today";
+  const today = new Date(now);
+  if (day === dayOf(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1).getTime())) return "Yesterday";
+  return longDate.format(ms);
+}
+
+/** Whether trust lets a message join its sender's run: only authentic messages hide their name. */
+function groupable(entry: Entry): boolean {
+  return (
+    entry.kind === "message" &&
+    (entry.trust === "verified" || entry.trust === "signed") &&
+    !entry.claimsMe &&
+    !entry.senderIssue &&
+    !entry.lookalike
+  );
+}
+
+/** Whether `entry` (at `ms`) continues the run of `previous` (at `previousMs`) on the same day. */
+function continues(entry: Entry, ms: number, previous: Entry, previousMs: number): boolean {
+  return (
+    groupable(entry) &&
+    groupable(previous) &&
+    entry.from === previous.from &&
+    entry.mine === previous.mine &&
+    entry.trust === previous.trust &&
+    Math.abs(ms - previousMs) <= GROUP_MS
+  );
+}
+
+/**
+ * The row of `entry`. `previous`: the entry before it in the conversation (rendered or not;
+ * none for the first), which decides whether the row continues its sender's run (.grouped) or
+ * starts a day (.new-day, with a separator). `now` says which day is today.
+ */
+export function renderEntry(entry: Entry, online = true, previous?: Entry, now: () => number = Date.now): HTMLElement {
+  const ms = Date.parse(entry.time);
+  const previousMs = previous ? Date.parse(previous.time) : Number.NaN;
+  // An unreadable time starts nothing and joins nothing.
+  const newDay = !Number.isNaN(ms) && (previous === undefined || Number.isNaN(previousMs) || dayOf(ms) !== dayOf(previousMs));
+  const grouped = !newDay && previous !== undefined && !Number.isNaN(ms) && continues(entry, ms, previous, previousMs);
+  const separator = newDay ? daySeparator(dayLabel(ms, now())) : null;
   const state = entry.delivery ? DELIVERY_CLASS[entry.delivery] : "";
-  const classes = ["entry", entry.kind, entry.mine ? "mine" : "", entry.mention ? "mention" : "", state, entry.keyChange ? "key-changed" : "", trustClasses(entry)]
+  const classes = [
+    "entry",
+    entry.kind,
+    entry.mine ? "mine" : "",
+    entry.mention ? "mention" : "",
+    state,
+    entry.keyChange ? "key-changed" : "",
+    trustClasses(entry),
+    grouped ? "grouped" : "",
+    newDay ? "new-day" : "",
+  ]
     .filter(Boolean)
     .join(" ");
   if (entry.kind === "system") {
     return h(
       "li",
       { class: classes, "data-id": entry.id, "data-user": entry.from, "data-trust": entry.trust, role: entry.keyChange ? "note" : undefined },
+      separator,
       h("span", { class: "text" }, entry.text),
       h("time", { datetime: entry.time }, localTime(entry.time)),
     );
   }
   if (entry.kind === "notice") {
-    return h("li", { class: classes, "data-id": entry.id, role: "note" }, h("span", { class: "text" }, entry.text));
+    return h("li", { class: classes, "data-id": entry.id, role: "note" }, separator, h("span", { class: "text" }, entry.text));
   }
+  const message = entry.kind === "message";
   return h(
     "li",
     { class: classes, "data-id": entry.id, "data-state": entry.delivery, "data-trust": entry.trust },
+    separator,
+    message && !grouped ? avatarElement(entry.from) : null,
     h(
       "div",
       { class: "meta" },
@@ -85,8 +164,14 @@ export function renderEntry(entry: Entry, online = true): HTMLElement {
     ),
     ...trustNotes(entry),
     entry.detail ? h("div", { class: "detail" }, entry.detail) : null,
-    h("div", { class: "text", dir: "auto" }, entry.text),
+    // Raw channel lines (plain, unreadable) are data, shown exactly; messages get code and links.
+    h("div", { class: "text", dir: "auto" }, ...(message ? richText(entry.text) : [entry.text])),
   );
+}
+
+function daySeparator(label: string): HTMLElement {
+  // A separator's content is presentational: the label is its accessible name too.
+  return h("div", { class: "day-separator", role: "separator", "aria-label": label }, h("span", { class: "day-label" }, label));
 }
 
 /** What the edge row at the top of a conversation shows. */
@@ -124,9 +209,16 @@ export interface ListActions {
   retry(id: string): void;
   /** The view reached the top of conversation `key`: load older history. */
   loadOlder(key: string): void;
+  /** A link in a message was clicked: open `url` (http:, https: or mailto:, checked by richtext.ts) outside the app. */
+  openLink(url: string): void;
 }
 
-const NO_ACTIONS: ListActions = { retry: () => undefined, loadOlder: () => undefined };
+const NO_ACTIONS: ListActions = { retry: () => undefined, loadOlder: () => undefined, openLink: () => undefined };
+
+export interface ListOptions {
+  /** The clock that says which day is "Today" (tests pass a fixed one). */
+  now?: () => number;
+}
 
 export class MessageList implements Disposable {
   readonly el: HTMLElement;
@@ -142,12 +234,21 @@ export class MessageList implements Disposable {
   private rows = new Map<Entry, HTMLElement>();
   private unseen = 0;
   private online = true;
+  private readonly actions: ListActions;
+  private readonly announcer: HTMLElement;
+  private readonly now: () => number;
 
-  constructor(private readonly actions: ListActions = NO_ACTIONS) {
+  /** Actions not given do nothing. */
+  constructor(actions: Partial<ListActions> = {}, options: ListOptions = {}) {
+    this.actions = { ...NO_ACTIONS, ...actions };
+    this.now = options.now ?? Date.now;
     this.list = h("ol", { class: "messages", id: "messages" });
+    // New messages from others are announced (once per batch, politely); rows rendered by
+    // opening a conversation or scrolling into history are not news.
+    this.announcer = h("p", { class: "sr-only", id: "announcer", "aria-live": "polite", "aria-atomic": "true" });
     this.newer = h("button", { type: "button", class: "newer", id: "newer", hidden: true });
     this.edge = h("li", { class: "history-edge", id: "history-edge", "aria-live": "polite" });
-    this.el = h("section", { class: "conversation" }, this.list, this.newer);
+    this.el = h("section", { class: "conversation" }, this.list, this.newer, this.announcer);
     const signal = this.abort.signal;
     this.list.addEventListener("scroll", () => this.onScroll(), { signal, passive: true });
     // Full date on hover, computed when asked for rather than for every row rendered.
@@ -163,6 +264,13 @@ export class MessageList implements Disposable {
       "click",
       (e) => {
         const target = e.target as Element;
+        const link = target.closest?.<HTMLAnchorElement>("a.link");
+        if (link) {
+          // Never navigate the app's window: the link opens outside (in the browser, the mailer).
+          e.preventDefault();
+          if (link.dataset.href) this.actions.openLink(link.dataset.href);
+          return;
+        }
         const retry = target.closest?.<HTMLButtonElement>("button[data-retry]");
         if (retry?.dataset.retry) {
           retry.disabled = true;
@@ -170,6 +278,17 @@ export class MessageList implements Disposable {
         } else if (target.closest?.("button[data-load-older]") && this.conversation) {
           this.actions.loadOlder(this.conversation.id);
         }
+      },
+      { signal },
+    );
+    // A middle click would open the link in a new webview window: open it outside instead.
+    this.list.addEventListener(
+      "auxclick",
+      (e) => {
+        const link = e.button === 1 ? (e.target as Element).closest?.<HTMLAnchorElement>("a.link") : null;
+        if (!link) return;
+        e.preventDefault();
+        if (link.dataset.href) this.actions.openLink(link.dataset.href);
       },
       { signal },
     );
@@ -187,18 +306,41 @@ export class MessageList implements Disposable {
     this.onScroll();
   }
 
-  private row(entry: Entry): HTMLElement {
-    const row = renderEntry(entry, this.online);
+  /** Renders the row of `entries[i]` (with its real predecessor) and remembers it. */
+  private row(entries: Entry[], i: number): HTMLElement {
+    const entry = entries[i] as Entry;
+    const row = renderEntry(entry, this.online, entries[i - 1], this.now);
     this.rows.set(entry, row);
     return row;
+  }
+
+  /** Rows of `entries[from, to)`. */
+  private rowsOf(entries: Entry[], from: number, to: number): HTMLElement[] {
+    const rows: HTMLElement[] = [];
+    for (let i = from; i < to; i++) rows.push(this.row(entries, i));
+    return rows;
+  }
+
+  /** Renders the row of `entries[i]` again, if it is rendered. */
+  private rerender(entries: Entry[], i: number): void {
+    const entry = entries[i];
+    const old = entry && this.rows.get(entry);
+    if (old) old.replaceWith(this.row(entries, i));
+  }
+
+  /** Index of `entry` in the conversation; rendered rows (newest first) are looked at first. */
+  private indexOf(entries: Entry[], entry: Entry): number {
+    for (let i = Math.min(this.end, entries.length) - 1; i >= this.start; i--) if (entries[i] === entry) return i;
+    return entries.indexOf(entry);
   }
 
   /** Connected or not: messages waiting in the outbox say "Sending…" or "Waiting for connection". */
   setOnline(online: boolean): void {
     if (online === this.online) return;
     this.online = online;
-    for (const [entry, row] of this.rows) {
-      if (entry.delivery === "queued") row.replaceWith(this.row(entry));
+    const entries = this.conversation?.entries ?? [];
+    for (const entry of [...this.rows.keys()]) {
+      if (entry.delivery === "queued") this.rerender(entries, this.indexOf(entries, entry));
     }
   }
 
@@ -217,7 +359,7 @@ export class MessageList implements Disposable {
     }
     this.end = conversation.entries.length;
     this.start = Math.max(0, this.end - WINDOW);
-    replaceChildren(this.list, ...conversation.entries.slice(this.start, this.end).map((e) => this.row(e)));
+    replaceChildren(this.list, ...this.rowsOf(conversation.entries, this.start, this.end));
     this.syncEdge();
     this.scrollToEnd();
   }
@@ -227,6 +369,7 @@ export class MessageList implements Disposable {
     const c = this.conversation;
     if (!c || key !== c.id) return;
     const before = c.entries.length - entries.length;
+    this.announce(entries);
     // One layout read per batch; everything after it only writes.
     if (this.end !== before || !timed("atEnd", () => this.atEnd())) {
       // Reading history: don't move the view; count what is waiting below.
@@ -239,16 +382,31 @@ export class MessageList implements Disposable {
       this.rows = new Map();
       this.end = c.entries.length;
       this.start = this.end - WINDOW;
-      replaceChildren(this.list, ...c.entries.slice(this.start, this.end).map((e) => this.row(e)));
+      replaceChildren(this.list, ...this.rowsOf(c.entries, this.start, this.end));
       this.syncEdge();
     } else {
-      const rows = timed("build", () => entries.map((e) => this.row(e)));
+      const rows = timed("build", () => this.rowsOf(c.entries, before, c.entries.length));
       timed("insert", () => this.list.append(...rows));
       this.end = c.entries.length;
       timed("trim", () => this.trimTop(true));
     }
     timed("scroll", () => this.scrollToEnd());
     recordRendered(entries.map((e) => e.sentAt));
+  }
+
+  /** Tells screen readers of the new messages from others in `entries`. */
+  private announce(entries: Entry[]): void {
+    let count = 0;
+    let last: Entry | null = null;
+    for (const e of entries) {
+      if (!e.mine && e.kind === "message") {
+        count++;
+        last = e;
+      }
+    }
+    if (last === null) return;
+    const text = count === 1 ? `${last.from}: ${Array.from(last.text).slice(0, 200).join("")}` : `${count} new messages, the last from ${last.from}`;
+    this.announcer.textContent = text;
   }
 
   /**
@@ -274,7 +432,9 @@ export class MessageList implements Disposable {
         this.show(c);
         return;
       }
-      this.insertAtTop(entries.map((e) => this.row(e)));
+      this.insertAtTop(this.rowsOf(c.entries, 0, n));
+      // The row that was first has a predecessor now: it may join its run or lose its separator.
+      this.rerender(c.entries, n);
       this.end += n;
       this.scrollToEnd();
       return;
@@ -282,8 +442,8 @@ export class MessageList implements Disposable {
     const height = this.list.scrollHeight;
     const top = this.list.scrollTop;
     const shown = Math.min(n, PAGE);
-    const rows = entries.slice(n - shown).map((e) => this.row(e));
-    this.insertAtTop(rows);
+    this.insertAtTop(this.rowsOf(c.entries, n - shown, n));
+    this.rerender(c.entries, n);
     this.start = n - shown;
     this.end += n;
     this.syncEdge();
@@ -303,9 +463,13 @@ export class MessageList implements Disposable {
   }
 
   update(key: string, entry: Entry): void {
-    if (key !== this.conversation?.id) return;
-    const old = this.rows.get(entry);
-    if (old) old.replaceWith(this.row(entry));
+    const c = this.conversation;
+    if (key !== c?.id || !this.rows.has(entry)) return;
+    const i = this.indexOf(c.entries, entry);
+    if (i < 0) return;
+    this.rerender(c.entries, i);
+    // Whether the next row continues this one's run can change with it (its trust, say).
+    this.rerender(c.entries, i + 1);
   }
 
   /** The older-history state of conversation `key` changed. */
@@ -330,7 +494,7 @@ export class MessageList implements Disposable {
     if (this.list.scrollTop < EDGE && this.start > 0) {
       const from = Math.max(0, this.start - PAGE);
       const height = this.list.scrollHeight;
-      this.list.prepend(...c.entries.slice(from, this.start).map((e) => this.row(e)));
+      this.list.prepend(...this.rowsOf(c.entries, from, this.start));
       this.start = from;
       this.syncEdge();
       this.list.scrollTop += this.list.scrollHeight - height;
@@ -340,7 +504,7 @@ export class MessageList implements Disposable {
       this.actions.loadOlder(c.id);
     } else if (this.end < c.entries.length && this.nearBottom()) {
       const to = Math.min(c.entries.length, this.end + PAGE);
-      this.list.append(...c.entries.slice(this.end, to).map((e) => this.row(e)));
+      this.list.append(...this.rowsOf(c.entries, this.end, to));
       this.end = to;
       this.trimTop(false);
       if (this.end === c.entries.length) this.setUnseen(0);

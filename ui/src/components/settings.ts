@@ -8,10 +8,15 @@
 // settings (doctor.ts); a failed connect shows it by itself, under the error, unless the error is
 // one the form itself explains. A password that would cross the network unencrypted asks first
 // (#plain-password-warning, #plain-password-accept re-sends the request with allowPlainPassword).
+//
+// Theme (#theme, last before the error and the buttons): follow the system, light or dark. It
+// shows the saved choice when the form opens and applies on change (theme.ts), without Connect;
+// it is not part of the connect request and never reaches the backend.
 
 import { normaliseName, usernameProblem } from "../compose";
 import { h, replaceChildren, type Disposable } from "../dom";
 import { toIpcError, type ConnectionCheck, type ConnectRequest, type DeliveryMode, type DoctorReport, type ErrorCode, type IpcError, type Profile, type ProfileView } from "../ipc";
+import { applyTheme, loadTheme, parseTheme, THEME_CHOICES } from "../theme";
 import { DoctorPanel } from "./doctor";
 
 /**
@@ -79,6 +84,7 @@ export class SettingsDialog implements Disposable {
   private readonly namespace: HTMLInputElement;
   private readonly deliveryInputs: HTMLInputElement[];
   private readonly sharePresence: HTMLInputElement;
+  private readonly theme: HTMLSelectElement;
   private readonly connectionHint: HTMLElement;
   private readonly usernameHint: HTMLElement;
   private readonly passwordHint: HTMLElement;
@@ -160,6 +166,13 @@ export class SettingsDialog implements Disposable {
       ),
     );
 
+    this.theme = h(
+      "select",
+      { id: "theme", "aria-describedby": "theme-hint" },
+      ...THEME_CHOICES.map(({ choice, label }) => h("option", { value: choice }, label)),
+    );
+    this.theme.addEventListener("change", () => applyTheme(parseTheme(this.theme.value)), { signal });
+
     const openLogs = h("button", { type: "button", id: "open-logs" }, "Open logs folder");
     const logsPath = h("p", { class: "hint", id: "logs-path" });
     openLogs.addEventListener(
@@ -195,6 +208,9 @@ export class SettingsDialog implements Disposable {
         this.namespace,
         h("div", { class: "logs" }, openLogs, logsPath),
       ),
+      h("label", { for: "theme" }, "Theme"),
+      this.theme,
+      h("p", { class: "hint", id: "theme-hint" }, "Applies at once, on this computer only."),
       this.error,
       this.plainWarning,
       this.doctor.el,
@@ -255,6 +271,7 @@ export class SettingsDialog implements Disposable {
     this.delivery = view.profile.delivery ?? "durable";
     // Profiles saved before the setting existed share presence.
     this.sharePresence.checked = view.profile.sharePresence !== false;
+    this.theme.value = loadTheme();
     for (const { key } of TLS_FILES) this.tlsInputs[key].value = view.profile[key] ?? "";
     this.tlsOptions.open = TLS_FILES.some(({ key }) => !!view.profile[key]);
     this.hidePlainWarning();

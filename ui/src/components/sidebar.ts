@@ -9,6 +9,7 @@
 //   li[data-conversation="<id>"]        a row (`@bob`, `#team`, `~messages`); also data-key,
 //                                       the old key (`bob` for a direct conversation, else the id)
 //   li.active                           the open one (aria-current)
+//   li.muted                            muted (no notifications, not in the title's total)
 //   .title                              its name (`bob`, `#team`, `messages`)
 //   .unread-badge (also .unread)        unread count, hidden at 0
 //   .mention-badge                      mentions of you, hidden at 0
@@ -35,6 +36,8 @@ export interface SidebarItem {
   mentions: number;
   /** The peer's online state (direct conversations). */
   presence: Member | undefined;
+  /** Muted: no notifications, its count left out of the window's total. */
+  muted?: boolean;
 }
 
 interface Row {
@@ -128,14 +131,20 @@ export class Sidebar implements Disposable {
   }
 
   private update(row: Row, item: SidebarItem, active: boolean): void {
-    const className = active ? "active" : "";
+    const className = [active ? "active" : "", item.muted ? "muted" : ""].filter(Boolean).join(" ");
     if (row.li.className !== className) row.li.className = className;
     if (active) row.li.setAttribute("aria-current", "true");
     else row.li.removeAttribute("aria-current");
     if (row.title.textContent !== item.title) row.title.textContent = item.title;
+    if (row.title.title !== (item.muted ? "Muted" : "")) row.title.title = item.muted ? "Muted" : "";
     badge(row.unread, item.unread, `${item.unread} unread`, String(item.unread));
     badge(row.mention, item.mentions, item.mentions === 1 ? "1 mention" : `${item.mentions} mentions`, `@${item.mentions}`);
     if (row.dot) setPresence(row.dot, item.presence);
+  }
+
+  /** Conversation ids in the order shown: rooms, then direct messages (Alt+↑/↓ walk it). */
+  order(): ConversationId[] {
+    return [...this.el.querySelectorAll<HTMLElement>("li[data-conversation]")].map((li) => li.dataset.conversation ?? "").filter(Boolean);
   }
 
   dispose(): void {

@@ -196,6 +196,11 @@ export async function start(overrides: Partial<Record<string, Handler>> = {}, op
     doctor: () => doctorReport(),
     pick_file: () => null,
     open_logs_folder: () => "/home/u/.local/share/dev.redchat.desktop/logs",
+    set_unread: () => null,
+    notify: () => "shown",
+    set_do_not_disturb: () => null,
+    watch_shell: () => null,
+    open_link: () => null,
     ...overrides,
   };
   mockIPC((cmd, args) => {

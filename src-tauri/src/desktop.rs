@@ -1,0 +1,231 @@
+//! The desktop around the window: the tray icon and its menu, the taskbar badge, native
+//! notifications, a second launch, the remembered window size, links opened in the browser.
+//! Policy lives in [`crate::attention`]; this is the platform glue.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Manager, Runtime, WebviewWindow};
+
+use crate::attention::{self, Attention, Shown};
+use crate::error::IpcError;
+
+/// The tray icon's id.
+pub const TRAY: &str = "main";
+/// Menu item ids.
+const OPEN: &str = "open";
+const DND: &str = "dnd";
+const QUIT: &str = "quit";
+
+/// How long after the last move or resize the window's place is saved.
+const SAVE_AFTER: Duration = Duration::from_millis(400);
+
+/// The tray menu's do-not-disturb item, kept to mirror changes made elsewhere.
+pub struct TrayParts<R: Runtime> {
+    pub icon: TrayIcon<R>,
+    pub dnd: CheckMenuItem<R>,
+}
+
+/// Brings the main window forward: shown, unminimised, focused.
+pub fn bring_forward<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+/// Called in the running app when Redchat is launched again: the new process exits and this
+/// window comes forward.
+pub fn second_launch<R: Runtime>(app: &AppHandle<R>) {
+    tracing::info!("another launch of Redchat: bringing this window forward");
+    bring_forward(app);
+}
+
+/// Builds the tray icon with its menu: Open, Do not disturb, Quit. Where the desktop shows no
+/// tray (no StatusNotifier host) it is simply not seen; a failure is logged, never fatal.
+pub fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayParts<R>> {
+    let open = MenuItem::with_id(app, OPEN, "Open Redchat", true, None::<&str>)?;
+    let dnd = CheckMenuItem::with_id(app, DND, "Do not disturb", true, false, None::<&str>)?;
+    let quit = MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(
+        app,
+        &[&open, &dnd, &PredefinedMenuItem::separator(app)?, &quit],
+    )?;
+    let mut builder = TrayIconBuilder::with_id(TRAY)
+        .menu(&menu)
+        .tooltip(attention::tray_tooltip(0, false))
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            OPEN => bring_forward(app),
+            DND => {
+                if let Some(a) = app.try_state::<Attention>() {
+                    let on = !a.do_not_disturb();
+                    a.set_do_not_disturb(on);
+                    sync_tray(app);
+                }
+            }
+            QUIT => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    let icon = builder.build(app)?;
+    Ok(TrayParts { icon, dnd })
+}
+
+/// Makes the tray (tooltip, check mark) and the badge show the current state.
+pub fn sync_tray<R: Runtime>(app: &AppHandle<R>) {
+    let Some(a) = app.try_state::<Attention>() else {
+        return;
+    };
+    let (unread, dnd) = (a.unread(), a.do_not_disturb());
+    if let Some(parts) = app.try_state::<TrayParts<R>>() {
+        let _ = parts.dnd.set_checked(dnd);
+        let _ = parts
+            .icon
+            .set_tooltip(Some(attention::tray_tooltip(unread, dnd)));
+    }
+}
+
+/// Shows the unread total on the taskbar badge where the platform has one (macOS Dock,
+/// Linux launchers that read the Unity count) and on the tray tooltip.
+pub fn show_unread<R: Runtime>(window: &WebviewWindow<R>, total: u32) {
+    let app = window.app_handle();
+    if let Some(a) = app.try_state::<Attention>() {
+        a.set_unread(total);
+    }
+    #[cfg(not(windows))]
+    {
+        let count = (total > 0).then_some(i64::from(total));
+        if let Err(e) = window.set_badge_count(count) {
+            tracing::debug!("no badge count here: {e}");
+        }
+    }
+    sync_tray(app);
+}
+
+/// Shows a desktop notification unless the window has focus or do-not-disturb is on.
+pub async fn notify<R: Runtime>(
+    window: &WebviewWindow<R>,
+    title: &str,
+    body: &str,
+) -> Result<Shown, IpcError> {
+    let app = window.app_handle().clone();
+    if app
+        .try_state::<Attention>()
+        .is_some_and(|a| a.do_not_disturb())
+    {
+        return Ok(Shown::DoNotDisturb);
+    }
+    if window.is_focused().unwrap_or(false) {
+        return Ok(Shown::Focused);
+    }
+    let title = attention::plain(title, attention::TITLE_MAX);
+    let body = attention::plain(body, attention::BODY_MAX);
+    // notify-rust talks D-Bus synchronously: off the async runtime.
+    let shown = tauri::async_runtime::spawn_blocking(move || {
+        use tauri_plugin_notification::NotificationExt;
+        app.notification().builder().title(title).body(body).show()
+    })
+    .await;
+    match shown {
+        Ok(Ok(())) => {
+            tracing::info!("notification shown");
+            Ok(Shown::Shown)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("cannot show a notification: {e}");
+            Ok(Shown::Failed)
+        }
+        Err(e) => {
+            tracing::warn!("cannot show a notification: {e}");
+            Ok(Shown::Failed)
+        }
+    }
+}
+
+/// The link a message asks to open, if it may be opened: `http`, `https` and `mailto` only.
+pub fn openable(link: &str) -> Result<tauri::Url, IpcError> {
+    let refused = || {
+        IpcError::new(
+            redchat_core::Code::InvalidMessage,
+            "only http, https and mailto links open from messages",
+        )
+    };
+    let url = tauri::Url::parse(link.trim()).map_err(|_| refused())?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
+        "mailto" => Ok(url),
+        _ => Err(refused()),
+    }
+}
+
+/// Opens `link` in the system browser (or mail client).
+pub fn open_link<R: Runtime>(app: &AppHandle<R>, link: &str) -> Result<(), IpcError> {
+    use tauri_plugin_opener::OpenerExt;
+    let url = openable(link)?;
+    app.opener()
+        .open_url(url.as_str(), None::<&str>)
+        .map_err(|e| {
+            IpcError::new(
+                redchat_core::Code::Internal,
+                format!("cannot open the link: {e}"),
+            )
+        })
+}
+
+/// Saves the window's size and place shortly after it stops moving, so a crash or a kill
+/// does not lose it (the plugin itself saves only on a clean exit).
+pub fn save_place_soon<R: Runtime>(app: &AppHandle<R>) {
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    let mine = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(SAVE_AFTER).await;
+        if GENERATION.load(Ordering::SeqCst) == mine {
+            use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+            if let Err(e) = app.save_window_state(StateFlags::all()) {
+                tracing::debug!("cannot save the window's place: {e}");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_javascript_link_is_refused() {
+        assert!(openable("javascript:alert(1)").is_err());
+        assert!(openable("JavaScript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn file_data_and_custom_scheme_links_are_refused() {
+        for link in [
+            "file:///etc/passwd",
+            "data:text/html,<script>alert(1)</script>",
+            "smb://server/share",
+            "tauri://localhost/",
+            "ftp://example.com/",
+            "www.example.com",
+            "http://",
+        ] {
+            assert!(openable(link).is_err(), "{link} must be refused");
+        }
+    }
+
+    #[test]
+    fn http_https_and_mailto_links_open() {
+        assert_eq!(
+            openable("https://example.com/a?b=c#d").unwrap().as_str(),
+            "https://example.com/a?b=c#d"
+        );
+        assert!(openable("http://localhost:8080/").is_ok());
+        assert!(openable("mailto:bob@example.com").is_ok());
+    }
+}

@@ -1,0 +1,249 @@
+//! The desktop around the real window (a module of the one e2e binary), each test on its own
+//! private D-Bus session: notifications observed as `org.freedesktop.Notifications.Notify`
+//! calls, a second launch, the password in a real Secret Service (gnome-keyring), the window's
+//! remembered size, and a log that never holds message text or secrets.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redchat_core::testing::RedisServer;
+use redchat_e2e::desktop::{DbusSession, Keyring, NotificationServer, OtherWindow, focus_redchat};
+use redchat_e2e::{AppUnderTest, DataHome, WAIT, app_binary, cli_binary};
+use serde_json::json;
+
+/// `sender` sends `line` (`@alice …`) from the CLI.
+fn cli_send(server: &RedisServer, home: &DataHome, sender: &str, line: &str) {
+    let status = Command::new(cli_binary())
+        .args(["--url", &format!("redis://127.0.0.1:{}", server.port())])
+        .args(["send", "--user", sender, line])
+        .env("REDCHAT_DATA_DIR", home.0.join(format!("cli-{sender}")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("redchat-cli");
+    assert!(status.success(), "{sender} could not send");
+}
+
+fn wait_message(app: &AppUnderTest, text: &str) {
+    app.wait_for(
+        "the message in the window",
+        "return [...document.querySelectorAll('#messages .entry .text')].some(e => e.textContent.includes(arguments[0]))",
+        json!([text]),
+    );
+}
+
+fn wait_focus(app: &AppUnderTest, focused: bool) {
+    app.wait_for(
+        if focused {
+            "the window focused"
+        } else {
+            "the window unfocused"
+        },
+        "return document.hasFocus() === arguments[0]",
+        json!([focused]),
+    );
+}
+
+#[test]
+fn notifications_reach_the_desktop_only_unfocused_unmuted_and_as_plain_text() {
+    let server = RedisServer::start();
+    let bus = DbusSession::start();
+    let desktop = NotificationServer::start(&bus);
+    let home = DataHome::new("notify");
+    let app = AppUnderTest::start_with_env(&home.0, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    app.connect_as(&format!("redis://127.0.0.1:{}", server.port()), "alice");
+    let other = OtherWindow::open();
+
+    // Away from the window: a stranger's first message is a request, notified without its text.
+    other.focus();
+    wait_focus(&app, false);
+    cli_send(&server, &home, "bob", "@alice hi, it's bob");
+    let seen = desktop.wait_for(1, WAIT);
+    assert_eq!(seen[0].summary, "Message request from bob", "{seen:?}");
+    assert!(!seen[0].body.contains("it's bob"), "{seen:?}");
+
+    // Accepted, his messages notify with their text, as plain text (no markup interpreted).
+    app.click("button[data-accept='@bob']");
+    app.wait_for(
+        "bob a contact",
+        "return !!document.querySelector(\"#conversations li[data-conversation='@bob']\")",
+        json!([]),
+    );
+    cli_send(&server, &home, "bob", "@alice <b>lunch</b> at noon?");
+    let seen = desktop.wait_for(2, WAIT);
+    assert_eq!(seen[1].summary, "bob", "{seen:?}");
+    assert_eq!(seen[1].body, "@alice <b>lunch</b> at noon?");
+
+    // Muted: bob's next message arrives in the window but not on the desktop; carol's does.
+    app.click("#conversations li[data-conversation='@bob']");
+    app.click("#mute-conversation");
+    app.wait_for(
+        "muted",
+        "return document.querySelector('#mute-conversation').getAttribute('aria-pressed') === 'true'",
+        json!([]),
+    );
+    cli_send(&server, &home, "bob", "@alice muted line");
+    wait_message(&app, "muted line");
+    cli_send(&server, &home, "carol", "@alice from carol");
+    let seen = desktop.wait_for(3, WAIT);
+    assert_eq!(seen[2].summary, "Message request from carol", "{seen:?}");
+    assert!(
+        seen.iter().all(|n| !n.body.contains("muted line")),
+        "{seen:?}"
+    );
+
+    // Focused: dave's message is seen in the window and never notified; erin's, once the
+    // window is left again, is.
+    focus_redchat();
+    wait_focus(&app, true);
+    cli_send(&server, &home, "dave", "@alice while you look");
+    app.wait_for(
+        "dave's request",
+        "return !!document.querySelector(\"#requests li[data-conversation='@dave']\")",
+        json!([]),
+    );
+    other.focus();
+    wait_focus(&app, false);
+    cli_send(&server, &home, "erin", "@alice after you left");
+    let seen = desktop.wait_for(4, WAIT);
+    assert_eq!(seen[3].summary, "Message request from erin", "{seen:?}");
+    assert!(seen.iter().all(|n| !n.summary.contains("dave")), "{seen:?}");
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    app.close();
+
+    // The log says notifications were shown, never what they said.
+    let log = std::fs::read_to_string(home.0.join("dev.redchat.desktop/logs/redchat.log"))
+        .expect("the log file");
+    assert!(log.contains("notification shown"), "{log}");
+    for secret_text in ["lunch", "muted line", "from carol", "after you left"] {
+        assert!(!log.contains(secret_text), "message text in the log: {log}");
+    }
+}
+
+#[test]
+fn a_second_launch_brings_the_running_window_forward_and_exits() {
+    let bus = DbusSession::start();
+    let home = DataHome::new("single");
+    let app = AppUnderTest::start_with_env(&home.0, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    app.wait_for(
+        "the page",
+        "return !!document.querySelector('#status')",
+        json!([]),
+    );
+    let other = OtherWindow::open();
+    other.focus();
+    wait_focus(&app, false);
+    let mut second = Command::new(app_binary())
+        .env("XDG_DATA_HOME", &home.0)
+        .env("XDG_CONFIG_HOME", home.0.join("config"))
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("a second Redchat");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("second launch") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second launch kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "the second launch exits cleanly: {status}"
+    );
+    wait_focus(&app, true);
+    app.close();
+    let log = std::fs::read_to_string(home.0.join("dev.redchat.desktop/logs/redchat.log"))
+        .expect("the log file");
+    assert!(log.contains("another launch of Redchat"), "{log}");
+}
+
+#[test]
+fn the_password_is_kept_in_a_real_secret_service_across_a_restart() {
+    const PASSWORD: &str = "kept-in-the-keyring-7f3a";
+    let server = RedisServer::start_with(&["--requirepass", PASSWORD]);
+    let bus = DbusSession::start();
+    let home = DataHome::new("keyring");
+    let _keyring = Keyring::start(&bus, &home.0.join("keyring-home"));
+    let env = [("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str())];
+    let connection = format!("redis://127.0.0.1:{}", server.port());
+
+    let app = AppUnderTest::start_with_env(&home.0, &env);
+    app.wait_for(
+        "the settings form",
+        "const o = document.querySelector('.overlay'); return !!o && !o.hidden",
+        json!([]),
+    );
+    app.type_into("#connection", &connection);
+    app.type_into("#username", "alice");
+    app.type_into("#password", PASSWORD);
+    app.click("#connect");
+    app.wait_for(
+        "connected status",
+        "return document.querySelector('#status').dataset.phase === 'connected'",
+        json!([]),
+    );
+    app.close();
+
+    // Nothing Redchat wrote holds the password (the keyring's own files are elsewhere).
+    let settings = std::fs::read_to_string(home.0.join("dev.redchat.desktop/settings.json"))
+        .expect("settings.json");
+    assert!(!settings.contains(PASSWORD), "{settings}");
+    let written: Vec<_> = home
+        .files_containing(PASSWORD)
+        .into_iter()
+        .filter(|p| !p.starts_with(home.0.join("keyring-home")))
+        .collect();
+    assert!(written.is_empty(), "the password on disk: {written:?}");
+
+    // Restart: straight to connected, the password read back from the keychain.
+    let app = AppUnderTest::start_with_env(&home.0, &env);
+    app.wait_for(
+        "connected with the password from the keychain",
+        "return document.querySelector('#status').dataset.phase === 'connected'",
+        json!([]),
+    );
+    assert_eq!(
+        app.execute(
+            "return document.querySelector('.overlay').hidden",
+            json!([])
+        ),
+        json!(true),
+        "no password asked for"
+    );
+    app.close();
+}
+
+#[test]
+fn the_window_keeps_its_size_and_place_across_a_restart() {
+    let home = DataHome::new("window");
+    let app = AppUnderTest::start(&home.0);
+    app.wait_for(
+        "the page",
+        "return !!document.querySelector('#status')",
+        json!([]),
+    );
+    app.set_window_rect(60, 40, 900, 620);
+    let state = home.0.join("config/dev.redchat.desktop/.window-state.json");
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&state).is_ok_and(|s| s.contains("900") && s.contains("620")) {
+        assert!(Instant::now() < deadline, "the window's size was not saved");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app.close();
+
+    let app = AppUnderTest::start(&home.0);
+    app.wait_for(
+        "the page",
+        "return !!document.querySelector('#status')",
+        json!([]),
+    );
+    let (_, _, width, height) = app.window_rect();
+    assert_eq!((width, height), (900, 620));
+    app.close();
+}
