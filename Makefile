@@ -31,6 +31,7 @@ lint:
 	npm run typecheck
 	npm run lint
 	scripts/actionlint.sh
+	appstreamcli validate --no-net src-tauri/linux/dev.redchat.desktop.metainfo.xml
 
 test-rust:
 	cargo test --workspace --exclude redchat-e2e

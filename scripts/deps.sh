@@ -9,7 +9,7 @@ want_test=${1:-}
 apt_packages=(libwebkit2gtk-4.1-dev build-essential file libxdo-dev libssl-dev
   libayatana-appindicator3-dev librsvg2-dev redis-server pkg-config)
 if [[ $want_test == test ]]; then
-  apt_packages+=(xvfb xauth webkit2gtk-driver openssl imagemagick python3-venv dbus-daemon gnome-keyring xdotool dunst)
+  apt_packages+=(xvfb xauth webkit2gtk-driver openssl imagemagick python3-venv dbus-daemon gnome-keyring xdotool dunst appstream)
 fi
 
 missing=()

@@ -1,14 +1,16 @@
 //! Takes docs/screenshot.png (alice and bob chatting in two real Redchat windows),
 //! docs/screenshot-rooms.png (a room with members, presence, a mention, typing, unread),
 //! docs/screenshot-trust.png (a forged message, a new key, the contact panel),
-//! docs/screenshot-reconnecting.png and docs/screenshot-doctor.png (Settings' doctor on a
-//! server whose CA is not trusted).
+//! docs/screenshot-reconnecting.png, docs/screenshot-doctor.png (Settings' doctor on a
+//! server whose CA is not trusted) and docs/screenshot-notification.png (a desktop
+//! notification drawn by dunst). Alice's window is in the light theme, Bob's in the dark one.
 //!
 //! Run with `make screenshot` (Xvfb, a spawned redis-server, tauri-driver).
 
 use std::process::Command;
 
 use redchat_core::testing::RedisServer;
+use redchat_e2e::desktop::{DbusSession, OtherWindow};
 use redchat_e2e::{AppUnderTest, DataHome};
 use serde_json::json;
 
@@ -37,8 +39,16 @@ fn main() {
     let mut server = RedisServer::start();
     let addr = format!("127.0.0.1:{}", server.port());
     let (home_a, home_b) = (DataHome::new("shot-alice"), DataHome::new("shot-bob"));
-    let alice = AppUnderTest::start(&home_a.0);
+    // Alice's window talks to a desktop with a notification daemon (dunst draws on the same X
+    // display); Bob's has no D-Bus (two windows on one bus would be one instance).
+    let bus = DbusSession::start();
+    let alice =
+        AppUnderTest::start_with_env(&home_a.0, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
     let bob = AppUnderTest::start(&home_b.0);
+    bob.execute(
+        "localStorage.setItem('redchat.theme', 'dark'); document.documentElement.dataset.theme = 'dark'",
+        json!([]),
+    );
     alice.set_window_rect(0, 0, 800, 760);
     bob.set_window_rect(800, 0, 800, 760);
     // Waiting in bob's inbox stream before he connects: shown with a catch-up banner.
@@ -73,7 +83,12 @@ fn main() {
         "Yes, 2 minutes ago. Redis pub/sub only, no chat server.",
     );
     wait_entry(&alice, "2 minutes ago");
-    alice.type_and_enter("#compose", "Great. I'll tell carol too.");
+    alice.type_and_enter(
+        "#compose",
+        "Great. `make deploy` went fine? Runbook: https://example.com/runbook",
+    );
+    wait_entry(&bob, "Runbook");
+    alice.type_and_enter("#compose", "I'll tell carol too.");
     wait_entry(&bob, "tell carol");
     alice.type_and_enter("#compose", "@carol the deploy is done");
     alice.wait_for(
@@ -107,6 +122,27 @@ fn main() {
 
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshot.png");
     capture(&out);
+
+    // Alice looks away; Bob's next message reaches her desktop as a notification, drawn by
+    // dunst (started only now, so nothing earlier shows). Her window allows one notification
+    // per 10 s: after the ones that went nowhere, wait that out.
+    let mut dunst = Command::new("dunst")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dunst (apt-get install dunst)");
+    std::thread::sleep(std::time::Duration::from_secs(10));
+    let other = OtherWindow::open();
+    other.focus();
+    alice.wait_for("alice unfocused", "return !document.hasFocus()", json!([]));
+    bob.type_and_enter("#compose", "Board is up: the release is green.");
+    wait_entry(&alice, "release is green");
+    // dunst draws it after the window's 1.5 s hold (no event to wait for on its side).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    capture(&out.with_file_name("screenshot-notification.png"));
+    drop(other);
+    let _ = dunst.kill();
 
     // Someone else writes as alice: a signature that does not verify, then a valid one by
     // another key. Bob opens the contact panel to compare safety numbers.

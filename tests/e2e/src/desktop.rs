@@ -265,7 +265,7 @@ pub struct OtherWindow {
 }
 
 impl OtherWindow {
-    /// Opens it in the corner of the screen.
+    /// Opens it, off the visible screen (mapped, so it can take the focus).
     ///
     /// # Panics
     /// Without `display` (imagemagick) or `xdotool`.
@@ -300,6 +300,8 @@ impl OtherWindow {
             .next()
             .expect("the other window")
             .to_string();
+        // Off the visible screen (display keeps its window on screen by itself).
+        xdotool(&["windowmove", &id, "5000", "5000"]);
         OtherWindow { child, id }
     }
 

@@ -247,3 +247,177 @@ fn the_window_keeps_its_size_and_place_across_a_restart() {
     assert_eq!((width, height), (900, 620));
     app.close();
 }
+
+#[test]
+fn links_open_in_the_system_browser_and_other_schemes_stay_text() {
+    let server = RedisServer::start();
+    let home = DataHome::new("links");
+    // The "system browser": an xdg-open that writes down what it was asked to open.
+    let bin = home.0.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let opened = home.0.join("opened.txt");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .expect("fake xdg-open");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let app = AppUnderTest::start_with_env(&home.0, &[("PATH", &path)]);
+    app.connect_as(&format!("redis://127.0.0.1:{}", server.port()), "alice");
+    cli_send(
+        &server,
+        &home,
+        "bob",
+        "@alice docs: https://example.com/guide?a=1. Not javascript:alert(1) and `code <b>`",
+    );
+    app.click("#requests li[data-conversation='@bob']");
+    app.wait_for(
+        "the link",
+        "return !!document.querySelector('#messages a.link')",
+        json!([]),
+    );
+    // The address is what the link shows; the other scheme and the markup stay text.
+    assert_eq!(
+        app.execute(
+            "return [...document.querySelectorAll('#messages a.link')].map(a => a.textContent)",
+            json!([])
+        ),
+        json!(["https://example.com/guide?a=1"])
+    );
+    assert_eq!(
+        app.text("#messages code.inline-code"),
+        "code <b>",
+        "code is shown as text"
+    );
+    assert_eq!(
+        app.execute(
+            "return document.querySelectorAll('#messages .text b').length",
+            json!([])
+        ),
+        json!(0)
+    );
+    app.click("#messages a.link");
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&opened)
+        .is_ok_and(|s| s.contains("https://example.com/guide?a=1"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the browser was not asked to open the link"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The window itself did not navigate away.
+    assert!(
+        app.text("#status").starts_with("Connected"),
+        "{}",
+        app.text("#status")
+    );
+    app.close();
+}
+
+#[test]
+fn the_theme_follows_the_system_until_the_user_picks_one() {
+    let home = DataHome::new("theme");
+    // A dark desktop: GTK's dark Adwaita is what WebKitGTK reads prefers-color-scheme from.
+    let app = AppUnderTest::start_with_env(&home.0, &[("GTK_THEME", "Adwaita:dark")]);
+    app.wait_for(
+        "the page",
+        "return !!document.querySelector('#theme')",
+        json!([]),
+    );
+    let background = "return getComputedStyle(document.documentElement).backgroundColor";
+    let luminance = |app: &AppUnderTest| -> f64 {
+        let css = app.execute(background, json!([]));
+        let nums: Vec<f64> = css
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .take(3)
+            .map(|s| s.parse().unwrap_or(0.0))
+            .collect();
+        nums.iter().sum::<f64>() / 3.0
+    };
+    assert_eq!(
+        app.execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            json!([])
+        ),
+        json!(true),
+        "the window sees the dark desktop"
+    );
+    assert!(luminance(&app) < 80.0, "dark background expected");
+    // The override: Light, from Settings, at once and after a restart.
+    app.execute(
+        "const s = document.querySelector('#theme'); s.value = 'light'; s.dispatchEvent(new Event('change'))",
+        json!([]),
+    );
+    assert!(luminance(&app) > 200.0, "light background expected");
+    app.close();
+    let app = AppUnderTest::start_with_env(&home.0, &[("GTK_THEME", "Adwaita:dark")]);
+    app.wait_for(
+        "the page",
+        "return !!document.querySelector('#theme')",
+        json!([]),
+    );
+    assert!(luminance(&app) > 200.0, "the choice is kept");
+    app.close();
+}
+
+#[test]
+fn ctrl_k_switches_conversations_from_the_keyboard() {
+    let server = RedisServer::start();
+    let home = DataHome::new("keys");
+    let app = AppUnderTest::start(&home.0);
+    app.connect_as(&format!("redis://127.0.0.1:{}", server.port()), "alice");
+    app.type_and_enter("#new-conversation", "#team");
+    app.type_and_enter("#new-conversation", "#ops");
+    app.wait_for(
+        "#ops open",
+        "return document.querySelector('#conversation-title').textContent === '#ops'",
+        json!([]),
+    );
+    // Ctrl+K (WebDriver's Control key is U+E009), then the name and Enter.
+    app.type_into("#compose", "\u{E009}k\u{E009}");
+    app.wait_for(
+        "the switcher",
+        "return !document.querySelector('#switcher').hidden && document.activeElement.id === 'switcher-input'",
+        json!([]),
+    );
+    app.type_and_enter("#switcher-input", "tea");
+    app.wait_for(
+        "#team open",
+        "return document.querySelector('#conversation-title').textContent === '#team' && document.querySelector('#switcher').hidden",
+        json!([]),
+    );
+    // Alt+↓ / Alt+↑ (U+E00A is Alt, U+E015 ↓, U+E013 ↑) walk the sidebar.
+    let before = app.text("#conversation-title");
+    app.type_into("#compose", "\u{E00A}\u{E015}\u{E00A}");
+    app.wait_for(
+        "another conversation",
+        "return document.querySelector('#conversation-title').textContent !== arguments[0]",
+        json!([before]),
+    );
+    app.type_into("#compose", "\u{E00A}\u{E013}\u{E00A}");
+    app.wait_for(
+        "back",
+        "return document.querySelector('#conversation-title').textContent === arguments[0]",
+        json!([before]),
+    );
+    app.close();
+}
