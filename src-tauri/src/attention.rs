@@ -18,11 +18,13 @@
 //! - macOS: the badge is the Dock tile's label; the tray is the menu bar.
 //! - Windows: no badge count API (the title and tray tooltip carry the count); unpackaged
 //!   builds' notifications are attributed to PowerShell until installed.
-//! - Clicking a notification: the plugin does not report clicks on desktop platforms
-//!   (tauri-apps/plugins-workspace#2150), so a click does what the desktop does by default.
+//! - Clicking a notification brings the window forward and opens its conversation where the
+//!   notification server reports clicks (Linux servers that offer the `default` action,
+//!   macOS, Windows while the toast is on screen; not once it is in the Action Center).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -38,6 +40,9 @@ pub enum ShellEvent {
     /// Do-not-disturb is now `on` (from the tray, or from another call).
     #[serde(rename_all = "camelCase")]
     DoNotDisturb { on: bool },
+    /// A notification about `conversation` was clicked: show it.
+    #[serde(rename_all = "camelCase")]
+    Open { conversation: String },
 }
 
 /// Why a notification was not shown, or that it was.
@@ -56,7 +61,13 @@ pub struct Attention {
     dnd: AtomicBool,
     unread: AtomicU32,
     watchers: Mutex<Vec<Channel<ShellEvent>>>,
+    /// The conversation of each recent notification, by notification id (newest last).
+    shown: Mutex<VecDeque<(i32, String)>>,
+    next_id: AtomicI32,
 }
+
+/// Notifications whose click still opens their conversation.
+const REMEMBERED: usize = 64;
 
 impl Attention {
     /// Whether do-not-disturb is on.
@@ -91,6 +102,33 @@ impl Attention {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|c| c.send(event.clone()).is_ok());
+    }
+
+    /// An id for a new notification about `conversation` (remembered for its click).
+    pub fn remember(&self, conversation: Option<&str>) -> i32 {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(c) = conversation {
+            let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+            shown.push_back((id, c.to_string()));
+            while shown.len() > REMEMBERED {
+                shown.pop_front();
+            }
+        }
+        id
+    }
+
+    /// Notification `id` was clicked: the page opens its conversation, if it had one.
+    pub fn clicked(&self, id: i32) {
+        let conversation = self
+            .shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, c)| c.clone());
+        if let Some(conversation) = conversation {
+            self.tell(&ShellEvent::Open { conversation });
+        }
     }
 
     /// Records the unread total; returns the previous one.
@@ -191,5 +229,19 @@ mod tests {
         assert!(a.do_not_disturb());
         assert_eq!(a.set_unread(3), 0);
         assert_eq!(a.unread(), 3);
+    }
+
+    #[test]
+    fn only_recent_notifications_are_remembered_for_their_click() {
+        let a = Attention::default();
+        let first = a.remember(Some("@bob"));
+        let none = a.remember(None);
+        assert_ne!(first, none);
+        for _ in 0..REMEMBERED {
+            a.remember(Some("#team"));
+        }
+        let shown = a.shown.lock().unwrap();
+        assert_eq!(shown.len(), REMEMBERED);
+        assert!(shown.iter().all(|(i, _)| *i != first));
     }
 }

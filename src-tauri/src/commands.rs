@@ -62,15 +62,12 @@ pub fn open_logs_folder<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Result<S
         .app_log_dir()
         .map_err(|e| IpcError::new(redchat_core::Code::Internal, format!("no log folder: {e}")))?;
     crate::logging::restrict(&dir);
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    };
-    if let Err(e) = std::process::Command::new(opener).arg(&dir).spawn() {
-        tracing::info!("cannot start {opener} for the log folder: {e}");
+    use tauri_plugin_opener::OpenerExt;
+    if let Err(e) = app
+        .opener()
+        .open_path(dir.display().to_string(), None::<&str>)
+    {
+        tracing::info!("cannot open the log folder in a file manager: {e}");
     }
     Ok(dir.display().to_string())
 }
@@ -199,8 +196,9 @@ pub async fn notify<R: tauri::Runtime>(
     window: tauri::WebviewWindow<R>,
     title: String,
     body: String,
+    conversation: Option<String>,
 ) -> Result<crate::attention::Shown, IpcError> {
-    crate::desktop::notify(&window, &title, &body).await
+    crate::desktop::notify(&window, &title, &body, conversation.as_deref()).await
 }
 
 /// Turns do-not-disturb on or off (the tray menu shows it too).

@@ -44,6 +44,22 @@ pub fn second_launch<R: Runtime>(app: &AppHandle<R>) {
     bring_forward(app);
 }
 
+/// A click on a notification brings the window forward and opens its conversation.
+pub fn on_notification_click<R: Runtime>(app: &AppHandle<R>) {
+    use tauri_plugin_notification::NotificationExt;
+    let handle = app.clone();
+    let _ = app.notification().on_action(move |action| {
+        if action.action_id() != "tap" {
+            return;
+        }
+        tracing::info!("notification clicked");
+        bring_forward(&handle);
+        if let (Some(a), Some(n)) = (handle.try_state::<Attention>(), action.notification()) {
+            a.clicked(n.id());
+        }
+    });
+}
+
 /// Builds the tray icon with its menu: Open, Do not disturb, Quit. Where the desktop shows no
 /// tray (no StatusNotifier host) it is simply not seen; a failure is logged, never fatal.
 pub fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayParts<R>> {
@@ -68,6 +84,20 @@ pub fn tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayParts<R>> {
             }
             QUIT => app.exit(0),
             _ => {}
+        })
+        // Windows habit: a left click opens the window, the menu is on the right button.
+        // (macOS shows the menu on either; Linux panels always show the menu.)
+        .show_menu_on_left_click(cfg!(target_os = "macos"))
+        .on_tray_icon_event(|tray, event| {
+            if let tauri::tray::TrayIconEvent::Click {
+                button: tauri::tray::MouseButton::Left,
+                button_state: tauri::tray::MouseButtonState::Up,
+                ..
+            } = event
+                && cfg!(windows)
+            {
+                bring_forward(tray.app_handle());
+            }
         });
     if let Some(icon) = app.default_window_icon() {
         builder = builder.icon(icon.clone());
@@ -84,9 +114,14 @@ pub fn sync_tray<R: Runtime>(app: &AppHandle<R>) {
     let (unread, dnd) = (a.unread(), a.do_not_disturb());
     if let Some(parts) = app.try_state::<TrayParts<R>>() {
         let _ = parts.dnd.set_checked(dnd);
+        // Windows and macOS show the tooltip; Linux panels (AppIndicator) have none, but show
+        // a title beside the icon, as macOS's menu bar does: the count, when there is one.
         let _ = parts
             .icon
             .set_tooltip(Some(attention::tray_tooltip(unread, dnd)));
+        let _ = parts
+            .icon
+            .set_title((unread > 0).then(|| unread.to_string()));
     }
 }
 
@@ -112,6 +147,7 @@ pub async fn notify<R: Runtime>(
     window: &WebviewWindow<R>,
     title: &str,
     body: &str,
+    conversation: Option<&str>,
 ) -> Result<Shown, IpcError> {
     let app = window.app_handle().clone();
     if app
@@ -123,12 +159,20 @@ pub async fn notify<R: Runtime>(
     if window.is_focused().unwrap_or(false) {
         return Ok(Shown::Focused);
     }
+    let id = app
+        .try_state::<Attention>()
+        .map_or(0, |a| a.remember(conversation));
     let title = attention::plain(title, attention::TITLE_MAX);
     let body = attention::plain(body, attention::BODY_MAX);
     // notify-rust talks D-Bus synchronously: off the async runtime.
     let shown = tauri::async_runtime::spawn_blocking(move || {
         use tauri_plugin_notification::NotificationExt;
-        app.notification().builder().title(title).body(body).show()
+        app.notification()
+            .builder()
+            .id(id)
+            .title(title)
+            .body(body)
+            .show()
     })
     .await;
     match shown {

@@ -114,6 +114,7 @@ pub fn run() {
         );
         app.manage(state);
         app.manage(attention::Attention::default());
+        desktop::on_notification_click(app.handle());
         match desktop::tray(app.handle()) {
             Ok(parts) => {
                 app.manage(parts);
@@ -141,12 +142,20 @@ pub fn run() {
     builder
         .build(tauri::generate_context!())
         .expect("cannot start the Redchat window")
-        .run(|app, event| {
+        .run(|app, event| match event {
             // Closing the window: UNSUBSCRIBE and close, as the original client did, bounded.
-            if let tauri::RunEvent::Exit = event
-                && let Some(state) = app.try_state::<AppState>()
-            {
-                tauri::async_runtime::block_on(state.shutdown(SHUTDOWN_LIMIT));
+            tauri::RunEvent::Exit => {
+                if let Some(state) = app.try_state::<AppState>() {
+                    tauri::async_runtime::block_on(state.shutdown(SHUTDOWN_LIMIT));
+                }
             }
+            // macOS never starts a second process from the Dock or Finder: it asks the running
+            // one to reopen, which does nothing by itself for a minimised window.
+            #[cfg(target_os = "macos")]
+            tauri::RunEvent::Reopen {
+                has_visible_windows: false,
+                ..
+            } => desktop::bring_forward(app),
+            _ => {}
         });
 }

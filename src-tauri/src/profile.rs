@@ -68,6 +68,8 @@ const PROFILE_KEY: &str = "profile";
 /// The real store: tauri-plugin-store's `settings.json`.
 pub struct PluginStore<R: tauri::Runtime> {
     store: Arc<tauri_plugin_store::Store<R>>,
+    /// Finds the directory to restrict (Unix permissions only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     app: tauri::AppHandle<R>,
 }
 

@@ -6,6 +6,7 @@
 //! forgotten when the app quits, and the UI says why.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +17,13 @@ use serde::Serialize;
 pub const SERVICE: &str = "dev.redchat.desktop";
 /// Bound on one keychain call (a locked keychain may prompt; a broken D-Bus may hang).
 const KEYCHAIN_LIMIT: Duration = Duration::from_secs(5);
+/// Calls in a row that may go unanswered before the keychain counts as unusable. One slow
+/// answer is a prompt the user has not answered yet (macOS asks after every update of an
+/// unsigned build); a hung D-Bus never answers.
+const TIMEOUTS_BEFORE_GIVING_UP: u32 = 3;
+
+/// What a call that timed out says.
+const TIMED_OUT: &str = "the keychain did not answer";
 
 /// A place passwords can be kept across restarts.
 pub trait Keychain: Send + Sync + 'static {
@@ -68,6 +76,10 @@ pub struct Secrets {
     session: Mutex<HashMap<String, Secret>>,
     /// Why the keychain is unusable, once we know.
     unavailable: Mutex<Option<String>>,
+    /// Keychain calls in a row that timed out.
+    timeouts: AtomicU32,
+    /// Bound on one call ([`KEYCHAIN_LIMIT`]; tests shorten it).
+    limit: Duration,
 }
 
 impl Secrets {
@@ -77,6 +89,8 @@ impl Secrets {
             keychain: Arc::from(keychain),
             session: Mutex::default(),
             unavailable: Mutex::default(),
+            timeouts: AtomicU32::new(0),
+            limit: KEYCHAIN_LIMIT,
         }
     }
 
@@ -91,19 +105,33 @@ impl Secrets {
     ) -> Result<T, String> {
         let keychain = self.keychain.clone();
         let result = match tokio::time::timeout(
-            KEYCHAIN_LIMIT,
+            self.limit,
             tokio::task::spawn_blocking(move || f(keychain.as_ref())),
         )
         .await
         {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(format!("keychain call failed: {e}")),
-            Err(_) => Err("the keychain did not answer".into()),
+            Err(_) => {
+                self.timed_out();
+                return Err(TIMED_OUT.into());
+            }
         };
+        self.timeouts.store(0, Ordering::SeqCst);
         if let Err(e) = &result {
             *self.unavailable.lock().expect("secrets lock") = Some(e.clone());
         }
         result
+    }
+
+    /// A keychain call went unanswered. Only after [`TIMEOUTS_BEFORE_GIVING_UP`] in a row is
+    /// the keychain given up on: until then it may be a prompt waiting for the user.
+    pub fn timed_out(&self) {
+        let n = self.timeouts.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= TIMEOUTS_BEFORE_GIVING_UP {
+            *self.unavailable.lock().expect("secrets lock") =
+                Some(format!("{TIMED_OUT} ({n} times in a row)"));
+        }
     }
 
     /// The password for `account`: this run's cache first, then the keychain.
@@ -213,5 +241,70 @@ impl Keychain for Arc<MemoryKeychain> {
             .expect("keychain lock")
             .insert(account.into(), password.into());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keychain that does not answer (a prompt nobody clicks, a hung D-Bus) until the
+    /// test lets it go (the runtime waits for its blocking threads when it shuts down).
+    #[derive(Clone, Default)]
+    struct Hanging(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+    impl Hanging {
+        fn wait(&self) {
+            let (released, signal) = &*self.0;
+            let mut released = released.lock().unwrap();
+            while !*released {
+                released = signal.wait(released).unwrap();
+            }
+        }
+
+        fn release(&self) {
+            *self.0.0.lock().unwrap() = true;
+            self.0.1.notify_all();
+        }
+    }
+
+    impl Keychain for Hanging {
+        fn get(&self, _: &str) -> Result<Option<String>, String> {
+            self.wait();
+            Ok(None)
+        }
+
+        fn set(&self, _: &str, _: &str) -> Result<(), String> {
+            self.wait();
+            Ok(())
+        }
+    }
+
+    // Real time: tokio's paused clock does not advance while a blocking task runs.
+    #[tokio::test]
+    async fn an_unanswered_keychain_prompt_is_not_taken_for_no_keychain() {
+        let hanging = Hanging::default();
+        let mut secrets = Secrets::new(Box::new(hanging.clone()));
+        secrets.limit = Duration::from_millis(20);
+        assert!(secrets.get("alice").await.is_none());
+        assert_eq!(
+            secrets.unavailable_reason(),
+            None,
+            "one slow answer may be a prompt"
+        );
+        assert!(secrets.slot("alice".into()).is_some());
+        assert!(secrets.get("alice").await.is_none());
+        assert!(secrets.get("alice").await.is_none());
+        let reason = secrets.unavailable_reason().expect("given up after three");
+        assert!(reason.contains("did not answer"), "{reason}");
+        assert!(secrets.slot("alice".into()).is_none());
+        hanging.release();
+    }
+
+    #[tokio::test]
+    async fn a_keychain_error_means_no_keychain_at_once() {
+        let secrets = Secrets::new(Box::new(Arc::new(MemoryKeychain::broken())));
+        assert!(secrets.get("alice").await.is_none());
+        assert!(secrets.unavailable_reason().is_some());
     }
 }

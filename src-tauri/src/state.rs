@@ -450,7 +450,27 @@ impl AppState {
         Ok(
             match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, call).await {
                 Ok(Ok(result)) => result?,
-                _ => f(home.dir.as_deref(), None)?,
+                Ok(Err(_)) => f(home.dir.as_deref(), None)?,
+                Err(_) => {
+                    // No answer yet: perhaps a prompt the user has not answered. Making a new
+                    // key in a file now would change this user's identity (and again when the
+                    // keychain answers next time): only an existing file is used, until the
+                    // keychain is given up on.
+                    self.secrets.timed_out();
+                    let file = home
+                        .dir
+                        .as_deref()
+                        .map(|d| d.join(redchat_core::identity::IDENTITY_FILE));
+                    if self.secrets.unavailable_reason().is_none()
+                        && !file.as_deref().is_some_and(std::path::Path::exists)
+                    {
+                        return Err(IpcError::new(
+                            redchat_core::Code::Identity,
+                            "the keychain did not answer in time: if it asks whether Redchat may use it, allow it, then connect again",
+                        ));
+                    }
+                    f(home.dir.as_deref(), None)?
+                }
             },
         )
     }

@@ -47,9 +47,14 @@ export class Desk implements Disposable {
     window.addEventListener("keydown", (e) => this.onKey(e), { signal });
   }
 
-  /** Listens to the shell (the tray toggles do-not-disturb); without a shell, the toggle still works here. */
+  /** Listens to the shell (the tray toggles do-not-disturb; a clicked notification opens its conversation); without a shell, the toggle still works here. */
   start(): void {
-    this.deps.backend.watchShell((event) => this.showDoNotDisturb(event.on)).catch(() => undefined);
+    this.deps.backend
+      .watchShell((event) => {
+        if (event.kind === "doNotDisturb") this.showDoNotDisturb(event.on);
+        else this.deps.select(event.conversation);
+      })
+      .catch(() => undefined);
   }
 
   async setDoNotDisturb(on: boolean): Promise<void> {
@@ -76,7 +81,7 @@ export class Desk implements Disposable {
   }
 
   private show(alert: Alert): void {
-    this.deps.backend.notify(alert.title, alert.body).catch(() => undefined);
+    this.deps.backend.notify(alert.title, alert.body, alert.conversation).catch(() => undefined);
   }
 
   private onKey(e: KeyboardEvent): void {

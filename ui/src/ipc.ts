@@ -483,23 +483,25 @@ export function setUnread(total: number): Promise<void> {
 /** What became of a notification: the shell never shows one while the window has focus or in do-not-disturb. */
 export type Shown = "shown" | "doNotDisturb" | "focused" | "failed";
 
-/** A desktop notification (plain text). */
-export function notify(title: string, body: string): Promise<Shown> {
-  return call("notify", { title, body });
+/** A desktop notification (plain text); clicking it opens `conversation` where the desktop reports clicks. */
+export function notify(title: string, body: string, conversation: ConversationId | null): Promise<Shown> {
+  return call("notify", { title, body, conversation });
 }
 
 export function setDoNotDisturb(on: boolean): Promise<void> {
   return call("set_do_not_disturb", { on });
 }
 
-/** What the shell itself reports (not a session): do-not-disturb toggled from the tray. */
-export type ShellEvent = { kind: "doNotDisturb"; on: boolean };
+/** What the shell itself reports (not a session): do-not-disturb toggled from the tray; a notification clicked. */
+export type ShellEvent = { kind: "doNotDisturb"; on: boolean } | { kind: "open"; conversation: ConversationId };
 
 /** Streams shell events to `onEvent`, starting with the current state. */
 export function watchShell(onEvent: (event: ShellEvent) => void): Promise<void> {
   const channel = new Channel<ShellEvent>();
   channel.onmessage = (event) => {
-    if (event && typeof event === "object" && event.kind === "doNotDisturb" && typeof event.on === "boolean") onEvent(event);
+    if (!event || typeof event !== "object") return;
+    if (event.kind === "doNotDisturb" && typeof event.on === "boolean") onEvent(event);
+    else if (event.kind === "open" && typeof event.conversation === "string" && /^[@#~]/u.test(event.conversation)) onEvent(event);
   };
   return call("watch_shell", { events: channel });
 }

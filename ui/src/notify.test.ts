@@ -214,7 +214,7 @@ describe("the window", () => {
     await run(HOLD_MS - 100);
     expect(h.callsOf("notify")).toEqual([]);
     await run(100);
-    expect(h.callsOf("notify")).toEqual([{ title: "bob", body: "are you there?" }]);
+    expect(h.callsOf("notify")).toEqual([{ title: "bob", body: "are you there?", conversation: "@bob" }]);
   });
 
   it("the title's total leaves muted conversations out, and the mute button says so", async () => {
@@ -237,7 +237,7 @@ describe("the window", () => {
     expect(document.title).toBe("(1) Redchat");
     h.push([chat("three", "bob")]);
     await run(GAP_MS + HOLD_MS);
-    expect(h.callsOf("notify")).toEqual([{ title: "carol", body: "two" }]);
+    expect(h.callsOf("notify")).toEqual([{ title: "carol", body: "two", conversation: "@carol" }]);
   });
 
   it("the do-not-disturb button tells the shell and follows the tray", async () => {
@@ -260,6 +260,15 @@ describe("the window", () => {
     // Garbage from the channel changes nothing.
     shell!({ kind: "doNotDisturb", on: "yes" });
     expect(dnd.getAttribute("aria-pressed")).toBe("false");
+    // A clicked notification opens its conversation.
+    h.push([chat("hi", "bob"), chat("yo", "carol")]);
+    await settle();
+    shell!({ kind: "open", conversation: "@carol" });
+    await settle();
+    expect(el("#conversation-title").textContent).toBe("@carol");
+    shell!({ kind: "open", conversation: "javascript:alert(1)" });
+    await settle();
+    expect(el("#conversation-title").textContent).toBe("@carol");
   });
 
   it("Ctrl+K opens the switcher, typing narrows it, Enter opens the conversation", async () => {

@@ -23,12 +23,20 @@ pub enum Lifetime {
     Tool,
 }
 
-/// `--data-dir`, else `$XDG_DATA_HOME/redchat`, else `~/.local/share/redchat`.
+/// `--data-dir`, else `$XDG_DATA_HOME/redchat`, else `~/.local/share/redchat` (on Windows,
+/// where there is usually no `HOME`, `%APPDATA%\redchat`).
 pub fn data_dir(args: &ConnectionArgs) -> Option<PathBuf> {
     args.data_dir.clone().or_else(|| {
         std::env::var_os("XDG_DATA_HOME")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
+            .or_else(|| {
+                if cfg!(windows) {
+                    std::env::var_os("APPDATA").map(PathBuf::from)
+                } else {
+                    None
+                }
+            })
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
             .map(|d| d.join("redchat"))
     })

@@ -94,7 +94,7 @@ struct ConnectionArgs {
     #[arg(long, env = "REDCHAT_LIVE_ONLY", global = true)]
     live_only: bool,
     /// Where `chat` and `listen` keep the outbox and the inbox cursor
-    /// [default: $XDG_DATA_HOME/redchat or ~/.local/share/redchat].
+    /// [default: $XDG_DATA_HOME/redchat, else ~/.local/share/redchat; %APPDATA%\redchat on Windows].
     #[arg(long, env = "REDCHAT_DATA_DIR", global = true)]
     data_dir: Option<std::path::PathBuf>,
     /// Do not tell others you are online (chat, listen).

@@ -354,8 +354,11 @@ impl ConnectionSettings {
             .with_retries(3);
         let tcp = redis::io::tcp::TcpSettings::default()
             .set_nodelay(true)
-            .set_keepalive(keepalive)
-            .set_user_timeout(std::time::Duration::from_secs(20));
+            .set_keepalive(keepalive);
+        // TCP_USER_TIMEOUT is Linux's (redis-rs offers it nowhere else); elsewhere the
+        // heartbeat PING alone notices a black-holed link.
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        let tcp = tcp.set_user_timeout(std::time::Duration::from_secs(20));
         Ok(addr
             .into_connection_info()?
             .set_redis_settings(redis_info)

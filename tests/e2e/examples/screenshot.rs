@@ -143,6 +143,7 @@ fn main() {
     capture(&out.with_file_name("screenshot-notification.png"));
     drop(other);
     let _ = dunst.kill();
+    let _ = dunst.wait();
 
     // Someone else writes as alice: a signature that does not verify, then a valid one by
     // another key. Bob opens the contact panel to compare safety numbers.

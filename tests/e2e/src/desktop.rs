@@ -76,6 +76,10 @@ pub struct Notification {
     pub app_name: String,
     pub summary: String,
     pub body: String,
+    /// The actions offered (key, label, key, label…); `default` is a click on it.
+    pub actions: Vec<String>,
+    /// The id the server gave it.
+    pub id: u32,
 }
 
 struct Server {
@@ -93,10 +97,11 @@ impl Server {
         _app_icon: String,
         summary: String,
         body: String,
-        _actions: Vec<String>,
+        actions: Vec<String>,
         _hints: std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
         _expire_timeout: i32,
     ) -> u32 {
+        self.next += 1;
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -104,8 +109,9 @@ impl Server {
                 app_name,
                 summary,
                 body,
+                actions,
+                id: self.next,
             });
-        self.next += 1;
         self.next
     }
 
@@ -127,7 +133,7 @@ impl Server {
 
 /// A notification server on a [`DbusSession`]: what the app showed.
 pub struct NotificationServer {
-    _connection: zbus::blocking::Connection,
+    connection: zbus::blocking::Connection,
     seen: Arc<Mutex<Vec<Notification>>>,
 }
 
@@ -150,15 +156,28 @@ impl NotificationServer {
             .expect("serve")
             .build()
             .expect("notification server on the test bus");
-        NotificationServer {
-            _connection: connection,
-            seen,
-        }
+        NotificationServer { connection, seen }
     }
 
     /// Everything received so far.
     pub fn seen(&self) -> Vec<Notification> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Clicks `notification`, as the desktop reports it: the `default` action invoked.
+    ///
+    /// # Panics
+    /// When the signal cannot be sent.
+    pub fn click(&self, notification: &Notification) {
+        self.connection
+            .emit_signal(
+                None::<&str>,
+                "/org/freedesktop/Notifications",
+                "org.freedesktop.Notifications",
+                "ActionInvoked",
+                &(notification.id, "default"),
+            )
+            .expect("ActionInvoked");
     }
 
     /// Waits until at least `n` notifications arrived, returning them all.
@@ -335,4 +354,211 @@ fn xdotool(args: &[&str]) {
         .status()
         .expect("xdotool not found: apt-get install xdotool");
     assert!(status.success(), "xdotool {args:?} failed");
+}
+
+/// A StatusNotifierWatcher on a [`DbusSession`]: what a desktop panel runs to show tray icons.
+/// The app's tray icon (libayatana-appindicator) registers with it; the test then reads the
+/// icon's properties and clicks its menu over D-Bus, as the panel would.
+pub struct TrayHost {
+    connection: zbus::blocking::Connection,
+    items: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+struct Watcher {
+    items: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl Watcher {
+    fn register_status_notifier_item(
+        &mut self,
+        service: String,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+    ) {
+        let sender = header.sender().map(ToString::to_string).unwrap_or_default();
+        self.items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((sender, service));
+    }
+
+    fn register_status_notifier_host(&mut self, _service: String) {}
+
+    #[zbus(property)]
+    fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    #[zbus(property)]
+    fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    fn protocol_version(&self) -> i32 {
+        0
+    }
+}
+
+/// A registered tray icon: its bus name and object path.
+#[derive(Debug, Clone)]
+pub struct TrayItem {
+    pub name: String,
+    pub path: String,
+}
+
+/// One dbusmenu layout node: id, properties, children.
+type Layout = (
+    i32,
+    std::collections::HashMap<String, zbus::zvariant::OwnedValue>,
+    Vec<zbus::zvariant::OwnedValue>,
+);
+
+impl TrayHost {
+    /// Owns `org.kde.StatusNotifierWatcher` on `bus`.
+    ///
+    /// # Panics
+    /// When the bus refuses.
+    pub fn start(bus: &DbusSession) -> TrayHost {
+        let items = Arc::new(Mutex::new(Vec::new()));
+        let connection = zbus::blocking::connection::Builder::address(bus.address.as_str())
+            .expect("bus address")
+            .name("org.kde.StatusNotifierWatcher")
+            .expect("name")
+            .serve_at(
+                "/StatusNotifierWatcher",
+                Watcher {
+                    items: Arc::clone(&items),
+                },
+            )
+            .expect("serve")
+            .build()
+            .expect("tray host on the test bus");
+        TrayHost { connection, items }
+    }
+
+    /// The first tray icon to register.
+    ///
+    /// # Panics
+    /// When none registers within `limit`.
+    pub fn wait_item(&self, limit: Duration) -> TrayItem {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some((sender, service)) = self
+                .items
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .first()
+                .cloned()
+            {
+                return if service.starts_with('/') {
+                    TrayItem {
+                        name: sender,
+                        path: service,
+                    }
+                } else {
+                    TrayItem {
+                        name: service,
+                        path: "/StatusNotifierItem".into(),
+                    }
+                };
+            }
+            assert!(Instant::now() < deadline, "no tray icon registered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A property of the icon (`org.kde.StatusNotifierItem`).
+    ///
+    /// # Panics
+    /// When the icon does not answer.
+    pub fn property(&self, item: &TrayItem, name: &str) -> zbus::zvariant::OwnedValue {
+        let proxy = zbus::blocking::fdo::PropertiesProxy::builder(&self.connection)
+            .destination(item.name.as_str())
+            .expect("destination")
+            .path(item.path.as_str())
+            .expect("path")
+            .build()
+            .expect("properties proxy");
+        proxy
+            .get(
+                zbus::names::InterfaceName::try_from("org.kde.StatusNotifierItem")
+                    .expect("interface"),
+                name,
+            )
+            .unwrap_or_else(|e| panic!("tray property {name}: {e}"))
+    }
+
+    /// The icon's menu entries: (id, label).
+    ///
+    /// # Panics
+    /// When the menu does not answer.
+    pub fn menu(&self, item: &TrayItem) -> Vec<(i32, String)> {
+        let path = self.menu_path(item);
+        let reply = self
+            .connection
+            .call_method(
+                Some(item.name.as_str()),
+                path.as_str(),
+                Some("com.canonical.dbusmenu"),
+                "GetLayout",
+                &(0i32, -1i32, Vec::<String>::new()),
+            )
+            .expect("GetLayout");
+        let (_revision, root): (u32, Layout) = reply.body().deserialize().expect("layout");
+        let mut out = Vec::new();
+        walk(&root, &mut out);
+        out
+    }
+
+    /// Clicks the menu entry labelled `label`.
+    ///
+    /// # Panics
+    /// When there is none.
+    pub fn click(&self, item: &TrayItem, label: &str) {
+        let id = self
+            .menu(item)
+            .into_iter()
+            .find(|(_, l)| l.replace('_', "") == label)
+            .unwrap_or_else(|| panic!("no tray menu entry {label}"))
+            .0;
+        let path = self.menu_path(item);
+        self.connection
+            .call_method(
+                Some(item.name.as_str()),
+                path.as_str(),
+                Some("com.canonical.dbusmenu"),
+                "Event",
+                &(id, "clicked", zbus::zvariant::Value::from(0i32), 0u32),
+            )
+            .expect("menu Event");
+    }
+
+    fn menu_path(&self, item: &TrayItem) -> String {
+        let menu = self.property(item, "Menu");
+        let path: zbus::zvariant::ObjectPath<'_> = menu.downcast_ref().expect("menu path");
+        path.to_string()
+    }
+}
+
+fn walk(node: &Layout, out: &mut Vec<(i32, String)>) {
+    if let Some(label) = node.1.get("label")
+        && let Ok(label) = <&str>::try_from(label)
+    {
+        out.push((node.0, label.to_string()));
+    }
+    for child in &node.2 {
+        if let Ok(child) = child
+            .try_clone()
+            .map_err(|_| ())
+            .and_then(|c| Layout::try_from(c).map_err(|_| ()))
+        {
+            walk(&child, out);
+        }
+    }
 }

@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redchat_core::testing::RedisServer;
-use redchat_e2e::desktop::{DbusSession, Keyring, NotificationServer, OtherWindow, focus_redchat};
+use redchat_e2e::desktop::{
+    DbusSession, Keyring, NotificationServer, OtherWindow, TrayHost, focus_redchat,
+};
 use redchat_e2e::{AppUnderTest, DataHome, WAIT, app_binary, cli_binary};
 use serde_json::json;
 
@@ -108,7 +110,42 @@ fn notifications_reach_the_desktop_only_unfocused_unmuted_and_as_plain_text() {
     let seen = desktop.wait_for(4, WAIT);
     assert_eq!(seen[3].summary, "Message request from erin", "{seen:?}");
     assert!(seen.iter().all(|n| !n.summary.contains("dave")), "{seen:?}");
-    assert_eq!(seen.len(), 4, "{seen:?}");
+
+    // Do not disturb: frank's message arrives, but not on the desktop; after it, gina's does.
+    app.click("#dnd");
+    app.wait_for(
+        "do not disturb on",
+        "return document.querySelector('#dnd').getAttribute('aria-pressed') === 'true'",
+        json!([]),
+    );
+    cli_send(&server, &home, "frank", "@alice during dnd");
+    app.wait_for(
+        "frank's request",
+        "return !!document.querySelector(\"#requests li[data-conversation='@frank']\")",
+        json!([]),
+    );
+    app.click("#dnd");
+    cli_send(&server, &home, "gina", "@alice after dnd");
+    let seen = desktop.wait_for(5, WAIT);
+    assert_eq!(seen[4].summary, "Message request from gina", "{seen:?}");
+    assert!(
+        seen.iter().all(|n| !n.summary.contains("frank")),
+        "{seen:?}"
+    );
+    assert_eq!(seen.len(), 5, "{seen:?}");
+
+    // Clicking gina's notification brings the window forward with her conversation open.
+    assert!(
+        seen[4].actions.iter().any(|a| a == "default"),
+        "a click is asked for: {seen:?}"
+    );
+    desktop.click(&seen[4]);
+    wait_focus(&app, true);
+    app.wait_for(
+        "gina's conversation open",
+        "return document.querySelector('#conversation-title').textContent === '@gina'",
+        json!([]),
+    );
     app.close();
 
     // The log says notifications were shown, never what they said.
@@ -419,5 +456,69 @@ fn ctrl_k_switches_conversations_from_the_keyboard() {
         "return document.querySelector('#conversation-title').textContent === arguments[0]",
         json!([before]),
     );
+    app.close();
+}
+
+#[test]
+fn the_tray_shows_the_unread_count_and_its_menu_toggles_do_not_disturb() {
+    let server = RedisServer::start();
+    let bus = DbusSession::start();
+    let host = TrayHost::start(&bus);
+    let home = DataHome::new("tray");
+    let app = AppUnderTest::start_with_env(&home.0, &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)]);
+    app.connect_as(&format!("redis://127.0.0.1:{}", server.port()), "alice");
+    let item = host.wait_item(WAIT);
+    let labels: Vec<String> = host.menu(&item).into_iter().map(|(_, l)| l).collect();
+    assert!(
+        labels.iter().any(|l| l.contains("Open Redchat"))
+            && labels.iter().any(|l| l.contains("Do not disturb"))
+            && labels.iter().any(|l| l.contains("Quit")),
+        "{labels:?}"
+    );
+
+    // Unread while away: the count beside the icon, as in the window title. (alice writes
+    // first, so bob's answers are a conversation, not a request.)
+    app.type_and_enter("#compose", "@bob are you there?");
+    app.wait_for(
+        "sent",
+        "return !!document.querySelector(\"#messages .entry.mine\")",
+        json!([]),
+    );
+    let other = OtherWindow::open();
+    other.focus();
+    wait_focus(&app, false);
+    cli_send(&server, &home, "bob", "@alice one");
+    cli_send(&server, &home, "bob", "@alice two");
+    app.wait_for(
+        "the title's count",
+        "return document.title === '(2) Redchat'",
+        json!([]),
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let label = host.property(&item, "XAyatanaLabel");
+        if <&str>::try_from(&label).is_ok_and(|l| l == "2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tray label: {label:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Do not disturb from the tray: the window's toggle follows, both ways.
+    host.click(&item, "Do not disturb");
+    app.wait_for(
+        "do not disturb on in the window",
+        "return document.querySelector('#dnd').getAttribute('aria-pressed') === 'true'",
+        json!([]),
+    );
+    host.click(&item, "Do not disturb");
+    app.wait_for(
+        "do not disturb off in the window",
+        "return document.querySelector('#dnd').getAttribute('aria-pressed') === 'false'",
+        json!([]),
+    );
+    // Open: the window comes forward.
+    host.click(&item, "Open Redchat");
+    wait_focus(&app, true);
     app.close();
 }
