@@ -66,6 +66,9 @@ pub struct Attention {
     next_id: AtomicI32,
 }
 
+/// Pages told of shell events at most (the window has one; reloads leave old channels).
+const WATCHERS: usize = 4;
+
 /// Notifications whose click still opens their conversation.
 const REMEMBERED: usize = 64;
 
@@ -87,13 +90,15 @@ impl Attention {
 
     /// Adds a watcher and tells it the current state at once.
     pub fn watch(&self, channel: Channel<ShellEvent>) {
+        // Under the lock: a toggle cannot fall between telling the state and being told of
+        // changes. A reloaded page leaves its channel behind: only the newest few are kept.
+        let mut watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
         let _ = channel.send(ShellEvent::DoNotDisturb {
             on: self.do_not_disturb(),
         });
-        self.watchers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(channel);
+        watchers.push(channel);
+        let excess = watchers.len().saturating_sub(WATCHERS);
+        watchers.drain(..excess);
     }
 
     fn tell(&self, event: &ShellEvent) {
@@ -168,6 +173,22 @@ pub fn plain(text: &str, max: usize) -> String {
     out
 }
 
+/// `text` for a notification body on a server that reads markup (the Desktop Notifications
+/// `body-markup` capability: GNOME, KDE, dunst): `&`, `<` and `>` escaped, so a message's
+/// `<b>` or `<a href>` is shown, never applied.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Unicode "format" characters that change how text around them shows (Cf): bidi controls,
 /// zero-width joiners and spaces, the BOM, invisible operators.
 fn is_format(c: char) -> bool {
@@ -201,6 +222,14 @@ mod tests {
             "hi txt.exe there !"
         );
         assert_eq!(plain("  \u{7}  ", 100), "");
+    }
+
+    #[test]
+    fn markup_in_a_notification_body_is_escaped() {
+        assert_eq!(
+            escape_markup("<b>hi</b> & <a href=\"x\">"),
+            "&lt;b&gt;hi&lt;/b&gt; &amp; &lt;a href=\"x\"&gt;"
+        );
     }
 
     #[test]

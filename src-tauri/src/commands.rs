@@ -222,6 +222,24 @@ pub fn watch_shell(
     attention.watch(events);
 }
 
+/// The window's preferences (theme, mutes) as kept in `prefs.json`.
+#[tauri::command]
+pub fn load_prefs<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+) -> Result<serde_json::Map<String, serde_json::Value>, IpcError> {
+    crate::profile::load_prefs(&app)
+}
+
+/// Keeps one preference of the window (`redchat.*`, a short string).
+#[tauri::command]
+pub fn save_pref<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    key: String,
+    value: String,
+) -> Result<(), IpcError> {
+    crate::profile::save_pref(&app, &key, &value)
+}
+
 /// Opens a link from a message in the system browser: http, https and mailto only.
 #[tauri::command]
 pub fn open_link<R: tauri::Runtime>(app: tauri::AppHandle<R>, url: String) -> Result<(), IpcError> {

@@ -167,6 +167,11 @@ pub async fn notify<R: Runtime>(
     // notify-rust talks D-Bus synchronously: off the async runtime.
     let shown = tauri::async_runtime::spawn_blocking(move || {
         use tauri_plugin_notification::NotificationExt;
+        let body = if server_reads_markup() {
+            attention::escape_markup(&body)
+        } else {
+            body
+        };
         app.notification()
             .builder()
             .id(id)
@@ -191,6 +196,51 @@ pub async fn notify<R: Runtime>(
     }
 }
 
+/// Whether the notification server interprets markup in bodies (asked once per run).
+#[cfg(all(unix, not(target_os = "macos")))]
+fn server_reads_markup() -> bool {
+    static MARKUP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MARKUP.get_or_init(|| {
+        notify_rust::get_capabilities().is_ok_and(|c| c.iter().any(|c| c == "body-markup"))
+    })
+}
+
+/// Windows toasts and macOS notifications take plain text.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn server_reads_markup() -> bool {
+    false
+}
+
+/// Whether the window may show `url`: only Redchat's own page (the embedded assets, the dev
+/// server in debug builds, the blank page of the footprint benchmark). Links from messages
+/// open in the browser; nothing navigates the window away, whatever WebKit's own menu offers.
+pub fn may_navigate(url: &tauri::Url) -> bool {
+    match url.scheme() {
+        "tauri" => true,
+        "about" => url.path() == "blank",
+        "http" | "https" => {
+            let host = url.host_str().unwrap_or_default();
+            // Windows and Android serve the assets from http(s)://tauri.localhost.
+            host == "tauri.localhost"
+                || (cfg!(debug_assertions) && host == "localhost" && url.port() == Some(5173))
+        }
+        _ => false,
+    }
+}
+
+/// A plugin that holds the window to [`may_navigate`].
+pub fn navigation_guard<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    tauri::plugin::Builder::new("navigation-guard")
+        .on_navigation(|_webview, url| {
+            let allowed = may_navigate(url);
+            if !allowed {
+                tracing::warn!("the window was asked to navigate to another page: refused");
+            }
+            allowed
+        })
+        .build()
+}
+
 /// The link a message asks to open, if it may be opened: `http`, `https` and `mailto` only.
 pub fn openable(link: &str) -> Result<tauri::Url, IpcError> {
     let refused = || {
@@ -202,9 +252,24 @@ pub fn openable(link: &str) -> Result<tauri::Url, IpcError> {
     let url = tauri::Url::parse(link.trim()).map_err(|_| refused())?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
-        "mailto" => Ok(url),
+        "mailto" => Ok(mail_link(url)),
         _ => Err(refused()),
     }
+}
+
+/// A `mailto:` link with only the fields a mail client fills in (to, cc, subject, body): no
+/// `attach=` or other client-specific field a stranger could slip in.
+fn mail_link(mut url: tauri::Url) -> tauri::Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| ["to", "cc", "subject", "body"].contains(&k.to_ascii_lowercase().as_str()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.set_query(None);
+    if !kept.is_empty() {
+        url.query_pairs_mut().extend_pairs(kept);
+    }
+    url
 }
 
 /// Opens `link` in the system browser (or mail client).
@@ -243,6 +308,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_window_never_navigates_away_from_redchat() {
+        for ok in [
+            "tauri://localhost/index.html",
+            "http://tauri.localhost/",
+            "about:blank",
+        ] {
+            assert!(may_navigate(&ok.parse().unwrap()), "{ok}");
+        }
+        for refused in [
+            "https://example.com/",
+            "http://evil.localhost/",
+            "file:///etc/passwd",
+            "data:text/html,hi",
+            "javascript:alert(1)",
+            "about:srcdoc",
+        ] {
+            assert!(!may_navigate(&refused.parse().unwrap()), "{refused}");
+        }
+    }
+
+    #[test]
     fn a_javascript_link_is_refused() {
         assert!(openable("javascript:alert(1)").is_err());
         assert!(openable("JavaScript:alert(1)").is_err());
@@ -271,5 +357,20 @@ mod tests {
         );
         assert!(openable("http://localhost:8080/").is_ok());
         assert!(openable("mailto:bob@example.com").is_ok());
+    }
+
+    #[test]
+    fn a_mailto_link_cannot_ask_to_attach_a_file() {
+        let url = openable(
+            "mailto:bob@example.com?subject=hi&attach=/home/u/.ssh/id_ed25519&ATTACHMENT=x&body=yo",
+        )
+        .unwrap();
+        assert_eq!(url.as_str(), "mailto:bob@example.com?subject=hi&body=yo");
+        assert_eq!(
+            openable("mailto:bob@example.com?attach=/etc/passwd")
+                .unwrap()
+                .as_str(),
+            "mailto:bob@example.com"
+        );
     }
 }

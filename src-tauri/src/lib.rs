@@ -69,6 +69,8 @@ fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send
         commands::set_do_not_disturb,
         commands::watch_shell,
         commands::open_link,
+        commands::load_prefs,
+        commands::save_pref,
         commands::contact,
         commands::mark_verified,
         commands::accept_new_key,
@@ -97,6 +99,7 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(desktop::navigation_guard())
         .plugin(logging::plugin());
     let builder = builder.setup(|app| {
         if let Ok(dir) = app.path().app_log_dir() {

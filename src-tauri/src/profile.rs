@@ -138,3 +138,63 @@ impl ProfileStore for Arc<MemoryStore> {
         Ok(())
     }
 }
+
+/// The window's own preferences (theme, muted conversations), apart from the profile.
+const PREFS_FILE: &str = "prefs.json";
+/// Preferences kept at most, and the longest value (a mute list of many conversations).
+const PREFS_MAX: usize = 64;
+const PREF_VALUE_MAX: usize = 64 * 1024;
+
+fn prefs_error(e: impl std::fmt::Display) -> crate::IpcError {
+    crate::IpcError::new(
+        redchat_core::Code::SettingsStore,
+        format!("cannot keep the window's preferences: {e}"),
+    )
+}
+
+/// Every preference kept.
+///
+/// # Errors
+/// When `prefs.json` cannot be opened.
+pub fn load_prefs<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+) -> Result<serde_json::Map<String, serde_json::Value>, crate::IpcError> {
+    use tauri_plugin_store::StoreExt;
+    let store = app.store(PREFS_FILE).map_err(prefs_error)?;
+    Ok(store
+        .entries()
+        .into_iter()
+        .filter(|(k, v)| k.starts_with("redchat.") && v.is_string())
+        .collect())
+}
+
+/// Keeps `key` = `value`: only `redchat.` keys, short values, a bounded number of them.
+///
+/// # Errors
+/// A key or value out of bounds, or `prefs.json` unwritable.
+pub fn save_pref<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    key: &str,
+    value: &str,
+) -> Result<(), crate::IpcError> {
+    use tauri_plugin_store::StoreExt;
+    if !key.starts_with("redchat.") || key.len() > 200 || value.len() > PREF_VALUE_MAX {
+        return Err(crate::IpcError::new(
+            redchat_core::Code::InvalidSettings,
+            "not a preference of the window",
+        ));
+    }
+    let store = app.store(PREFS_FILE).map_err(prefs_error)?;
+    if !store.has(key) && store.length() >= PREFS_MAX {
+        return Err(prefs_error("too many preferences"));
+    }
+    store.set(key, value);
+    store.save().map_err(prefs_error)?;
+    #[cfg(unix)]
+    if let Ok(dir) = tauri::Manager::path(app).app_data_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ =
+            std::fs::set_permissions(dir.join(PREFS_FILE), std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}

@@ -6,9 +6,9 @@
 //! forgotten when the app quits, and the UI says why.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use std::time::Instant;
 
 use redchat_core::Secret;
 use serde::Serialize;
@@ -17,10 +17,11 @@ use serde::Serialize;
 pub const SERVICE: &str = "dev.redchat.desktop";
 /// Bound on one keychain call (a locked keychain may prompt; a broken D-Bus may hang).
 const KEYCHAIN_LIMIT: Duration = Duration::from_secs(5);
-/// Calls in a row that may go unanswered before the keychain counts as unusable. One slow
-/// answer is a prompt the user has not answered yet (macOS asks after every update of an
-/// unsigned build); a hung D-Bus never answers.
-const TIMEOUTS_BEFORE_GIVING_UP: u32 = 3;
+/// How long one keychain call may stay unanswered before the keychain counts as unusable.
+/// A slow answer is usually a prompt the user has not answered yet (macOS asks after every
+/// update of an ad-hoc-signed build); a hung D-Bus never answers. While a call waits, no
+/// other starts: they fail at once with "did not answer", and nothing falls back to a file.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
 
 /// What a call that timed out says.
 const TIMED_OUT: &str = "the keychain did not answer";
@@ -76,10 +77,22 @@ pub struct Secrets {
     session: Mutex<HashMap<String, Secret>>,
     /// Why the keychain is unusable, once we know.
     unavailable: Mutex<Option<String>>,
-    /// Keychain calls in a row that timed out.
-    timeouts: AtomicU32,
-    /// Bound on one call ([`KEYCHAIN_LIMIT`]; tests shorten it).
+    /// Since when a keychain call has been running (one at a time).
+    in_flight: Arc<Mutex<Option<Instant>>>,
+    /// Bound on waiting for one call ([`KEYCHAIN_LIMIT`]; tests shorten it).
     limit: Duration,
+    /// [`GIVE_UP_AFTER`] (tests shorten it).
+    give_up: Duration,
+}
+
+/// A keychain call in progress: the next may start once this is dropped (when the call
+/// returns, however late).
+pub struct InFlight(Arc<Mutex<Option<Instant>>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 impl Secrets {
@@ -89,8 +102,9 @@ impl Secrets {
             keychain: Arc::from(keychain),
             session: Mutex::default(),
             unavailable: Mutex::default(),
-            timeouts: AtomicU32::new(0),
+            in_flight: Arc::default(),
             limit: KEYCHAIN_LIMIT,
+            give_up: GIVE_UP_AFTER,
         }
     }
 
@@ -103,34 +117,47 @@ impl Secrets {
         &self,
         f: impl FnOnce(&dyn Keychain) -> Result<T, String> + Send + 'static,
     ) -> Result<T, String> {
+        if let Some(reason) = self.unavailable_reason() {
+            return Err(reason);
+        }
+        let Some(guard) = self.begin() else {
+            return Err(TIMED_OUT.into());
+        };
         let keychain = self.keychain.clone();
         let result = match tokio::time::timeout(
             self.limit,
-            tokio::task::spawn_blocking(move || f(keychain.as_ref())),
+            tokio::task::spawn_blocking(move || {
+                let _guard = guard;
+                f(keychain.as_ref())
+            }),
         )
         .await
         {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(format!("keychain call failed: {e}")),
-            Err(_) => {
-                self.timed_out();
-                return Err(TIMED_OUT.into());
-            }
+            Err(_) => return Err(TIMED_OUT.into()),
         };
-        self.timeouts.store(0, Ordering::SeqCst);
         if let Err(e) = &result {
             *self.unavailable.lock().expect("secrets lock") = Some(e.clone());
         }
         result
     }
 
-    /// A keychain call went unanswered. Only after [`TIMEOUTS_BEFORE_GIVING_UP`] in a row is
-    /// the keychain given up on: until then it may be a prompt waiting for the user.
-    pub fn timed_out(&self) {
-        let n = self.timeouts.fetch_add(1, Ordering::SeqCst) + 1;
-        if n >= TIMEOUTS_BEFORE_GIVING_UP {
-            *self.unavailable.lock().expect("secrets lock") =
-                Some(format!("{TIMED_OUT} ({n} times in a row)"));
+    /// Starts a keychain call, unless one is still running (a prompt may be waiting): then
+    /// `None`, and after [`GIVE_UP_AFTER`] of waiting the keychain counts as unusable.
+    pub fn begin(&self) -> Option<InFlight> {
+        let mut since = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        match *since {
+            Some(t) if t.elapsed() >= self.give_up => {
+                *self.unavailable.lock().expect("secrets lock") =
+                    Some(format!("{TIMED_OUT} for {} s", t.elapsed().as_secs()));
+                None
+            }
+            Some(_) => None,
+            None => {
+                *since = Some(Instant::now());
+                Some(InFlight(Arc::clone(&self.in_flight)))
+            }
         }
     }
 
@@ -280,25 +307,57 @@ mod tests {
         }
     }
 
+    /// Lets the hanging keychain go when the test ends, even when an assertion fails.
+    struct Release(Hanging);
+
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0.release();
+        }
+    }
+
     // Real time: tokio's paused clock does not advance while a blocking task runs.
     #[tokio::test]
     async fn an_unanswered_keychain_prompt_is_not_taken_for_no_keychain() {
         let hanging = Hanging::default();
+        let _release = Release(hanging.clone());
         let mut secrets = Secrets::new(Box::new(hanging.clone()));
         secrets.limit = Duration::from_millis(20);
+        secrets.give_up = Duration::from_millis(300);
         assert!(secrets.get("alice").await.is_none());
         assert_eq!(
             secrets.unavailable_reason(),
             None,
-            "one slow answer may be a prompt"
+            "a slow answer may be a prompt"
         );
+        // While it waits, nothing else starts (so nothing falls back to a new identity file).
+        assert!(secrets.begin().is_none());
+        assert!(secrets.get("alice").await.is_none());
         assert!(secrets.slot("alice".into()).is_some());
-        assert!(secrets.get("alice").await.is_none());
-        assert!(secrets.get("alice").await.is_none());
-        let reason = secrets.unavailable_reason().expect("given up after three");
+        assert_eq!(secrets.unavailable_reason(), None);
+        // Unanswered for longer than the give-up time: a hung keychain.
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(secrets.begin().is_none());
+        let reason = secrets.unavailable_reason().expect("given up");
         assert!(reason.contains("did not answer"), "{reason}");
         assert!(secrets.slot("alice".into()).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_keychain_that_answers_after_a_prompt_is_used() {
+        let hanging = Hanging::default();
+        let _release = Release(hanging.clone());
+        let mut secrets = Secrets::new(Box::new(hanging.clone()));
+        secrets.limit = Duration::from_millis(20);
+        assert!(secrets.get("alice").await.is_none());
         hanging.release();
+        // The first call returns (the user allowed it): the next one runs.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while secrets.begin().is_none() {
+            assert!(Instant::now() < deadline, "the call never finished");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(secrets.unavailable_reason(), None);
     }
 
     #[tokio::test]

@@ -52,6 +52,14 @@ struct IdentityHome {
     account: String,
 }
 
+/// The keychain has not answered (a prompt may be waiting for the user): connect again.
+fn keychain_waiting() -> IpcError {
+    IpcError::new(
+        redchat_core::Code::Identity,
+        "the keychain did not answer in time: if it asks whether Redchat may use it, allow it, then connect again",
+    )
+}
+
 /// What the page sends to connect. `Debug` leaves out the password, also one inside the
 /// connection string.
 #[derive(Clone, Deserialize)]
@@ -437,42 +445,32 @@ impl AppState {
         + Sync
         + 'static,
     ) -> Result<T, IpcError> {
-        let f = Arc::new(f);
         let slot = self.secrets.slot(home.account.clone());
-        let (dir, g) = (home.dir.clone(), f.clone());
+        let Some(slot) = slot else {
+            // No keychain: the identity is in (or goes to) a file.
+            return Ok(f(home.dir.as_deref(), None)?);
+        };
+        let Some(guard) = self.secrets.begin() else {
+            if self.secrets.unavailable_reason().is_some() {
+                return Ok(f(home.dir.as_deref(), None)?);
+            }
+            return Err(keychain_waiting());
+        };
+        let dir = home.dir.clone();
         let call = tokio::task::spawn_blocking(move || {
-            g(
-                dir.as_deref(),
-                slot.as_ref()
-                    .map(|s| s as &dyn redchat_core::identity::SecretSlot),
-            )
+            let _guard = guard;
+            f(dir.as_deref(), Some(&slot))
         });
-        Ok(
-            match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, call).await {
-                Ok(Ok(result)) => result?,
-                Ok(Err(_)) => f(home.dir.as_deref(), None)?,
-                Err(_) => {
-                    // No answer yet: perhaps a prompt the user has not answered. Making a new
-                    // key in a file now would change this user's identity (and again when the
-                    // keychain answers next time): only an existing file is used, until the
-                    // keychain is given up on.
-                    self.secrets.timed_out();
-                    let file = home
-                        .dir
-                        .as_deref()
-                        .map(|d| d.join(redchat_core::identity::IDENTITY_FILE));
-                    if self.secrets.unavailable_reason().is_none()
-                        && !file.as_deref().is_some_and(std::path::Path::exists)
-                    {
-                        return Err(IpcError::new(
-                            redchat_core::Code::Identity,
-                            "the keychain did not answer in time: if it asks whether Redchat may use it, allow it, then connect again",
-                        ));
-                    }
-                    f(home.dir.as_deref(), None)?
-                }
-            },
-        )
+        match tokio::time::timeout(crate::secrets::IDENTITY_LIMIT, call).await {
+            Ok(Ok(result)) => Ok(result?),
+            Ok(Err(e)) => Err(IpcError::new(
+                redchat_core::Code::Internal,
+                format!("loading the identity failed: {e}"),
+            )),
+            // No answer yet: perhaps a prompt the user has not answered. A new key in a file
+            // now would change this user's identity (and again once the keychain answers).
+            Err(_) => Err(keychain_waiting()),
+        }
     }
 
     /// Our private identity key as text, for another computer of ours (secret).

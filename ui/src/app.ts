@@ -25,6 +25,8 @@ import * as ipc from "./ipc";
 import { ChatModel, type Change, type Conversation } from "./model";
 import { People } from "./people";
 import { Desk } from "./desk";
+import { restore } from "./prefs";
+import { applyTheme, loadTheme } from "./theme";
 import { probe, timed } from "./probe";
 import { ReadMarker, TypingSender } from "./signals";
 import { Banner } from "./components/banner";
@@ -160,6 +162,7 @@ export class App {
       active: () => this.model.active,
       select: (id) => this.select(id),
       closePanel: () => this.closePanel(),
+      modal: () => this.settings.visible,
       problem: (text) => this.composer.showError(text),
     });
     const settingsButton = h("button", { type: "button", id: "open-settings" }, "Settings");
@@ -201,6 +204,8 @@ export class App {
 
   async start(): Promise<void> {
     this.desk.start();
+    // Preferences the shell kept (the theme, mutes) win over what WebKit may have lost.
+    if (await restore()) applyTheme(loadTheme());
     this.profile = await this.backend.loadProfile();
     const attached = await this.backend.attach((batch) => this.onEvents(batch));
     if (attached) {
@@ -716,14 +721,15 @@ export class App {
     return items;
   }
 
-  /** Esc: the contact panel, then Settings (when it can be left), closes; false when neither was open. */
+  /** Esc: Settings (the dialog on top; once connected, when it can be left), else the contact panel, closes; false when nothing did. */
   private closePanel(): boolean {
-    if (this.people.contact.isOpen) {
-      this.people.contact.close();
+    if (this.settings.visible) {
+      if (this.model.me === null) return false;
+      this.settings.hide();
       return true;
     }
-    if (this.settings.visible && this.model.me !== null) {
-      this.settings.hide();
+    if (this.people.contact.isOpen) {
+      this.people.contact.close();
       return true;
     }
     return false;

@@ -22,6 +22,8 @@ export interface DeskDeps {
   select(id: string): void;
   /** Esc: closes the topmost panel; false when none was open. */
   closePanel(): boolean;
+  /** A modal dialog (Settings) is open: conversations stay as they are behind it. */
+  modal(): boolean;
   /** A link could not be opened, or a notification was refused: tell the user. */
   problem(text: string): void;
 }
@@ -86,6 +88,9 @@ export class Desk implements Disposable {
 
   private onKey(e: KeyboardEvent): void {
     const shortcut = shortcutOf(e);
+    // Behind a dialog, and in a drop-down (Alt+↓ opens its list), only Esc is ours.
+    const target = e.target instanceof Element ? e.target : null;
+    if (shortcut !== "close" && shortcut !== null && (this.deps.modal() || target?.closest("select"))) return;
     switch (shortcut) {
       case "switcher":
         e.preventDefault();

@@ -506,6 +506,16 @@ export function watchShell(onEvent: (event: ShellEvent) => void): Promise<void> 
   return call("watch_shell", { events: channel });
 }
 
+/** The window's preferences as the shell keeps them (`redchat.*` keys, string values). */
+export function loadPrefs(): Promise<Record<string, string>> {
+  return call("load_prefs");
+}
+
+/** Keeps preference `key` (`redchat.theme`, `redchat.muted.<user>`) in the shell. */
+export function savePref(key: string, value: string): Promise<void> {
+  return call("save_pref", { key, value });
+}
+
 /** Opens a link from a message in the system browser (http, https, mailto only; others are refused). */
 export function openLink(url: string): Promise<void> {
   return call("open_link", { url });

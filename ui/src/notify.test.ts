@@ -160,6 +160,29 @@ describe("Notifier", () => {
     expect(plainText("a\u200Bb")).toBe("a b");
   });
 
+  it("a forged message under a contact's name notifies without its name's word or its text", () => {
+    for (const partial of [{ trust: "invalid" as const }, { trust: "unsigned" as const }, { trust: "keyChanged" as const }, { lookalike: "bob" }, { senderIssue: "invisible characters" }]) {
+      const a = summarise([message({ sender: "bob", content: "send me the password", ...partial })], false);
+      expect(a.title).toBe("Unverified message claiming to be from bob");
+      expect(a.body).not.toContain("password");
+    }
+  });
+
+  it("messages read on another device meanwhile are not notified", () => {
+    const t = notifier();
+    t.n.observe([chat("hi", "bob"), chat("yo", "carol")]);
+    t.n.observe([{ kind: "unread", conversation: "@bob", count: 0, mentions: 0 }]);
+    t.tick(HOLD_MS);
+    expect(t.shown).toEqual([{ title: "carol", body: "yo", conversation: "@carol" }]);
+  });
+
+  it("a flood holds a bounded number of messages and still counts them all", () => {
+    const t = notifier();
+    t.n.observe(Array.from({ length: 10_000 }, (_, i) => chat(`m${i}`, "mallory")));
+    t.tick(HOLD_MS);
+    expect(t.shown).toEqual([{ title: "10000 new messages", body: "From mallory", conversation: null }]);
+  });
+
   it("a summary of many senders names three and counts the rest", () => {
     const held = ["a", "b", "c", "d", "e"].map((s) => message({ sender: s, content: "x" }));
     expect(summarise(held, false).body).toBe("From a, b, c and 2 more");
@@ -300,18 +323,36 @@ describe("the window", () => {
 
   it("Alt+↓ and Alt+↑ move through the sidebar", async () => {
     const h = await start();
-    h.push([chat("hi", "bob"), roomChat("team", "hello")]);
+    h.push([chat("hi", "bob"), chat("yo", "carol"), roomChat("team", "hello")]);
     await settle();
     const order = [...document.querySelectorAll<HTMLElement>("li[data-conversation]")].map((li) => li.dataset.conversation);
-    const first = el("#conversation-title").textContent;
+    expect(order.length).toBe(3);
+    el(`li[data-conversation="${order[1]}"]`).click();
+    await settle();
+    const title = () => el("#conversation-title").textContent;
     window.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", altKey: true }));
     await settle();
-    const second = el("#conversation-title").textContent;
-    expect(second).not.toBe(first);
+    expect(title()).toBe(order[2]);
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowUp", altKey: true }));
     window.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowUp", altKey: true }));
     await settle();
-    expect(el("#conversation-title").textContent).toBe(first);
-    expect(order.length).toBe(2);
+    expect(title()).toBe(order[0]);
+    // Not behind Settings.
+    el("#open-settings").click();
+    await settle();
+    window.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", altKey: true }));
+    await settle();
+    expect(title()).toBe(order[0]);
+  });
+
+  it("preferences the shell kept win at start (WebKit may have lost its copy)", async () => {
+    localStorage.setItem("redchat.theme", "light");
+    await start({ load_prefs: () => ({ "redchat.theme": "dark", "redchat.muted.alice": '["@bob"]', "not.ours": "x" }) });
+    expect(document.documentElement.getAttribute("data-theme")).toBe("dark");
+    expect(localStorage.getItem("redchat.muted.alice")).toBe('["@bob"]');
+    expect(localStorage.getItem("not.ours")).toBeNull();
+    expect(el("#mute-conversation").hidden).toBe(true);
+    document.documentElement.removeAttribute("data-theme");
   });
 
   it("Esc closes Settings once connected", async () => {

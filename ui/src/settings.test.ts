@@ -311,7 +311,7 @@ describe("Settings: theme", () => {
     expect(harness.callsOf("connect")).toEqual([]);
   });
 
-  it("is not part of the connect request and never reaches the backend", async () => {
+  it("is not part of the connect request; only the preference store keeps it", async () => {
     harness = await start({ load_profile: () => firstRun });
     await fillForm();
     const select = el<HTMLSelectElement>("#theme");
@@ -321,7 +321,9 @@ describe("Settings: theme", () => {
     const request = harness.callsOf("connect")[0]?.request;
     expect(request).toBeDefined();
     expect(request).not.toHaveProperty("theme");
-    expect(JSON.stringify(harness.calls), "no IPC call carries the theme").not.toMatch(/theme|"light"/);
+    const others = harness.calls.filter((c) => c.cmd !== "save_pref");
+    expect(JSON.stringify(others), "no other IPC call carries the theme").not.toMatch(/theme|"light"/);
+    expect(harness.callsOf("save_pref")).toEqual([{ key: "redchat.theme", value: "light" }]);
     expect(root.getAttribute("data-theme")).toBe("light");
   });
 });

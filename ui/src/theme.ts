@@ -1,7 +1,10 @@
 // The colour theme: follow the system (prefers-color-scheme) unless the user picked light or
 // dark. The palettes live in style.css; this only sets `data-theme` on <html>, which style.css
 // reads ("light" forces light on a dark system, "dark" forces dark; none follows the system).
-// The choice is kept in localStorage, not in the connection profile: it is not sent to Rust.
+// The choice is kept in localStorage and, when the user makes it, by the shell too (prefs.ts);
+// it is not part of the connection profile.
+
+import { remember } from "./prefs";
 
 export type ThemeChoice = "system" | "light" | "dark";
 
@@ -33,6 +36,12 @@ export function loadTheme(): ThemeChoice {
  * Shows `choice` at once (sets or removes `data-theme` on `root`) and saves it for next start.
  * A choice that cannot be saved still applies for this session.
  */
+/** The user picked `choice` (Settings): applied now, kept across restarts. */
+export function chooseTheme(choice: ThemeChoice): void {
+  applyTheme(choice);
+  remember(STORAGE_KEY, choice);
+}
+
 export function applyTheme(choice: ThemeChoice, root: HTMLElement = document.documentElement): void {
   if (choice === "system") root.removeAttribute("data-theme");
   else root.setAttribute("data-theme", choice);

@@ -63,6 +63,26 @@ impl DbusSession {
     }
 }
 
+impl DbusSession {
+    /// Waits until nobody owns `name` (an app on this bus has exited).
+    ///
+    /// # Panics
+    /// After `limit`.
+    pub fn wait_released(&self, name: &str, limit: Duration) {
+        let connection = zbus::blocking::connection::Builder::address(self.address.as_str())
+            .expect("bus address")
+            .build()
+            .expect("bus");
+        let proxy = zbus::blocking::fdo::DBusProxy::new(&connection).expect("DBus proxy");
+        let bus_name = zbus::names::BusName::try_from(name).expect("bus name");
+        let deadline = Instant::now() + limit;
+        while proxy.name_has_owner(bus_name.clone()).unwrap_or(false) {
+            assert!(Instant::now() < deadline, "{name} still owned");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for DbusSession {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -116,7 +136,8 @@ impl Server {
     }
 
     fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into()]
+        // As GNOME, KDE and dunst do: bodies are read as markup.
+        vec!["body".into(), "body-markup".into(), "actions".into()]
     }
 
     fn get_server_information(&self) -> (String, String, String, String) {

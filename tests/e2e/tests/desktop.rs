@@ -64,7 +64,8 @@ fn notifications_reach_the_desktop_only_unfocused_unmuted_and_as_plain_text() {
     assert_eq!(seen[0].summary, "Message request from bob", "{seen:?}");
     assert!(!seen[0].body.contains("it's bob"), "{seen:?}");
 
-    // Accepted, his messages notify with their text, as plain text (no markup interpreted).
+    // Accepted, his messages notify with their text, as plain text: the server reads markup,
+    // so it is escaped.
     app.click("button[data-accept='@bob']");
     app.wait_for(
         "bob a contact",
@@ -74,7 +75,7 @@ fn notifications_reach_the_desktop_only_unfocused_unmuted_and_as_plain_text() {
     cli_send(&server, &home, "bob", "@alice <b>lunch</b> at noon?");
     let seen = desktop.wait_for(2, WAIT);
     assert_eq!(seen[1].summary, "bob", "{seen:?}");
-    assert_eq!(seen[1].body, "@alice <b>lunch</b> at noon?");
+    assert_eq!(seen[1].body, "@alice &lt;b&gt;lunch&lt;/b&gt; at noon?");
 
     // Muted: bob's next message arrives in the window but not on the desktop; carol's does.
     app.click("#conversations li[data-conversation='@bob']");
@@ -226,6 +227,8 @@ fn the_password_is_kept_in_a_real_secret_service_across_a_restart() {
         json!([]),
     );
     app.close();
+    // Gone (its single-instance name released), or the restart would hand over to it.
+    bus.wait_released("dev.redchat.desktop.SingleInstance", WAIT);
 
     // Nothing Redchat wrote holds the password (the keyring's own files are elsewhere).
     let settings = std::fs::read_to_string(home.0.join("dev.redchat.desktop/settings.json"))
@@ -257,7 +260,7 @@ fn the_password_is_kept_in_a_real_secret_service_across_a_restart() {
 }
 
 #[test]
-fn the_window_keeps_its_size_and_place_across_a_restart() {
+fn the_window_keeps_its_size_across_a_restart() {
     let home = DataHome::new("window");
     let app = AppUnderTest::start(&home.0);
     app.wait_for(
@@ -268,7 +271,11 @@ fn the_window_keeps_its_size_and_place_across_a_restart() {
     app.set_window_rect(60, 40, 900, 620);
     let state = home.0.join("config/dev.redchat.desktop/.window-state.json");
     let deadline = Instant::now() + WAIT;
-    while !std::fs::read_to_string(&state).is_ok_and(|s| s.contains("900") && s.contains("620")) {
+    let saved = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s)
+            .is_ok_and(|v| v["main"]["width"] == json!(900) && v["main"]["height"] == json!(620))
+    };
+    while !std::fs::read_to_string(&state).is_ok_and(|s| saved(&s)) {
         assert!(Instant::now() < deadline, "the window's size was not saved");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -357,7 +364,22 @@ fn links_open_in_the_system_browser_and_other_schemes_stay_text() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // The window itself did not navigate away.
+    // The window itself did not navigate away, even when told to (as WebKit's "Open Link"
+    // menu would): the refusal is logged and the page is still Redchat's.
+    assert!(
+        app.text("#status").starts_with("Connected"),
+        "{}",
+        app.text("#status")
+    );
+    app.execute("location.href = 'https://example.com/guide'", json!([]));
+    let log = home.0.join("dev.redchat.desktop/logs/redchat.log");
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&log)
+        .is_ok_and(|s| s.contains("navigate to another page: refused"))
+    {
+        assert!(Instant::now() < deadline, "the navigation was not refused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(
         app.text("#status").starts_with("Connected"),
         "{}",
@@ -412,7 +434,12 @@ fn the_theme_follows_the_system_until_the_user_picks_one() {
         "return !!document.querySelector('#theme')",
         json!([]),
     );
-    assert!(luminance(&app) > 200.0, "the choice is kept");
+    // Kept by the shell too (WebKit writes localStorage lazily; the app is killed here).
+    let deadline = Instant::now() + WAIT;
+    while luminance(&app) <= 200.0 {
+        assert!(Instant::now() < deadline, "the choice is kept");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     app.close();
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { avatarColour, avatarElement, initials } from "../avatar";
 import { ChatModel, type Conversation, type Entry } from "../model";
 import type { SessionEvent } from "../ipc";
@@ -242,7 +242,8 @@ describe("MessageList runs and days", () => {
 
   it("announces new messages from others, not rows shown by opening or scrolling", () => {
     const c = conversation([msg("a", "alice", at(30, 10, 0))]);
-    const list = new MessageList();
+    let now = 0;
+    const list = new MessageList({}, { now: () => now });
     const announcer = list.el.querySelector("#announcer");
     expect(announcer?.getAttribute("aria-live")).toBe("polite");
     list.show(c);
@@ -252,9 +253,21 @@ describe("MessageList runs and days", () => {
     list.append(c.id, one);
     expect(announcer?.textContent).toBe("bob: hello");
     const two = [msg("c", "carol", at(30, 10, 2)), msg("d", "dave", at(30, 10, 3))];
+    now = 5000;
     c.entries.push(...two);
     list.append(c.id, two);
     expect(announcer?.textContent).toBe("2 new messages, the last from dave");
+    // Within a second of the last: held, then told together.
+    vi.useFakeTimers();
+    const three = [msg("e", "erin", at(30, 10, 4))];
+    now = 5100;
+    c.entries.push(...three);
+    list.append(c.id, three);
+    expect(announcer?.textContent).toBe("2 new messages, the last from dave");
+    now = 6000;
+    vi.advanceTimersByTime(1000);
+    expect(announcer?.textContent).toBe("erin: text e");
+    vi.useRealTimers();
     list.dispose();
   });
 });

@@ -28,6 +28,8 @@ import { richText } from "../richtext";
 import { senderElement, trustClasses, trustMarks, trustNotes } from "../trust";
 import "./messages.css";
 
+/** Screen readers hear of new messages at most this often (ms). */
+const ANNOUNCE_MS = 1000;
 /** Most rows in the DOM at once (~8 nodes each). */
 export const WINDOW = 150;
 /** Rows added per step when scrolling into history. */
@@ -236,6 +238,7 @@ export class MessageList implements Disposable {
   private online = true;
   private readonly actions: ListActions;
   private readonly announcer: HTMLElement;
+  private announcing: { count: number; last: Entry | null; at: number; timer: ReturnType<typeof setTimeout> | null } = { count: 0, last: null, at: Number.NEGATIVE_INFINITY, timer: null };
   private readonly now: () => number;
 
   /** Actions not given do nothing. */
@@ -289,6 +292,14 @@ export class MessageList implements Disposable {
         if (!link) return;
         e.preventDefault();
         if (link.dataset.href) this.actions.openLink(link.dataset.href);
+      },
+      { signal },
+    );
+    // WebKit's menu on a link offers "Open Link" (in this window): not for links in messages.
+    this.list.addEventListener(
+      "contextmenu",
+      (e) => {
+        if ((e.target as Element).closest?.("a.link")) e.preventDefault();
       },
       { signal },
     );
@@ -394,19 +405,28 @@ export class MessageList implements Disposable {
     recordRendered(entries.map((e) => e.sentAt));
   }
 
-  /** Tells screen readers of the new messages from others in `entries`. */
+  /**
+   * Tells screen readers of the new messages from others in `entries`: at once, then at most
+   * once a second (a firehose would otherwise drown the reader), counting what came between.
+   */
   private announce(entries: Entry[]): void {
-    let count = 0;
-    let last: Entry | null = null;
     for (const e of entries) {
       if (!e.mine && e.kind === "message") {
-        count++;
-        last = e;
+        this.announcing.count++;
+        this.announcing.last = e;
       }
     }
+    if (this.announcing.count === 0 || this.announcing.timer !== null) return;
+    const now = this.now();
+    if (now - this.announcing.at >= ANNOUNCE_MS) this.flushAnnouncement();
+    else this.announcing.timer = setTimeout(() => this.flushAnnouncement(), ANNOUNCE_MS - (now - this.announcing.at));
+  }
+
+  private flushAnnouncement(): void {
+    const { count, last } = this.announcing;
+    this.announcing = { count: 0, last: null, at: this.now(), timer: null };
     if (last === null) return;
-    const text = count === 1 ? `${last.from}: ${Array.from(last.text).slice(0, 200).join("")}` : `${count} new messages, the last from ${last.from}`;
-    this.announcer.textContent = text;
+    this.announcer.textContent = count === 1 ? `${last.from}: ${Array.from(last.text).slice(0, 200).join("")}` : `${count} new messages, the last from ${last.from}`;
   }
 
   /**
@@ -562,6 +582,7 @@ export class MessageList implements Disposable {
 
   dispose(): void {
     this.abort.abort();
+    if (this.announcing.timer !== null) clearTimeout(this.announcing.timer);
     this.el.remove();
   }
 }

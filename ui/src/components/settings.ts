@@ -16,7 +16,7 @@
 import { normaliseName, usernameProblem } from "../compose";
 import { h, replaceChildren, type Disposable } from "../dom";
 import { toIpcError, type ConnectionCheck, type ConnectRequest, type DeliveryMode, type DoctorReport, type ErrorCode, type IpcError, type Profile, type ProfileView } from "../ipc";
-import { applyTheme, loadTheme, parseTheme, THEME_CHOICES } from "../theme";
+import { chooseTheme, loadTheme, parseTheme, THEME_CHOICES } from "../theme";
 import { DoctorPanel } from "./doctor";
 
 /**
@@ -171,7 +171,7 @@ export class SettingsDialog implements Disposable {
       { id: "theme", "aria-describedby": "theme-hint" },
       ...THEME_CHOICES.map(({ choice, label }) => h("option", { value: choice }, label)),
     );
-    this.theme.addEventListener("change", () => applyTheme(parseTheme(this.theme.value)), { signal });
+    this.theme.addEventListener("change", () => chooseTheme(parseTheme(this.theme.value)), { signal });
 
     const openLogs = h("button", { type: "button", id: "open-logs" }, "Open logs folder");
     const logsPath = h("p", { class: "hint", id: "logs-path" });

@@ -135,6 +135,8 @@ export class QuickSwitcher implements Disposable {
   private onKey(e: KeyboardEvent): void {
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
+      // Not also Alt+↑/↓'s "next conversation" behind the switcher.
+      e.stopPropagation();
       if (this.shown.length === 0) return;
       const step = e.key === "ArrowDown" ? 1 : -1;
       this.selected = (this.selected + step + this.shown.length) % this.shown.length;

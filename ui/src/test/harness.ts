@@ -201,6 +201,8 @@ export async function start(overrides: Partial<Record<string, Handler>> = {}, op
     set_do_not_disturb: () => null,
     watch_shell: () => null,
     open_link: () => null,
+    load_prefs: () => ({}),
+    save_pref: () => null,
     ...overrides,
   };
   mockIPC((cmd, args) => {
