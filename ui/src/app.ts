@@ -24,7 +24,8 @@ import { h } from "./dom";
 import * as ipc from "./ipc";
 import { ChatModel, type Change, type Conversation } from "./model";
 import { People } from "./people";
-import { Desk } from "./desk";
+import { Desk, switcherItems } from "./desk";
+import { History } from "./history";
 import { restore } from "./prefs";
 import { applyTheme, loadTheme } from "./theme";
 import { probe, timed } from "./probe";
@@ -38,7 +39,6 @@ import { ConversationOpener } from "./components/opener";
 import { requestOf, SettingsDialog } from "./components/settings";
 import { Sidebar, type SidebarItem } from "./components/sidebar";
 import { StatusIndicator, type StatusView } from "./components/status";
-import type { SwitcherItem } from "./components/switcher";
 import { TypingIndicator } from "./components/typing";
 import { WarningBar, isPersistentNotice } from "./components/warnings";
 import { WhoList } from "./components/who";
@@ -52,17 +52,7 @@ export interface AppOptions {
   hasFocus?: () => boolean;
 }
 
-/** Messages asked for right after connecting (all conversations). */
-export const RECENT_HISTORY = 200;
-/** Messages asked for per "load older" of one conversation. */
-export const OLDER_PAGE = 60;
-/** Pages fetched in a row while they bring nothing new for the conversation. */
-const EMPTY_PAGES = 5;
-
-/** A change's conversation, if it has one. */
-function conversationOf(change: Change): string | null {
-  return "conversation" in change ? change.conversation : null;
-}
+export { OLDER_PAGE, RECENT_HISTORY } from "./history";
 
 export class App {
   readonly el: HTMLElement;
@@ -90,10 +80,7 @@ export class App {
   private mode: ipc.DeliveryMode = "durable";
   /** The outbox length in the last status event. */
   private queuedReported = 0;
-  /** Bumped per connect, so a late first history page of an earlier session is dropped. */
-  private session = 0;
-  /** The newest history has been merged for this session (else: load it once connected). */
-  private recentLoaded = false;
+  private readonly history: History;
   /** When the typing line next needs redrawing (a signal expires). */
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly typingSender: TypingSender;
@@ -109,9 +96,16 @@ export class App {
     this.typingSender = new TypingSender((id) => backend.typing(id), this.now);
     this.readMarker = new ReadMarker((id) => backend.markRead(id));
     this.status = new StatusIndicator(() => backend.retryNow());
+    this.history = new History({
+      backend,
+      model: this.model,
+      apply: (changes) => this.applyChanges(changes),
+      refreshEdge: (id) => this.messages.refreshEdge(id),
+      liveOnly: () => this.mode === "liveOnly",
+    });
     this.messages = new MessageList({
       retry: (id) => void this.retry(id),
-      loadOlder: (id) => void this.loadOlder(id),
+      loadOlder: (id) => void this.history.loadOlder(id),
       openLink: (url) => this.desk.openLink(url),
     }, { now: this.now });
     this.sidebar = new Sidebar((id) => this.select(id));
@@ -157,7 +151,7 @@ export class App {
     this.desk = new Desk({
       backend,
       hasFocus: () => this.hasFocus(),
-      items: () => this.switcherItems(),
+      items: () => switcherItems(this.model, (c) => this.shownUnread(c).count),
       order: () => this.sidebar.order(),
       active: () => this.model.active,
       select: (id) => this.select(id),
@@ -268,61 +262,10 @@ export class App {
     const online = connected.online !== false;
     this.showStatus({ phase: online ? "connected" : "reconnecting", user: connected.user, addr: connected.addr, delivery: this.mode });
     this.messages.setOnline(online);
-    this.recentLoaded = false;
+    this.history.recentLoaded = false;
     this.connectButton.textContent = "Disconnect";
     this.composer.focus();
-    if (online) void this.loadRecent();
-  }
-
-  /** Merges the newest history of all conversations. */
-  private async loadRecent(): Promise<void> {
-    const session = ++this.session;
-    if (this.mode === "liveOnly") {
-      this.model.setHistoryOff(true);
-      this.messages.refreshEdge();
-      return;
-    }
-    this.model.setHistoryOff(false);
-    try {
-      const page = await this.backend.history(null, null, RECENT_HISTORY);
-      if (session !== this.session) return;
-      this.applyChanges(this.model.mergeHistory(page.messages));
-      this.recentLoaded = true;
-    } catch {
-      // Not fatal: each conversation loads its own history from the newest when asked.
-    }
-    this.messages.refreshEdge();
-  }
-
-  /**
-   * Loads the page of history before the oldest entry of conversation `id`. Each
-   * conversation pages with its own cursor, starting from its newest message (pages of
-   * messages already held are skipped).
-   */
-  async loadOlder(id: string): Promise<void> {
-    const c = this.model.conversations.get(id);
-    if (!c || (c.older.state !== "idle" && c.older.state !== "error")) return;
-    let cursor = c.older.cursor;
-    c.older = { state: "loading", cursor, error: null };
-    this.messages.refreshEdge(id);
-    try {
-      for (let pages = 0; pages < EMPTY_PAGES; pages++) {
-        const page = await this.backend.history(id, cursor, OLDER_PAGE);
-        // Another user connected meanwhile: this conversation is gone.
-        if (this.model.conversations.get(id) !== c) return;
-        const changes = this.model.mergeHistory(page.messages);
-        cursor = page.more;
-        c.older = { state: cursor ? "loading" : "end", cursor, error: null };
-        this.applyChanges(changes);
-        // A page of messages already shown (e.g. the newest ones) brings nothing: go on.
-        if (!cursor || changes.some((change) => conversationOf(change) === id)) break;
-      }
-      if (c.older.state === "loading") c.older = { state: "idle", cursor, error: null };
-    } catch (raw) {
-      if (this.model.conversations.get(id) !== c) return;
-      c.older = { state: "error", cursor, error: ipc.toIpcError(raw).message };
-    }
-    this.messages.refreshEdge(id);
+    if (online) void this.history.loadRecent();
   }
 
   /** The Disconnect / Connect button (#toggle-connection). */
@@ -419,7 +362,7 @@ export class App {
       this.messages.refreshEdge();
     }
     // Started while the server was away, or the first load failed: load it now.
-    if (event.state === "connected" && !this.recentLoaded && this.model.me !== null) void this.loadRecent();
+    if (event.state === "connected" && !this.history.recentLoaded && this.model.me !== null) void this.history.loadRecent();
   }
 
   private active(): Conversation | null {
@@ -443,7 +386,7 @@ export class App {
     if (c.kind === "room" && c.members === null) void this.loadMembers(c.id);
     // Nothing to look at yet (a room just joined, a new direct conversation): its newest history.
     const empty = !c.entries.some((e) => e.kind === "message");
-    if (empty && c.older.state === "idle" && this.status.phase === "connected") void this.loadOlder(c.id);
+    if (empty && c.older.state === "idle" && this.status.phase === "connected") void this.history.loadOlder(c.id);
   }
 
   private async loadMembers(id: string): Promise<void> {
@@ -704,21 +647,6 @@ export class App {
   private showHeader(): void {
     const c = this.active();
     this.header.show(c, c !== null && this.desk.notifier.isMuted(c.id));
-  }
-
-  /** The quick switcher's list: conversations in sidebar order, then people online without one. */
-  private switcherItems(): SwitcherItem[] {
-    const items: SwitcherItem[] = this.model.visible().map((c) => {
-      const unread = this.shownUnread(c).count;
-      const what = c.kind === "direct" ? "direct message" : c.kind;
-      return { id: c.id, label: c.kind === "direct" ? c.title : c.id, hint: unread > 0 ? `${what} · ${unread} unread` : what };
-    });
-    const have = new Set(items.map((i) => i.id));
-    for (const m of this.model.who) {
-      const id = `@${normaliseName(m.user)}`;
-      if (!have.has(id) && normaliseName(m.user) !== this.model.me) items.push({ id, label: m.user, hint: m.online ? "online" : "person" });
-    }
-    return items;
   }
 
   /** Esc: Settings (the dialog on top; once connected, when it can be left), else the contact panel, closes; false when nothing did. */

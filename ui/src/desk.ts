@@ -5,11 +5,28 @@
 // Selectors (WebDriver tests): #dnd (the do-not-disturb toggle, aria-pressed); the switcher's
 // (switcher.ts).
 
+import { normaliseName } from "./compose";
 import { h, type Disposable } from "./dom";
 import type * as ipc from "./ipc";
+import type { ChatModel, Conversation } from "./model";
 import { neighbour, shortcutOf } from "./keys";
 import { Notifier, type Alert } from "./notify";
 import { QuickSwitcher, type SwitcherItem } from "./components/switcher";
+
+/** The quick switcher's list: conversations in sidebar order, then people online without one; `unread` as shown. */
+export function switcherItems(model: ChatModel, unread: (c: Conversation) => number): SwitcherItem[] {
+  const items: SwitcherItem[] = model.visible().map((c) => {
+    const count = unread(c);
+    const what = c.kind === "direct" ? "direct message" : c.kind;
+    return { id: c.id, label: c.kind === "direct" ? c.title : c.id, hint: count > 0 ? `${what} · ${count} unread` : what };
+  });
+  const have = new Set(items.map((i) => i.id));
+  for (const m of model.who) {
+    const id = `@${normaliseName(m.user)}`;
+    if (!have.has(id) && normaliseName(m.user) !== model.me) items.push({ id, label: m.user, hint: m.online ? "online" : "person" });
+  }
+  return items;
+}
 
 export interface DeskDeps {
   backend: Pick<typeof ipc, "notify" | "setDoNotDisturb" | "watchShell" | "openLink">;

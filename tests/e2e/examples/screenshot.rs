@@ -125,21 +125,34 @@ fn main() {
 
     // Alice looks away; Bob's next message reaches her desktop as a notification, drawn by
     // dunst (started only now, so nothing earlier shows). Her window allows one notification
-    // per 10 s: after the ones that went nowhere, wait that out.
+    // per 10 s, so it may be held that long after the ones that went nowhere: wait until
+    // dunst says it shows one.
     let mut dunst = Command::new("dunst")
         .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("dunst (apt-get install dunst)");
-    std::thread::sleep(std::time::Duration::from_secs(10));
     let other = OtherWindow::open();
     other.focus();
     alice.wait_for("alice unfocused", "return !document.hasFocus()", json!([]));
     bob.type_and_enter("#compose", "Board is up: the release is green.");
     wait_entry(&alice, "release is green");
-    // dunst draws it after the window's 1.5 s hold (no event to wait for on its side).
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    let shown = || {
+        Command::new("dunstctl")
+            .args(["count", "displayed"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !shown() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dunst showed no notification"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     capture(&out.with_file_name("screenshot-notification.png"));
     drop(other);
     let _ = dunst.kill();
