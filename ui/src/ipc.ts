@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   "storage",
   /** Our signing identity cannot be loaded or created (keychain, key file). */
   "identity",
+  /** A search or export that cannot run (the message says why). */
+  "invalid_search",
   /** Another Redchat window already runs for this user on this computer. */
   "already_running",
   "internal",

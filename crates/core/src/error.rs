@@ -49,6 +49,8 @@ pub enum Code {
     Storage,
     /// The identity key is damaged or cannot be imported.
     Identity,
+    /// A search or export that cannot run (its text says why).
+    InvalidSearch,
     /// Another Redchat already runs as this user on this data directory.
     AlreadyRunning,
     /// A bug.
@@ -77,6 +79,7 @@ impl Code {
             Code::SettingsStore => "settings_store",
             Code::Storage => "storage",
             Code::Identity => "identity",
+            Code::InvalidSearch => "invalid_search",
             Code::AlreadyRunning => "already_running",
             Code::Internal => "internal",
         }
@@ -179,6 +182,9 @@ pub enum Error {
     /// The identity key is damaged or not an identity.
     #[error("identity key problem: {0}")]
     Identity(String),
+    /// A search (or export) request that cannot run: says why, in plain words.
+    #[error("{0}")]
+    InvalidSearch(String),
     /// Another Redchat (window or CLI) already runs as this user with this data directory.
     #[error(
         "Redchat is already running as this user on this computer ({0}); close it first, or use another data directory"
@@ -204,6 +210,7 @@ impl Error {
             Error::NotConnected => Code::NotConnected,
             Error::Redis(_) | Error::WrongType { .. } => Code::Redis,
             Error::Storage(_) => Code::Storage,
+            Error::InvalidSearch(_) => Code::InvalidSearch,
             Error::Identity(_) => Code::Identity,
             Error::AlreadyRunning(_) => Code::AlreadyRunning,
         }

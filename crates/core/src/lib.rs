@@ -19,12 +19,14 @@
 //! - [`acl`]: the `ACL SETUSER` recipe confining a user, the commands Redchat needs.
 //! - [`tls`]: the redis-rs client with the OS trust store, a CA file, client certificates.
 //! - [`doctor`]: why a connection fails, in plain words, each problem with its fix.
+//! - [`archive`]: the local message store (SQLite + FTS5): pages, search, export.
 //! - [`error`]: the crate's [`Error`] with predicates and stable codes.
 //!
 //! Private: `outbox` (messages kept until Redis confirmed them, on disk), `inbox` (stream
 //! entries, history pages), `store` (per server + user files, the inbox cursor).
 
 pub mod acl;
+pub mod archive;
 pub mod compose;
 pub mod conversation;
 pub mod doctor;
@@ -42,6 +44,7 @@ pub mod trust;
 pub mod username;
 pub mod wire;
 
+pub use archive::Archive;
 pub use compose::{Draft, parse_line};
 pub use conversation::{ConversationId, RoomName};
 pub use error::{Code, Error, Result};
