@@ -137,7 +137,6 @@ fn hostile_query_text_searches_as_typed() {
         "NEAR",
         "foo OR",
         "call:foo",
-        "\"\"\"",
         "foo)) OR ((",
         "{foo}",
         "^foo",

@@ -8,7 +8,9 @@ use tokio::sync::mpsc;
 
 use super::config::Delivery;
 use super::queue::{EVENTS_LIMIT, Gauge};
+use crate::archive::Archive;
 use crate::conversation::ConversationId;
+use crate::trust::Trust;
 use crate::wire::{ChatMessage, Membership, PlainText, Typing, Unreadable};
 
 /// Connection state, as shown to the user.
@@ -199,6 +201,9 @@ pub enum NoticeCode {
     AuthRefused,
     /// Too much arrived too fast: some of it was counted and left out.
     Overflow,
+    /// The local message store is damaged (moved aside, rebuilt), cannot be written, or
+    /// fell behind. Chatting goes on; the text says what happened.
+    LocalStore,
 }
 
 impl NoticeCode {
@@ -215,6 +220,7 @@ impl NoticeCode {
             NoticeCode::MembersUnreadable => "members_unreadable",
             NoticeCode::AuthRefused => "auth_refused",
             NoticeCode::Overflow => "overflow",
+            NoticeCode::LocalStore => "local_store",
         }
     }
 }
@@ -308,17 +314,20 @@ impl Events {
 pub(crate) struct Emitter {
     tx: mpsc::UnboundedSender<Event>,
     gauge: Arc<Gauge>,
+    /// Where every message seen is also stored (with a data directory).
+    archive: Option<Archive>,
 }
 
 impl Emitter {
     /// The emitter and the caller's end of the event queue.
-    pub fn channel() -> (Emitter, Events) {
+    pub fn channel(archive: Option<Archive>) -> (Emitter, Events) {
         let (tx, rx) = mpsc::unbounded_channel();
         let gauge = Arc::new(Gauge::default());
         (
             Emitter {
                 tx,
                 gauge: gauge.clone(),
+                archive,
             },
             Events {
                 rx,
@@ -332,6 +341,10 @@ impl Emitter {
     /// not grow memory without end: beyond [`EVENTS_LIMIT`] waiting events, message-like ones
     /// are dropped and counted, and an `overflow` notice tells how many once it reads again.
     pub fn emit(&self, event: Event) {
+        // Stored before anything may be left out: the store keeps what the window missed.
+        if let Some(archive) = &self.archive {
+            self.store(archive, &event);
+        }
         let waiting = self.gauge.waiting();
         let droppable = matches!(
             event,
@@ -358,6 +371,33 @@ impl Emitter {
             }
         }
         self.send(event);
+    }
+
+    fn store(&self, archive: &Archive, event: &Event) {
+        match event {
+            Event::Chat(m) => archive.record(m),
+            Event::Plain(p) => archive.record_plain(p),
+            Event::Outgoing(o)
+                if matches!(
+                    o.state,
+                    OutgoingState::Delivered | OutgoingState::Stored | OutgoingState::NotDelivered
+                ) =>
+            {
+                let mut m = o.message.clone();
+                m.mine = true;
+                if m.trust == Trust::Unsigned {
+                    m.trust = Trust::Signed;
+                }
+                archive.record(&m);
+            }
+            _ => {}
+        }
+        for text in archive.take_notices() {
+            self.send(Event::Notice {
+                code: NoticeCode::LocalStore,
+                text,
+            });
+        }
     }
 
     fn send(&self, event: Event) {
@@ -417,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_reader_that_stops_reading_gets_an_overflow_count_not_unbounded_memory() {
-        let (emitter, mut events) = Emitter::channel();
+        let (emitter, mut events) = Emitter::channel(None);
         for _ in 0..EVENTS_LIMIT + 5 {
             emitter.emit(typing());
         }

@@ -18,6 +18,7 @@ use super::readers::{self, Reader};
 use super::shutdown::{self, Shutdown};
 use super::supervisor::{self, Supervisor};
 use super::{Delivery, effects, link};
+use crate::archive::Archive;
 use crate::compose::Draft;
 use crate::conversation::ConversationId;
 use crate::error::{Error, Result};
@@ -53,6 +54,8 @@ struct Handle {
     finished: watch::Receiver<bool>,
     /// When we last sent a typing signal per conversation (only the handle touches it).
     typing: Mutex<HashMap<ConversationId, Instant>>,
+    /// The local message store (with a data directory).
+    archive: Option<Archive>,
 }
 
 impl Drop for Handle {
@@ -117,7 +120,14 @@ impl Session {
             Err(e) => return Err(e),
         };
 
-        let (events, events_rx) = Emitter::channel();
+        // Every message seen is stored on this device too (never fatal: see `archive`).
+        let archive = dir.as_deref().map(Archive::open);
+        let (events, events_rx) = Emitter::channel(archive.clone());
+        if let Some(archive) = &archive {
+            for text in archive.take_notices() {
+                events.notice(super::events::NoticeCode::LocalStore, text);
+            }
+        }
         let counters = Arc::new(Counters::default());
         let (link_tx, link_rx) = watch::channel(first.as_ref().map(|(c, _)| c.clone()));
         let (queued_tx, queued_rx) = watch::channel(outbox.len());
@@ -254,6 +264,7 @@ impl Session {
                     stop,
                     finished: finished_rx,
                     typing: Mutex::new(HashMap::new()),
+                    archive,
                 }),
             },
             events_rx,
@@ -581,10 +592,21 @@ impl Session {
     pub async fn shutdown(&self, limit: Duration) {
         self.inner.stop.send_replace(true);
         let mut finished = self.inner.finished.clone();
+        let started = Instant::now();
         let _ = tokio::time::timeout(limit, async {
             let _ = finished.wait_for(|f| *f).await;
         })
         .await;
+        // What waits for the local store is written before the process ends.
+        if let Some(archive) = self.inner.archive.clone() {
+            let left = limit.saturating_sub(started.elapsed()).max(Duration::from_millis(500));
+            let _ = tokio::task::spawn_blocking(move || archive.flush(left)).await;
+        }
+    }
+
+    /// The local message store, when the session has a data directory.
+    pub fn archive(&self) -> Option<&Archive> {
+        self.inner.archive.as_ref()
     }
 }
 

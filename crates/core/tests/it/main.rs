@@ -3,6 +3,7 @@
 mod support;
 
 mod acl;
+mod archive;
 mod faults;
 mod history;
 mod identity;
