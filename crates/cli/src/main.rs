@@ -11,6 +11,7 @@
 //! - [`send`], [`listen`]: the script-friendly commands.
 //! - [`rooms`]: `join`, `leave`, `rooms`, `members`, `who`.
 //! - [`people`]: `contact` (safety numbers, verify, accept, block), `identity`.
+//! - [`store`]: `search` and `export` over the local message store.
 //! - [`admin`]: `doctor` (why a connection fails), `admin acl` (confining a Redis user).
 //!
 //! Benchmarks live in `crates/bench` (not shipped).
@@ -23,6 +24,7 @@ mod output;
 mod people;
 mod rooms;
 mod send;
+mod store;
 
 use std::process::ExitCode;
 
@@ -93,7 +95,8 @@ struct ConnectionArgs {
     /// to offline users are lost. Default: durable (also kept in the recipient's inbox stream).
     #[arg(long, env = "REDCHAT_LIVE_ONLY", global = true)]
     live_only: bool,
-    /// Where `chat` and `listen` keep the outbox and the inbox cursor
+    /// Where `chat` and `listen` keep the outbox, the inbox cursor and the local message
+    /// store that `search` and `export` read
     /// [default: $XDG_DATA_HOME/redchat, else ~/.local/share/redchat; %APPDATA%\redchat on Windows].
     #[arg(long, env = "REDCHAT_DATA_DIR", global = true)]
     data_dir: Option<std::path::PathBuf>,
@@ -168,7 +171,7 @@ JSON lines (NDJSON), one per event, `kind` first:
   {\"kind\":\"keyChanged\",\"conversation\":..,\"user\":..}  (once per new key)
   {\"kind\":\"blocked\",\"user\":..,\"count\":..}  (a blocked sender's messages dropped so far)
   {\"kind\":\"notice\",\"code\":\"stream_wrong_type|stream_forbidden|stream_reset|stream_exhausted|stream_future_id|
-   room_list_unreadable|room_list_garbage|members_unreadable|auth_refused|overflow\",\"text\":..}
+   room_list_unreadable|room_list_garbage|members_unreadable|auth_refused|overflow|local_store\",\"text\":..}
   {\"kind\":\"membership\",\"id\":..,\"conversation\":\"#team\",\"room\":\"team\",\"user\":..,\"action\":\"join|leave\",\"at\":..,\"trust\":..}
   {\"kind\":\"typing\",\"conversation\":..,\"user\":..}
   {\"kind\":\"presence\",\"user\":..,\"online\":true|false,\"lastSeen\":..}
@@ -187,6 +190,65 @@ Example:
         /// NDJSON output (stable shape, documented above).
         #[arg(long)]
         json: bool,
+    },
+    /// Search the messages this device stored (`chat` and `listen` store every message they
+    /// see under --data-dir). Newest first. Does not connect to Redis.
+    #[command(after_help = "\
+QUERY: words (all must match; the last one also as a prefix) and filters:
+  from:alice  in:#team | in:bob | in:~messages  before:2026-12-01  after:2026-11-01
+Dates are days in your time zone (after: a day means from the next day on) or RFC 3339 times.
+Quotes, stars and parentheses are searched as typed, never as search syntax.
+
+With --json, one object per hit per line, the shape of `listen --json`'s chat lines:
+  {\"id\":..,\"conversation\":..,\"sender\":..,\"to\":..,\"room\":..,\"content\":..,\"sentAt\":..,
+   \"receivedAt\":..,\"at\":<ms>,\"trust\":..,\"mine\":..,\"request\":..,...}
+Plain-text lines of raw channels have an empty sender.
+
+Examples:
+  redchat-cli search --user alice deploy
+  redchat-cli search --user alice --with '#team' 'release from:bob after:2026-11-01' --json")]
+    Search {
+        /// Your username.
+        #[arg(long, short)]
+        user: String,
+        /// Only this conversation: a person (`bob`, `@bob`), `#room` or `~channel`.
+        #[arg(long, value_name = "PEER|#ROOM")]
+        with: Option<String>,
+        /// Hits printed at most.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// NDJSON output.
+        #[arg(long)]
+        json: bool,
+        /// What to find (words and filters).
+        query: String,
+    },
+    /// Export the messages this device stored, one conversation (--with) or all of them,
+    /// as JSON lines, CSV or Markdown; to stdout, or --out FILE (created readable by you alone).
+    #[command(after_help = "\
+json: one object per line: {\"id\",\"conversation\",\"sender\",\"to\",\"room\",\"content\",\"sentAt\",
+  \"receivedAt\",\"trust\",\"mine\",\"request\"[,\"senderIssue\",\"lookalike\"]}
+csv: a header row with the same columns (content last); a cell that would start a spreadsheet
+  formula (= + - @) begins with ' so it stays text.
+md: a transcript per conversation; message text is escaped so it cannot become links or HTML.
+trust: verified, signed, unsigned, invalid (forged), keyChanged, as `listen` shows it.
+
+Examples:
+  redchat-cli export --user alice --format md --with bob > bob.md
+  redchat-cli export --user alice --format csv --out all.csv")]
+    Export {
+        /// Your username.
+        #[arg(long, short)]
+        user: String,
+        /// Only this conversation: a person (`bob`, `@bob`), `#room` or `~channel`.
+        #[arg(long, value_name = "PEER|#ROOM")]
+        with: Option<String>,
+        /// json, csv or md.
+        #[arg(long, value_parser = ["json", "csv", "md"])]
+        format: String,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
     },
     /// Join (or create) a room `#team`, or listen on a raw channel `~messages`, and exit.
     #[command(after_help = "Example:\n  redchat-cli join --user alice '#team'")]
@@ -432,6 +494,19 @@ fn main() -> ExitCode {
             no_connect,
         )),
         Command::Admin(AdminCommand::Acl { user }) => admin::acl(&cli.connection, &user),
+        Command::Search {
+            user,
+            with,
+            limit,
+            json,
+            query,
+        } => store::search(&cli.connection, &user, with.as_deref(), &query, limit, json),
+        Command::Export {
+            user,
+            with,
+            format,
+            out,
+        } => store::export(&cli.connection, &user, with.as_deref(), &format, out.as_deref()),
     };
     match result {
         Ok(code) => code,

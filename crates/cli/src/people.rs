@@ -91,7 +91,7 @@ fn print_contact(c: &Contact) {
     }
 }
 
-fn session_dir(args: &ConnectionArgs, user: &str) -> Result<std::path::PathBuf> {
+pub(crate) fn session_dir(args: &ConnectionArgs, user: &str) -> Result<std::path::PathBuf> {
     let parsed = ConnectionSettings::parse(&args.url).context("reading --url / REDCHAT_URL")?;
     let user = Username::parse(user).context("reading --user")?;
     let namespace = Namespace::parse(&args.namespace).context("reading --namespace")?;

@@ -7,5 +7,6 @@ mod local_redis;
 mod outbox;
 mod rooms;
 mod scripts;
+mod store;
 mod support;
 mod trust;
