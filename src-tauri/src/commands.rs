@@ -131,6 +131,75 @@ pub async fn history(
     state.history(conversation, before, limit).await
 }
 
+/// Searches the messages stored on this device (see `AppState::search`).
+#[tauri::command]
+pub async fn search(
+    state: State<'_, AppState>,
+    query: String,
+    conversation: Option<String>,
+    limit: usize,
+    offset_minutes: i32,
+) -> Result<redchat_core::archive::Found, IpcError> {
+    state
+        .search(&query, conversation, limit, offset_minutes)
+        .await
+}
+
+/// A stored message with the messages around it (a search hit opened in context).
+#[tauri::command]
+pub async fn message_context(
+    state: State<'_, AppState>,
+    conversation: String,
+    id: String,
+) -> Result<crate::state::ContextPage, IpcError> {
+    state.message_context(&conversation, id).await
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exported {
+    /// The file.
+    pub path: String,
+    /// Messages written.
+    pub count: u64,
+}
+
+/// Asks where to save (a save dialog), then exports the stored messages of `conversation`
+/// (all when absent) as `format` (`json`, `csv`, `md`). `None` when the user cancels.
+#[tauri::command]
+pub async fn export_messages<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+    conversation: Option<String>,
+    format: String,
+) -> Result<Option<Exported>, IpcError> {
+    use tauri_plugin_dialog::DialogExt;
+    let format: redchat_core::archive::Format = format.parse()?;
+    let stem = conversation
+        .as_deref()
+        .map(|c| c.trim_start_matches(['@', '#', '~']).to_string())
+        .unwrap_or_else(|| "all".into());
+    let name = format!("redchat-{stem}.{}", format.extension());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Export messages")
+        .set_file_name(name)
+        .add_filter(format.extension(), &[format.extension()])
+        .save_file(move |path| {
+            let _ = tx.send(path.and_then(|p| p.into_path().ok()));
+        });
+    let Some(path) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let count = state.export_to(conversation, format, path.clone()).await?;
+    Ok(Some(Exported {
+        path: path.display().to_string(),
+        count,
+    }))
+}
+
 /// Joins a room (`#team`) or raw channel (`~messages`); returns its conversation id.
 #[tauri::command]
 pub async fn join(state: State<'_, AppState>, name: String) -> Result<String, IpcError> {

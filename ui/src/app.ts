@@ -36,6 +36,7 @@ import { ConversationHeader } from "./components/header";
 import { MemberPanel } from "./components/members";
 import { MessageList } from "./components/messages";
 import { ConversationOpener } from "./components/opener";
+import { SearchPanel } from "./components/search";
 import { requestOf, SettingsDialog } from "./components/settings";
 import { Sidebar, type SidebarItem } from "./components/sidebar";
 import { StatusIndicator, type StatusView } from "./components/status";
@@ -71,6 +72,7 @@ export class App {
   private readonly composer: Composer;
   private readonly settings: SettingsDialog;
   private readonly desk: Desk;
+  private readonly search: SearchPanel;
   private readonly abort = new AbortController();
   private readonly connectButton: HTMLButtonElement;
   private readonly now: () => number;
@@ -107,7 +109,15 @@ export class App {
       retry: (id) => void this.retry(id),
       loadOlder: (id) => void this.history.loadOlder(id),
       openLink: (url) => this.desk.openLink(url),
+      jumpToLatest: (id) => void this.history.toLatest(id),
     }, { now: this.now });
+    this.search = new SearchPanel({
+      backend,
+      open: (hit) => void this.openHit(hit.conversation, hit.id),
+      titleOf: (id) => this.model.conversations.get(id)?.title ?? id,
+      problem: (text) => this.composer.showError(text),
+      exported: (text) => this.composer.showError(text),
+    });
     this.sidebar = new Sidebar((id) => this.select(id));
     this.people = new People({
       model: this.model,
@@ -158,13 +168,16 @@ export class App {
       closePanel: () => this.closePanel(),
       modal: () => this.settings.visible,
       problem: (text) => this.composer.showError(text),
+      search: this.search,
     });
+    const searchButton = h("button", { type: "button", id: "open-search", title: "Search messages (Ctrl+Shift+F)" }, "Search");
+    searchButton.addEventListener("click", () => this.search.show(null));
     const settingsButton = h("button", { type: "button", id: "open-settings" }, "Settings");
     this.connectButton = h("button", { type: "button", id: "toggle-connection" }, "Connect");
     this.el = h(
       "div",
       { class: "app" },
-      h("header", { class: "topbar" }, h("h1", {}, "Redchat"), this.status.el, h("div", { class: "tools" }, this.desk.dndButton, this.connectButton, settingsButton)),
+      h("header", { class: "topbar" }, h("h1", {}, "Redchat"), this.status.el, h("div", { class: "tools" }, searchButton, this.desk.dndButton, this.connectButton, settingsButton)),
       this.warnings.el,
       h(
         "div",
@@ -176,6 +189,7 @@ export class App {
       ),
       this.settings.el,
       this.desk.switcher.el,
+      this.search.el,
     );
     const signal = this.abort.signal;
     settingsButton.addEventListener("click", () => void this.openSettings(), { signal });
@@ -265,7 +279,19 @@ export class App {
     this.history.recentLoaded = false;
     this.connectButton.textContent = "Disconnect";
     this.composer.focus();
-    if (online) void this.history.loadRecent();
+    // At once from the local store, even before the server answers; Redis fills in.
+    void this.history.loadRecent();
+  }
+
+  /** A search hit was chosen: its conversation, scrolled to it. */
+  private async openHit(conversation: string, id: string): Promise<void> {
+    if (!(await this.history.openAt(conversation, id))) {
+      this.composer.showError("That message is no longer stored on this device.");
+      return;
+    }
+    this.select(conversation);
+    const c = this.active();
+    if (c) this.messages.reveal(c, id);
   }
 
   /** The Disconnect / Connect button (#toggle-connection). */
@@ -365,6 +391,18 @@ export class App {
     if (event.state === "connected" && !this.history.recentLoaded && this.model.me !== null) void this.history.loadRecent();
   }
 
+  /** Keeps each conversation that grew within what the window holds (model.KEEP), once the view has caught up with it. */
+  private trimAfter(changes: Change[]): void {
+    queueMicrotask(() => {
+      for (const change of changes) {
+        if (!("appended" in change)) continue;
+        const id = change.conversation;
+        const n = this.model.trim(id, this.messages.trimmable(id));
+        if (n > 0) this.messages.trimmed(id, n);
+      }
+    });
+  }
+
   private active(): Conversation | null {
     return this.model.active ? (this.model.conversations.get(this.model.active) ?? null) : null;
   }
@@ -386,7 +424,7 @@ export class App {
     if (c.kind === "room" && c.members === null) void this.loadMembers(c.id);
     // Nothing to look at yet (a room just joined, a new direct conversation): its newest history.
     const empty = !c.entries.some((e) => e.kind === "message");
-    if (empty && c.older.state === "idle" && this.status.phase === "connected") void this.history.loadOlder(c.id);
+    if (empty && c.older.state === "idle") void this.history.loadOlder(c.id);
   }
 
   private async loadMembers(id: string): Promise<void> {
@@ -461,6 +499,9 @@ export class App {
     }
     if (read.kind === "command") return this.command(read.command, read.arg);
     if (read.opens !== null && read.opens !== this.model.active) this.select(read.opens);
+    // Sending from older messages around a search hit: back to the newest first.
+    const target = this.model.conversations.get(read.conversation ?? this.model.active ?? "");
+    if (target?.detached) await this.history.toLatest(target.id);
     try {
       const message = await this.backend.send(read.conversation, read.text);
       this.applyChanges(this.model.accepted(message, this.now()));
@@ -530,6 +571,7 @@ export class App {
 
   private applyChanges(changes: Change[]): void {
     const active = this.model.active;
+    this.trimAfter(changes);
     let sidebar = false;
     let typing = false;
     let members = false;
@@ -677,7 +719,7 @@ export class App {
   dispose(): void {
     this.abort.abort();
     if (this.typingTimer !== null) clearTimeout(this.typingTimer);
-    for (const part of [this.desk, this.status, this.banner, this.warnings, this.people, this.sidebar, this.opener, this.who, this.header, this.members, this.messages, this.typing, this.composer, this.settings]) {
+    for (const part of [this.desk, this.search, this.status, this.banner, this.warnings, this.people, this.sidebar, this.opener, this.who, this.header, this.members, this.messages, this.typing, this.composer, this.settings]) {
       part.dispose();
     }
     this.el.remove();

@@ -103,6 +103,11 @@ export interface Conversation {
   joined: boolean;
   /** Direct conversations: a message request (listed under Requests) or not (see RequestState). */
   request: RequestState;
+  /**
+   * Showing older messages around a search hit, not the newest: live messages are not added
+   * (the local store keeps them) until the user jumps to the latest.
+   */
+  detached?: boolean;
 }
 
 export type Change =

@@ -186,20 +186,25 @@ describe("durable delivery", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it("after a keep-trying start with the server away, says so and loads history once connected", async () => {
-    harness = await start({ connect: () => ({ ...connected, online: false }) });
+  it("after a keep-trying start with the server away, asks the local store at once and Redis once connected", async () => {
+    let calls = 0;
+    harness = await start({
+      connect: () => ({ ...connected, online: false }),
+      // The store is empty and Redis is away: the first ask fails; the one after connecting works.
+      history: () => (++calls === 1 ? Promise.reject({ code: "not_connected", message: "not connected" }) : Promise.resolve({ messages: [], more: null })),
+    });
     expect(document.querySelector("#status")?.getAttribute("data-phase")).toBe("reconnecting");
-    expect(harness.callsOf("history")).toEqual([]);
+    expect(harness.callsOf("history")).toEqual([{ conversation: null, before: null, limit: 200 }]);
     harness.push([status({ state: "reconnecting", reason: "connection refused", attempt: 1, retryInMs: 400 })]);
     await settle();
-    expect(harness.callsOf("history")).toEqual([]);
+    expect(harness.callsOf("history")).toHaveLength(1);
     harness.push([status({ state: "connected" })]);
     await settle();
-    expect(harness.callsOf("history")).toEqual([{ conversation: null, before: null, limit: 200 }]);
+    expect(harness.callsOf("history")).toHaveLength(2);
     // Later reconnects do not reload it.
     harness.push([status({ state: "reconnecting", attempt: 1 }), status({ state: "connected" })]);
     await settle();
-    expect(harness.callsOf("history")).toHaveLength(1);
+    expect(harness.callsOf("history")).toHaveLength(2);
   });
 
   it("merges the newest history on connect: in time order, de-duplicated, not unread", async () => {

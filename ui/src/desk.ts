@@ -12,6 +12,7 @@ import type { ChatModel, Conversation } from "./model";
 import { neighbour, shortcutOf } from "./keys";
 import { Notifier, type Alert } from "./notify";
 import { QuickSwitcher, type SwitcherItem } from "./components/switcher";
+import type { SearchPanel } from "./components/search";
 
 /** The quick switcher's list: conversations in sidebar order, then people online without one; `unread` as shown. */
 export function switcherItems(model: ChatModel, unread: (c: Conversation) => number): SwitcherItem[] {
@@ -43,6 +44,8 @@ export interface DeskDeps {
   modal(): boolean;
   /** A link could not be opened, or a notification was refused: tell the user. */
   problem(text: string): void;
+  /** Search and export (Ctrl+Shift+F, Ctrl+F). */
+  search: SearchPanel;
 }
 
 export class Desk implements Disposable {
@@ -112,7 +115,16 @@ export class Desk implements Disposable {
       case "switcher":
         e.preventDefault();
         if (this.switcher.isOpen) this.switcher.close();
-        else this.switcher.show();
+        else {
+          this.deps.search.close();
+          this.switcher.show();
+        }
+        break;
+      case "searchAll":
+      case "searchHere":
+        e.preventDefault();
+        this.switcher.close();
+        this.deps.search.show(shortcut === "searchHere" ? this.deps.active() : null);
         break;
       case "previous":
       case "next": {
@@ -124,6 +136,9 @@ export class Desk implements Disposable {
       case "close":
         if (this.switcher.isOpen) {
           this.switcher.close();
+          e.preventDefault();
+        } else if (this.deps.search.isOpen) {
+          this.deps.search.close();
           e.preventDefault();
         } else if (this.deps.closePanel()) {
           e.preventDefault();

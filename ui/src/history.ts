@@ -14,7 +14,7 @@ export const OLDER_PAGE = 60;
 const EMPTY_PAGES = 5;
 
 export interface HistoryDeps {
-  backend: Pick<typeof ipc, "history">;
+  backend: Pick<typeof ipc, "history" | "messageContext">;
   model: ChatModel;
   /** Shows what merging a page changed. */
   apply(changes: Change[]): void;
@@ -56,6 +56,30 @@ export class History {
       // Not fatal: each conversation loads its own history from the newest when asked.
     }
     this.deps.refreshEdge(null);
+  }
+
+  /**
+   * Shows message `id` of conversation `conversation` in context: where it is already held,
+   * as it is; else its neighbours from the local store replace what is shown (the newest come
+   * back with `toLatest`). Resolves to false when it is no longer stored.
+   */
+  async openAt(conversation: string, id: string): Promise<boolean> {
+    const { backend, model } = this.deps;
+    const held = model.conversations.get(conversation)?.entries.some((e) => e.id === id);
+    if (held) return true;
+    try {
+      const page = await backend.messageContext(conversation, id);
+      this.deps.apply(model.showContext(conversation, page.messages, page.more, page.newer));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Back to the newest messages of conversation `id` (after a search hit showed older ones). */
+  async toLatest(id: string): Promise<void> {
+    this.deps.apply(this.deps.model.toLatest(id));
+    await this.loadOlder(id);
   }
 
   /** Loads the page of history before the oldest entry of conversation `id`. */

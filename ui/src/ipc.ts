@@ -547,6 +547,44 @@ export function history(conversation: ConversationId | null, before: HistoryCurs
   return call("history", { conversation, before, limit });
 }
 
+/** What a search of the local store found, newest first. */
+export interface Found {
+  hits: ChatMessage[];
+  /** The words searched for (lowercase): highlighted in the hits. */
+  words: string[];
+  /** More matched than asked for. */
+  more: boolean;
+}
+
+/**
+ * Searches the messages stored on this device: words and `from:`, `in:`, `before:`,
+ * `after:` filters, within `conversation` when given. Fails with `invalid_search` saying why.
+ */
+export function search(query: string, conversation: ConversationId | null, limit: number): Promise<Found> {
+  const offsetMinutes = -new Date().getTimezoneOffset();
+  return call("search", { query, conversation, limit, offsetMinutes });
+}
+
+/** A stored message with the messages around it (oldest first). */
+export interface ContextPage {
+  messages: ChatMessage[];
+  /** Older history continues here (a `history` cursor). */
+  more: HistoryCursor | null;
+  /** Newer messages exist beyond the last one. */
+  newer: boolean;
+}
+
+export function messageContext(conversation: ConversationId, id: string): Promise<ContextPage> {
+  return call("message_context", { conversation, id });
+}
+
+export type ExportFormat = "json" | "csv" | "md";
+
+/** Asks where to save, then exports the stored messages (of one conversation, or all); null when cancelled. */
+export function exportMessages(conversation: ConversationId | null, format: ExportFormat): Promise<{ path: string; count: number } | null> {
+  return call("export_messages", { conversation, format });
+}
+
 /** What we know of `user`: standing, pinned key, safety number. */
 export function contact(user: string): Promise<Contact> {
   return call("contact", { user });

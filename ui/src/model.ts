@@ -6,11 +6,19 @@
 
 import { normaliseName } from "./compose";
 import { kindOf, notDeliveredNotice, titleOf, TYPING_MS, type Change, type Conversation, type ConversationKind, type Entry, type Older, type OlderState } from "./conversation";
-import type { ChatMessage, ConversationId, Member, MemberList, Membership, Outgoing, OutgoingState, SessionEvent, Trust } from "./ipc";
+import type { ChatMessage, ConversationId, HistoryCursor, Member, MemberList, Membership, Outgoing, OutgoingState, SessionEvent, Trust } from "./ipc";
 import { isRequest, MAX_REQUEST_MESSAGES, MAX_REQUESTS, RequestLedger, type RequestState } from "./requests";
 import { isAuthentic, keyChangedText, membershipWarning, trustOf, visibleName } from "./trust";
 
 export * from "./conversation";
+
+/**
+ * Entries a conversation keeps in memory: what is on screen plus a margin. Older ones are
+ * dropped (the local store has them; scrolling up reads them back). TRIM_SLACK more are
+ * allowed before trimming, so it happens in chunks rather than per message.
+ */
+export const KEEP = 1000;
+export const TRIM_SLACK = 250;
 
 /** Key change announcements kept while waiting for their message. */
 const PENDING_KEY_CHANGES = 1000;
@@ -279,6 +287,13 @@ export class ChatModel {
   }
 
   private append(c: Conversation, entry: Entry, changes: Change[]): void {
+    if (c.detached) {
+      // Not shown while older messages are (the store has it): only the sidebar moves.
+      c.lastActivity = Math.max(c.lastActivity, this.now);
+      c.seq = ++this.seq;
+      if (entry.kind === "message" && this.messages.get(entry.id)?.entry === entry) this.messages.delete(entry.id);
+      return;
+    }
     c.entries.push(entry);
     c.lastActivity = Math.max(c.lastActivity, this.now);
     c.seq = ++this.seq;
@@ -623,6 +638,55 @@ export class ChatModel {
       }
     }
     return changes;
+  }
+
+  /**
+   * Drops the oldest entries of conversation `id` beyond KEEP (none below KEEP + TRIM_SLACK),
+   * at most `limit` of them (the view's first rendered row), so that its older history loads
+   * back from the local store. Cuts where the time changes, so the cursor (strictly older than
+   * the first kept entry) brings back exactly what went. Returns how many were dropped.
+   */
+  trim(id: ConversationId, limit: number): number {
+    const c = this.conversations.get(id);
+    if (!c || c.detached || c.older.state === "loading" || c.kind === "channel" || this.historyOff) return 0;
+    const excess = c.entries.length - KEEP;
+    if (excess < TRIM_SLACK) return 0;
+    let k = Math.min(excess, limit);
+    while (k > 0 && k < c.entries.length && (c.entries[k] as Entry).at === (c.entries[k - 1] as Entry).at) k--;
+    if (k <= 0) return 0;
+    for (const gone of c.entries.splice(0, k)) {
+      if (this.messages.get(gone.id)?.entry === gone) this.messages.delete(gone.id);
+    }
+    const first = c.entries[0] as Entry;
+    c.older = { state: "idle", cursor: { local: String(first.at) }, error: null };
+    return k;
+  }
+
+  /** Shows `messages` (a search hit and its neighbours) instead of conversation `id`'s entries. */
+  showContext(id: ConversationId, messages: ChatMessage[], more: HistoryCursor | null, newer: boolean): Change[] {
+    const c = this.conversation(id);
+    this.forgetEntries(c);
+    const changes = this.mergeHistory(messages);
+    c.older = { state: more ? "idle" : "end", cursor: more, error: null };
+    c.detached = newer;
+    changes.push({ conversation: id, reordered: true });
+    return changes;
+  }
+
+  /** Back to conversation `id`'s newest messages: its entries are emptied, to be loaded again. */
+  toLatest(id: ConversationId): Change[] {
+    const c = this.conversation(id);
+    this.forgetEntries(c);
+    c.detached = false;
+    c.older = this.initialOlder(c.kind);
+    return [{ conversation: id, reordered: true }];
+  }
+
+  private forgetEntries(c: Conversation): void {
+    for (const gone of c.entries) {
+      if (this.messages.get(gone.id)?.entry === gone) this.messages.delete(gone.id);
+    }
+    c.entries = [];
   }
 
   notice(id: ConversationId, text: string, changes: Change[] = []): Change[] {

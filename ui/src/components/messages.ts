@@ -213,9 +213,11 @@ export interface ListActions {
   loadOlder(key: string): void;
   /** A link in a message was clicked: open `url` (http:, https: or mailto:, checked by richtext.ts) outside the app. */
   openLink(url: string): void;
+  /** "Jump to latest" in a conversation showing older messages around a search hit. */
+  jumpToLatest(key: string): void;
 }
 
-const NO_ACTIONS: ListActions = { retry: () => undefined, loadOlder: () => undefined, openLink: () => undefined };
+const NO_ACTIONS: ListActions = { retry: () => undefined, loadOlder: () => undefined, openLink: () => undefined, jumpToLatest: () => undefined };
 
 export interface ListOptions {
   /** The clock that says which day is "Today" (tests pass a fixed one). */
@@ -226,6 +228,8 @@ export class MessageList implements Disposable {
   readonly el: HTMLElement;
   private readonly list: HTMLOListElement;
   private readonly newer: HTMLButtonElement;
+  /** Shown while the conversation shows older messages around a search hit (#jump-latest). */
+  private readonly latest: HTMLButtonElement;
   /** First row while the real top of the loaded entries is shown: older history, or why not. */
   private readonly edge: HTMLElement;
   private readonly abort = new AbortController();
@@ -251,7 +255,8 @@ export class MessageList implements Disposable {
     this.announcer = h("p", { class: "sr-only", id: "announcer", "aria-live": "polite", "aria-atomic": "true" });
     this.newer = h("button", { type: "button", class: "newer", id: "newer", hidden: true });
     this.edge = h("li", { class: "history-edge", id: "history-edge", "aria-live": "polite" });
-    this.el = h("section", { class: "conversation" }, this.list, this.newer, this.announcer);
+    this.latest = h("button", { type: "button", class: "newer jump-latest", id: "jump-latest", hidden: true }, "Jump to latest messages ↓");
+    this.el = h("section", { class: "conversation" }, this.list, this.newer, this.latest, this.announcer);
     const signal = this.abort.signal;
     this.list.addEventListener("scroll", () => this.onScroll(), { signal, passive: true });
     // Full date on hover, computed when asked for rather than for every row rendered.
@@ -304,6 +309,44 @@ export class MessageList implements Disposable {
       { signal },
     );
     this.newer.addEventListener("click", () => this.show(this.conversation), { signal });
+    this.latest.addEventListener(
+      "click",
+      () => {
+        if (this.conversation) this.actions.jumpToLatest(this.conversation.id);
+      },
+      { signal },
+    );
+  }
+
+  /** How many of the open conversation's oldest entries the model may drop now: none while the user reads up the history, else those above the rendered rows. */
+  trimmable(key: string): number {
+    const c = this.conversation;
+    if (!c || key !== c.id) return Number.POSITIVE_INFINITY;
+    return this.end === c.entries.length && this.unseen === 0 ? this.start : 0;
+  }
+
+  /** The model dropped the `n` oldest entries of conversation `key` (none of them rendered). */
+  trimmed(key: string, n: number): void {
+    if (key !== this.conversation?.id || n <= 0) return;
+    this.start = Math.max(0, this.start - n);
+    this.end = Math.max(this.start, this.end - n);
+    this.syncEdge();
+  }
+
+  /** Shows conversation `conversation` around entry `id`, scrolled to it and marked for a moment. */
+  reveal(conversation: Conversation, id: string): void {
+    this.show(conversation);
+    const i = conversation.entries.findIndex((e) => e.id === id);
+    if (i < 0) return;
+    this.rows = new Map();
+    this.start = Math.max(0, i - 40);
+    this.end = Math.min(conversation.entries.length, this.start + WINDOW);
+    replaceChildren(this.list, ...this.rowsOf(conversation.entries, this.start, this.end));
+    this.syncEdge();
+    const row = this.rows.get(conversation.entries[i] as Entry);
+    if (!row) return;
+    row.classList.add("found");
+    row.scrollIntoView({ block: "center" });
   }
 
   /** Rendered range, for tests and the benchmark. */
@@ -360,6 +403,7 @@ export class MessageList implements Disposable {
     this.conversation = conversation;
     this.rows = new Map();
     this.setUnseen(0);
+    this.latest.hidden = !conversation?.detached;
     if (!conversation) {
       this.start = this.end = 0;
       replaceChildren(

@@ -198,6 +198,15 @@ impl Session {
     }
 }
 
+impl HistoryCursor {
+    /// A cursor for the page older than `bound` in the local store (then Redis).
+    pub fn local(bound: Bound) -> HistoryCursor {
+        let mut cursor = HistoryCursor::default();
+        cursor.0.insert(LOCAL.into(), bound.encode());
+        cursor
+    }
+}
+
 /// The cursor key carrying the oldest stored time into the first Redis page (offline pages).
 const LOCAL_OLDEST: &str = "localOldest";
 
