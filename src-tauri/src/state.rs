@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redchat_core::archive::{Format, Found, Query};
-use redchat_core::{Archive, 
-    ChatMessage, Code, ConnectionSettings, Contact, ConversationId, Delivery, Draft, HistoryCursor,
-    HistoryPage, Identity, KeyStorage, Member, Namespace, Secret, Session, SessionConfig, Standing,
-    TlsOptions, Username,
+use redchat_core::{
+    Archive, ChatMessage, Code, ConnectionSettings, Contact, ConversationId, Delivery, Draft,
+    HistoryCursor, HistoryPage, Identity, KeyStorage, Member, Namespace, Secret, Session,
+    SessionConfig, Standing, TlsOptions, Username,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, InvokeResponseBody};
@@ -669,7 +669,9 @@ impl AppState {
     ) -> Result<ContextPage, IpcError> {
         let conversation = ConversationId::parse(conversation)?;
         let archive = self.archive().await?;
-        let context = blocking(move || archive.context(&conversation, &id, CONTEXT_BEFORE, CONTEXT_AFTER)).await?;
+        let context =
+            blocking(move || archive.context(&conversation, &id, CONTEXT_BEFORE, CONTEXT_AFTER))
+                .await?;
         Ok(ContextPage {
             messages: context.messages,
             more: context.older.map(HistoryCursor::local),
@@ -788,7 +790,10 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, IpcError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => Ok(result?),
-        Err(e) => Err(IpcError::new(Code::Internal, format!("the store call stopped: {e}"))),
+        Err(e) => Err(IpcError::new(
+            Code::Internal,
+            format!("the store call stopped: {e}"),
+        )),
     }
 }
 

@@ -5,11 +5,13 @@
 //! - [`delivery`]: the delivery matrix and single runs (DMs), and the firehose publisher the
 //!   real-window benchmark drives.
 //! - [`rooms`]: one room with many members vs bare SUBSCRIBE; the server cost of heartbeats.
+//! - [`store`]: the local message store: storing cost per message, search on a big store.
 //! - [`chaos`]: redis-server SIGKILLed mid-run; what was lost, shown twice, how long recovery took.
 
 mod chaos;
 mod delivery;
 mod rooms;
+mod store;
 
 use std::process::ExitCode;
 
@@ -45,6 +47,12 @@ enum Command {
     Room(rooms::RoomArgs),
     /// What N users' presence heartbeats cost the server (commands/s, CPU share).
     Presence(rooms::PresenceArgs),
+    /// The local message store: storing cost per message and search on a big store, beside
+    /// bare SQLite (no Redis needed).
+    #[command(
+        after_help = "Example:\n  redchat-bench store --messages 1000000 --out docs/bench/store.json"
+    )]
+    Store(store::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +72,7 @@ fn main() -> ExitCode {
         Command::Delivery(args) => runtime.block_on(delivery::run(&cli.url, &args)),
         Command::Room(args) => runtime.block_on(rooms::room(&cli.url, &args)),
         Command::Presence(args) => runtime.block_on(rooms::presence(&cli.url, &args)),
+        Command::Store(args) => store::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -506,7 +506,13 @@ fn main() -> ExitCode {
             with,
             format,
             out,
-        } => store::export(&cli.connection, &user, with.as_deref(), &format, out.as_deref()),
+        } => store::export(
+            &cli.connection,
+            &user,
+            with.as_deref(),
+            &format,
+            out.as_deref(),
+        ),
     };
     match result {
         Ok(code) => code,

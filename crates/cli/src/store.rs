@@ -54,7 +54,11 @@ pub fn search(
         }
     }
     if !json {
-        let more = if found.more { " (more: narrow the search or raise --limit)" } else { "" };
+        let more = if found.more {
+            " (more: narrow the search or raise --limit)"
+        } else {
+            ""
+        };
         eprintln!("{} found{more}", found.hits.len());
     }
     Ok(ExitCode::SUCCESS)
@@ -63,14 +67,25 @@ pub fn search(
 /// A hit as a human line: date, conversation, then the line `listen` would print.
 fn line(m: &ChatMessage) -> String {
     let day = chrono::DateTime::parse_from_rfc3339(&m.received_at)
-        .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d")
+                .to_string()
+        })
         .unwrap_or_default();
     let text = if m.sender.is_empty() {
-        format!("[{}] {}", output::local_time(&m.received_at), output::terminal_safe(&m.content))
+        format!(
+            "[{}] {}",
+            output::local_time(&m.received_at),
+            output::terminal_safe(&m.content)
+        )
     } else {
         output::human(&Event::Chat(m.clone())).unwrap_or_default()
     };
-    format!("{day} {} {text}", output::terminal_safe(&m.conversation.to_string()))
+    format!(
+        "{day} {} {text}",
+        output::terminal_safe(&m.conversation.to_string())
+    )
 }
 
 pub fn export(
@@ -85,7 +100,8 @@ pub fn export(
     let archive = open(args, user)?;
     match out {
         Some(path) => {
-            let file = private_file(path).with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                private_file(path).with_context(|| format!("creating {}", path.display()))?;
             let n = archive.export(conversation.as_ref(), format, std::io::BufWriter::new(file))?;
             eprintln!("{n} messages written to {}", path.display());
         }

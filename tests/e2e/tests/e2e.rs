@@ -6,6 +6,8 @@ mod company;
 mod desktop;
 #[path = "rooms.rs"]
 mod rooms;
+#[path = "store.rs"]
+mod store;
 #[path = "trust.rs"]
 mod trust;
 

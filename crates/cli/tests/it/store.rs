@@ -8,10 +8,16 @@ use crate::support::*;
 
 /// `listen` stores what it receives; SIGINT ends it cleanly (the store written).
 fn listen_and_store(server: &RedisServer, lines: &[&str]) {
-    let listener = Lines::spawn(cli_process(server, &["listen", "--user", "alice", "--json"]));
+    let listener = Lines::spawn(cli_process(
+        server,
+        &["listen", "--user", "alice", "--json"],
+    ));
     wait_numsub(server, "alice", 1);
     for line in lines {
-        cli(server).args(["send", "--user", "bob", line]).assert().success();
+        cli(server)
+            .args(["send", "--user", "bob", line])
+            .assert()
+            .success();
     }
     let mut chats = 0;
     while chats < lines.len() {
@@ -34,7 +40,11 @@ fn search_finds_what_listen_stored_with_filters_and_json() {
     let server = RedisServer::start();
     listen_and_store(
         &server,
-        &["@alice the deploy is done", "@alice lunch?", "@alice deploy (again) *today*"],
+        &[
+            "@alice the deploy is done",
+            "@alice lunch?",
+            "@alice deploy (again) *today*",
+        ],
     );
     let out = cli(&server)
         .args(["search", "--user", "alice", "deploy", "--json"])
@@ -49,7 +59,10 @@ fn search_finds_what_listen_stored_with_filters_and_json() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(hits.len(), 2);
-    assert_eq!(hits[0]["content"], "@alice deploy (again) *today*", "newest first");
+    assert_eq!(
+        hits[0]["content"], "@alice deploy (again) *today*",
+        "newest first"
+    );
     for hit in &hits {
         for field in ["id", "sender", "content", "sentAt", "to"] {
             assert!(!hit[field].is_null(), "{field} in {hit}");
@@ -59,7 +72,14 @@ fn search_finds_what_listen_stored_with_filters_and_json() {
     }
     // Search syntax typed by the user is text.
     cli(&server)
-        .args(["search", "--user", "alice", "--with", "bob", "(again) *today*"])
+        .args([
+            "search",
+            "--user",
+            "alice",
+            "--with",
+            "bob",
+            "(again) *today*",
+        ])
         .assert()
         .success()
         .stdout(predicates::str::contains("deploy (again)"));
@@ -82,7 +102,9 @@ fn export_round_trips_as_json_and_csv_and_writes_a_private_file() {
     let server = RedisServer::start();
     listen_and_store(&server, &["@alice hello, \"world\"", "@alice =1+2"]);
     let out = cli(&server)
-        .args(["export", "--user", "alice", "--format", "json", "--with", "@bob"])
+        .args([
+            "export", "--user", "alice", "--format", "json", "--with", "@bob",
+        ])
         .assert()
         .success()
         .get_output()

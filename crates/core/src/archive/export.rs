@@ -93,7 +93,8 @@ impl<'a> Record<'a> {
 }
 
 /// The CSV header (the JSON objects' fields, in this order).
-pub const CSV_HEADER: &str = "id,conversation,sender,to,room,sentAt,receivedAt,trust,mine,request,content";
+pub const CSV_HEADER: &str =
+    "id,conversation,sender,to,room,sentAt,receivedAt,trust,mine,request,content";
 
 /// A CSV cell: quoted when needed, and a leading `= + - @` (or tab, CR) made inert.
 fn csv_cell(out: &mut impl Write, text: &str) -> io::Result<()> {
@@ -205,7 +206,11 @@ impl<W: Write> Exporter<W> {
                     writeln!(self.out, "\n## {}\n", md_escape(&r.conversation))?;
                     self.conversation = Some(r.conversation.clone());
                 }
-                let sender = if r.sender.is_empty() { "(plain text)" } else { r.sender };
+                let sender = if r.sender.is_empty() {
+                    "(plain text)"
+                } else {
+                    r.sender
+                };
                 let when = r.sent_at.unwrap_or(r.received_at);
                 writeln!(
                     self.out,

@@ -190,7 +190,9 @@ pub struct Archive {
 
 impl std::fmt::Debug for Archive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Archive").field("path", &self.shared.path).finish()
+        f.debug_struct("Archive")
+            .field("path", &self.shared.path)
+            .finish()
     }
 }
 
@@ -474,10 +476,8 @@ impl Archive {
                  ORDER BY m.at DESC, m.seq DESC LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                params![value, bound.at, bound.seq, limit as i64],
-                from_row,
-            )?;
+            let rows =
+                stmt.query_map(params![value, bound.at, bound.seq, limit as i64], from_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
         let older = (messages.len() == limit)
@@ -506,7 +506,12 @@ impl Archive {
             conn.query_row(
                 "SELECT at, seq FROM messages WHERE conversation = ?1 AND id = ?2",
                 params![conversation.to_string(), id],
-                |r| Ok(Bound { at: r.get(0)?, seq: r.get(1)? }),
+                |r| {
+                    Ok(Bound {
+                        at: r.get(0)?,
+                        seq: r.get(1)?,
+                    })
+                },
             )
             .optional()
         })?;
@@ -631,8 +636,10 @@ impl Archive {
     /// # Errors
     /// [`Error::Storage`] when the store cannot be read.
     pub fn count(&self) -> Result<u64> {
-        self.read(|conn| conn.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)))
-            .map(|n| n as u64)
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0))
+        })
+        .map(|n| n as u64)
     }
 }
 
@@ -648,7 +655,10 @@ fn scope(conversation: Option<&ConversationId>) -> (&'static str, Option<String>
     match conversation {
         Some(c) => ("m.conversation = ?1", Some(c.to_string())),
         // Direct conversations are `@…`: the range '@' ≤ c < 'A' uses the index.
-        None => ("?1 IS NULL AND m.conversation >= '@' AND m.conversation < 'A'", None),
+        None => (
+            "?1 IS NULL AND m.conversation >= '@' AND m.conversation < 'A'",
+            None,
+        ),
     }
 }
 
@@ -680,7 +690,13 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(ChatMessage, Bound)> {
         lookalike: extra.lookalike,
         signature: None,
     };
-    Ok((message, Bound { at, seq: r.get(13)? }))
+    Ok((
+        message,
+        Bound {
+            at,
+            seq: r.get(13)?,
+        },
+    ))
 }
 
 struct Writer {
@@ -733,7 +749,8 @@ impl Writer {
             Ok(()) => {
                 if self.failing {
                     self.failing = false;
-                    self.shared.notice("The local message store is written again.".into());
+                    self.shared
+                        .notice("The local message store is written again.".into());
                 }
             }
             Err(e) => {

@@ -41,7 +41,10 @@ impl Query {
         let mut q = Query::default();
         for token in text.split_whitespace() {
             let (key, value) = match token.split_once(':') {
-                Some((k, v)) if ["from", "in", "before", "after"].contains(&k.to_ascii_lowercase().as_str()) => {
+                Some((k, v))
+                    if ["from", "in", "before", "after"]
+                        .contains(&k.to_ascii_lowercase().as_str()) =>
+                {
                     (k.to_ascii_lowercase(), v)
                 }
                 _ => {
@@ -101,7 +104,11 @@ impl Query {
         if self.words.len() >= MAX_WORDS || !token.chars().any(char::is_alphanumeric) {
             return;
         }
-        let word: String = token.chars().take(MAX_WORD_CHARS).collect::<String>().to_lowercase();
+        let word: String = token
+            .chars()
+            .take(MAX_WORD_CHARS)
+            .collect::<String>()
+            .to_lowercase();
         if !self.words.contains(&word) {
             self.words.push(word);
         }
@@ -148,7 +155,11 @@ fn day_or_time(value: &str, offset: FixedOffset, next_day: bool) -> Result<i64> 
             "\"{value}\" is not a date: write it as 2026-12-01 (year-month-day)"
         ))
     })?;
-    let day = if next_day { day.succ_opt().unwrap_or(day) } else { day };
+    let day = if next_day {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
     let start = day.and_hms_opt(0, 0, 0).expect("midnight exists");
     offset
         .from_local_datetime(&start)
@@ -167,7 +178,11 @@ mod tests {
 
     #[test]
     fn filters_and_words_are_read() {
-        let q = Query::parse("deploy From:Alice in:#Team after:2026-11-30 before:2026-12-02 done", utc()).unwrap();
+        let q = Query::parse(
+            "deploy From:Alice in:#Team after:2026-11-30 before:2026-12-02 done",
+            utc(),
+        )
+        .unwrap();
         assert_eq!(q.words, ["deploy", "done"]);
         assert_eq!(q.from.as_deref(), Some("alice"));
         assert_eq!(q.conversation.unwrap().to_string(), "#team");

@@ -5,7 +5,8 @@ use chrono::FixedOffset;
 use super::*;
 
 fn temp_dir(what: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("redchat-archive-{what}-{}", crate::wire::new_id()));
+    let dir =
+        std::env::temp_dir().join(format!("redchat-archive-{what}-{}", crate::wire::new_id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -19,8 +20,14 @@ fn message(conversation: &str, id: &str, sender: &str, content: &str, at: i64) -
         conversation,
         sender: sender.into(),
         content: content.into(),
-        sent_at: Some(chrono::DateTime::from_timestamp_millis(at).unwrap().to_rfc3339()),
-        received_at: chrono::DateTime::from_timestamp_millis(at + 5).unwrap().to_rfc3339(),
+        sent_at: Some(
+            chrono::DateTime::from_timestamp_millis(at)
+                .unwrap()
+                .to_rfc3339(),
+        ),
+        received_at: chrono::DateTime::from_timestamp_millis(at + 5)
+            .unwrap()
+            .to_rfc3339(),
         at,
         channel: "c".into(),
         legacy: false,
@@ -41,7 +48,13 @@ fn utc() -> FixedOffset {
 
 fn search(archive: &Archive, text: &str) -> Vec<String> {
     let q = Query::parse(text, utc()).unwrap();
-    archive.search(&q, 50).unwrap().hits.into_iter().map(|m| m.id).collect()
+    archive
+        .search(&q, 50)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
 }
 
 fn flushed(archive: &Archive) {
@@ -54,7 +67,13 @@ fn stores_once_pages_back_and_survives_a_reopen() {
     let archive = Archive::open(&dir);
     assert!(archive.is_available());
     for i in 0..25 {
-        archive.record(&message("@bob", &format!("m{i:02}"), "bob", &format!("hello {i}"), 1_000 + i));
+        archive.record(&message(
+            "@bob",
+            &format!("m{i:02}"),
+            "bob",
+            &format!("hello {i}"),
+            1_000 + i,
+        ));
     }
     // The same message again (a live copy, a history page) is not stored twice.
     archive.record(&message("@bob", "m03", "bob", "hello 3 again", 1_003));
@@ -67,13 +86,21 @@ fn stores_once_pages_back_and_survives_a_reopen() {
     let bob = ConversationId::parse("@bob").unwrap();
     let page = archive.page(Some(&bob), None, 10).unwrap();
     let ids: Vec<_> = page.messages.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(ids, ["m15", "m16", "m17", "m18", "m19", "m20", "m21", "m22", "m23", "m24"]);
+    assert_eq!(
+        ids,
+        [
+            "m15", "m16", "m17", "m18", "m19", "m20", "m21", "m22", "m23", "m24"
+        ]
+    );
     let next = archive.page(Some(&bob), page.older, 10).unwrap();
     assert_eq!(next.messages.first().unwrap().id, "m05");
     let last = archive.page(Some(&bob), next.older, 10).unwrap();
     assert_eq!(last.messages.len(), 5);
     assert_eq!(last.older, None, "the end: no older page");
-    assert_eq!(last.messages[3].content, "hello 3", "the first copy is kept");
+    assert_eq!(
+        last.messages[3].content, "hello 3",
+        "the first copy is kept"
+    );
     // No conversation: every direct conversation, rooms left out.
     let all = archive.page(None, None, 100).unwrap();
     assert_eq!(all.messages.len(), 25);
@@ -90,12 +117,34 @@ fn search_filters_and_context() {
     let dir = temp_dir("search");
     let archive = Archive::open(&dir);
     let day = 1_796_083_200_000; // 2026-12-01T00:00Z
-    archive.record(&message("#team", "a", "Alice", "the deployment went fine", day - 3_600_000));
-    archive.record(&message("#team", "b", "bob", "deploy again tomorrow", day + 3_600_000));
-    archive.record(&message("@bob", "c", "bob", "Café au lait after the deploy", day + 7_200_000));
+    archive.record(&message(
+        "#team",
+        "a",
+        "Alice",
+        "the deployment went fine",
+        day - 3_600_000,
+    ));
+    archive.record(&message(
+        "#team",
+        "b",
+        "bob",
+        "deploy again tomorrow",
+        day + 3_600_000,
+    ));
+    archive.record(&message(
+        "@bob",
+        "c",
+        "bob",
+        "Café au lait after the deploy",
+        day + 7_200_000,
+    ));
     archive.record(&message("@carol", "d", "carol", "nothing to see", day + 1));
     flushed(&archive);
-    assert_eq!(search(&archive, "deploy"), ["c", "b", "a"], "newest first, prefix of the last word");
+    assert_eq!(
+        search(&archive, "deploy"),
+        ["c", "b", "a"],
+        "newest first, prefix of the last word"
+    );
     assert_eq!(search(&archive, "deploy again"), ["b"]);
     assert_eq!(search(&archive, "cafe"), ["c"], "diacritics are folded");
     assert_eq!(search(&archive, "deploy from:alice"), ["a"]);
@@ -103,14 +152,26 @@ fn search_filters_and_context() {
     assert_eq!(search(&archive, "deploy in:bob"), ["c"]);
     assert_eq!(search(&archive, "deploy before:2026-12-01"), ["a"]);
     assert_eq!(search(&archive, "deploy after:2026-11-30"), ["c", "b"]);
-    assert_eq!(search(&archive, "from:carol"), ["d"], "filters alone list messages");
-    let found = archive.search(&Query::parse("deploy", utc()).unwrap(), 2).unwrap();
+    assert_eq!(
+        search(&archive, "from:carol"),
+        ["d"],
+        "filters alone list messages"
+    );
+    let found = archive
+        .search(&Query::parse("deploy", utc()).unwrap(), 2)
+        .unwrap();
     assert!(found.more);
     assert_eq!(found.words, ["deploy"]);
 
     let team = ConversationId::parse("#team").unwrap();
     for i in 0..10 {
-        archive.record(&message("#team", &format!("n{i}"), "bob", "later", day + 10_000_000 + i));
+        archive.record(&message(
+            "#team",
+            &format!("n{i}"),
+            "bob",
+            "later",
+            day + 10_000_000 + i,
+        ));
     }
     flushed(&archive);
     let context = archive.context(&team, "b", 5, 3).unwrap();
@@ -125,7 +186,13 @@ fn search_filters_and_context() {
 fn hostile_query_text_searches_as_typed() {
     let dir = temp_dir("hostile");
     let archive = Archive::open(&dir);
-    archive.record(&message("@bob", "x", "bob", "call foo(bar) at 5* \"quoted\" OR NEAR", 1));
+    archive.record(&message(
+        "@bob",
+        "x",
+        "bob",
+        "call foo(bar) at 5* \"quoted\" OR NEAR",
+        1,
+    ));
     archive.record(&message("@bob", "y", "bob", "unrelated", 2));
     flushed(&archive);
     // FTS5 syntax in the query is text: no error, and it finds the message that has the words.
@@ -151,7 +218,11 @@ fn hostile_query_text_searches_as_typed() {
 #[test]
 fn a_corrupt_database_file_is_moved_aside_and_rebuilt() {
     let dir = temp_dir("corrupt");
-    std::fs::write(dir.join(FILE), b"this is not a database, it is garbage ".repeat(200)).unwrap();
+    std::fs::write(
+        dir.join(FILE),
+        b"this is not a database, it is garbage ".repeat(200),
+    )
+    .unwrap();
     let archive = Archive::open(&dir);
     assert!(archive.is_available());
     let notices = archive.take_notices();
@@ -172,11 +243,18 @@ fn a_database_damaged_while_open_is_rebuilt_on_the_next_write() {
     let dir = temp_dir("damaged-later");
     let archive = Archive::open(&dir);
     for i in 0..2_000 {
-        archive.record(&message("@bob", &format!("m{i}"), "bob", &"lorem ipsum ".repeat(20), i));
+        archive.record(&message(
+            "@bob",
+            &format!("m{i}"),
+            "bob",
+            &"lorem ipsum ".repeat(20),
+            i,
+        ));
     }
     flushed(&archive);
     let side = Connection::open(dir.join(FILE)).unwrap();
-    side.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    side.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
     drop(side);
     drop(archive);
     // Overwrite the middle of the file (its pages), keeping the header.
@@ -217,7 +295,10 @@ fn a_read_only_data_directory_keeps_going_without_the_store() {
     let archive = Archive::open(&dir);
     assert!(!archive.is_available());
     let notices = archive.take_notices();
-    assert!(notices.iter().any(|n| n.contains("cannot be used")), "{notices:?}");
+    assert!(
+        notices.iter().any(|n| n.contains("cannot be used")),
+        "{notices:?}"
+    );
     archive.record(&message("@bob", "a", "bob", "not stored", 1));
     assert!(archive.flush(Duration::from_secs(1)));
     let err = archive.page(None, None, 10).unwrap_err();
@@ -232,8 +313,15 @@ fn the_database_files_are_the_users_alone() {
     let archive = Archive::open(&dir);
     archive.record(&message("@bob", "a", "bob", "private", 1));
     flushed(&archive);
-    for name in [FILE.to_string(), format!("{FILE}-wal"), format!("{FILE}-shm")] {
-        let mode = std::fs::metadata(dir.join(&name)).unwrap().permissions().mode();
+    for name in [
+        FILE.to_string(),
+        format!("{FILE}-wal"),
+        format!("{FILE}-shm"),
+    ] {
+        let mode = std::fs::metadata(dir.join(&name))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "{name}: {mode:o}");
     }
 }
@@ -271,7 +359,11 @@ fn export_round_trips_in_json_and_csv() {
 
     let mut csv_bytes = Vec::new();
     archive
-        .export(Some(&ConversationId::parse("@bob").unwrap()), Format::Csv, &mut csv_bytes)
+        .export(
+            Some(&ConversationId::parse("@bob").unwrap()),
+            Format::Csv,
+            &mut csv_bytes,
+        )
         .unwrap();
     let mut reader = csv::Reader::from_reader(csv_bytes.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
@@ -287,7 +379,10 @@ fn export_round_trips_in_json_and_csv() {
 fn csv_export_neutralises_spreadsheet_formulas() {
     let dir = temp_dir("formula");
     let archive = Archive::open(&dir);
-    for (i, text) in ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx"].iter().enumerate() {
+    for (i, text) in ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx"]
+        .iter()
+        .enumerate()
+    {
         archive.record(&message("@bob", &format!("f{i}"), "bob", text, i as i64));
     }
     flushed(&archive);
@@ -296,7 +391,10 @@ fn csv_export_neutralises_spreadsheet_formulas() {
     let mut reader = csv::Reader::from_reader(out.as_slice());
     for record in reader.records() {
         let content = record.unwrap()[10].to_string();
-        assert!(content.starts_with('\''), "{content:?} would run as a formula");
+        assert!(
+            content.starts_with('\''),
+            "{content:?} would run as a formula"
+        );
     }
 }
 
@@ -319,7 +417,10 @@ fn markdown_export_escapes_hostile_markup() {
     assert!(md.contains("## \\@bob"));
     assert!(md.contains("\\[click\\]\\(http\\:\\/\\/evil\\)"), "{md}");
     assert!(md.contains("\\<script\\>"), "{md}");
-    assert!(md.contains("  \\# heading"), "a line of the message never starts a heading: {md}");
+    assert!(
+        md.contains("  \\# heading"),
+        "a line of the message never starts a heading: {md}"
+    );
     assert!(!md.contains('\u{202e}'));
     assert!(!md.contains("](http"));
 }

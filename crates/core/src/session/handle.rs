@@ -599,7 +599,9 @@ impl Session {
         .await;
         // What waits for the local store is written before the process ends.
         if let Some(archive) = self.inner.archive.clone() {
-            let left = limit.saturating_sub(started.elapsed()).max(Duration::from_millis(500));
+            let left = limit
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_millis(500));
             let _ = tokio::task::spawn_blocking(move || archive.flush(left)).await;
         }
     }

@@ -62,9 +62,15 @@ impl Session {
             }
         }
         // The store is exhausted: Redis, from where it stopped.
-        let oldest = stored.first().map(|m| m.at).or_else(|| local.as_deref().and_then(Bound::parse).map(|b| b.at));
+        let oldest = stored
+            .first()
+            .map(|m| m.at)
+            .or_else(|| local.as_deref().and_then(Bound::parse).map(|b| b.at));
         let remote = if durable {
-            match self.remote_history(conversation, before, oldest, limit).await {
+            match self
+                .remote_history(conversation, before, oldest, limit)
+                .await
+            {
                 Ok(page) => Some(page),
                 Err(Error::NotConnected) if !stored.is_empty() => None,
                 Err(e) if stored.is_empty() => return Err(e),

@@ -10,14 +10,21 @@ use redchat_core::{ConversationId, Event, HistoryCursor, Session, Username, pars
 use crate::support::*;
 
 fn temp_dir(what: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("redchat-archive-it-{what}-{}", redchat_core::wire::new_id()))
+    std::env::temp_dir().join(format!(
+        "redchat-archive-it-{what}-{}",
+        redchat_core::wire::new_id()
+    ))
 }
 
 fn bob() -> ConversationId {
     ConversationId::Direct(Username::parse("bob").unwrap())
 }
 
-async fn with_dir(server: &RedisServer, user: &str, dir: &PathBuf) -> (Session, redchat_core::Events) {
+async fn with_dir(
+    server: &RedisServer,
+    user: &str,
+    dir: &PathBuf,
+) -> (Session, redchat_core::Events) {
     let dir = dir.clone();
     connect_with(server, user, move |c| c.data_dir = Some(dir)).await
 }
@@ -39,8 +46,16 @@ async fn all_pages(session: &Session, conversation: &ConversationId) -> Vec<Stri
     let mut pages = Vec::new();
     let mut before: Option<HistoryCursor> = None;
     loop {
-        let page = session.history(Some(conversation), before.clone(), 7).await.unwrap();
-        pages.push(page.messages.iter().map(|m| m.content.clone()).collect::<Vec<_>>());
+        let page = session
+            .history(Some(conversation), before.clone(), 7)
+            .await
+            .unwrap();
+        pages.push(
+            page.messages
+                .iter()
+                .map(|m| m.content.clone())
+                .collect::<Vec<_>>(),
+        );
         match page.more {
             Some(more) => before = Some(more),
             None => break,
@@ -66,13 +81,26 @@ async fn history_beyond_the_stream_trim_stays_on_the_device() {
     drop((alice, events));
 
     // The server keeps only the newest 5 (a trim, or MAXLEN on a busy inbox).
-    let inbox = redchat_core::Keys::new(&Default::default()).inbox_stream(&Username::parse("alice").unwrap());
-    let _: i64 = redis::cmd("XTRIM").arg(&inbox).arg("MAXLEN").arg(5).query(&mut server.raw()).unwrap();
-    let left: i64 = redis::cmd("XLEN").arg(&inbox).query(&mut server.raw()).unwrap();
+    let inbox = redchat_core::Keys::new(&Default::default())
+        .inbox_stream(&Username::parse("alice").unwrap());
+    let _: i64 = redis::cmd("XTRIM")
+        .arg(&inbox)
+        .arg("MAXLEN")
+        .arg(5)
+        .query(&mut server.raw())
+        .unwrap();
+    let left: i64 = redis::cmd("XLEN")
+        .arg(&inbox)
+        .query(&mut server.raw())
+        .unwrap();
     assert_eq!(left, 5);
 
     let (alice, _events) = with_dir(&server, "alice", &dir).await;
-    assert_eq!(all_pages(&alice, &bob()).await, expected, "all 30, in order, none twice");
+    assert_eq!(
+        all_pages(&alice, &bob()).await,
+        expected,
+        "all 30, in order, none twice"
+    );
 }
 
 #[tokio::test]
@@ -82,14 +110,20 @@ async fn a_restart_shows_stored_history_at_once_and_reconciles_without_duplicate
     let (sender, _b) = connect(&server, "bob").await;
     // Older history that reached Redis before this device ever ran: only Redis has it.
     for i in 0..6 {
-        sender.send(parse_line(&format!("@alice old{i}")).unwrap()).await.unwrap();
+        sender
+            .send(parse_line(&format!("@alice old{i}")).unwrap())
+            .await
+            .unwrap();
     }
     let (alice, mut events) = with_dir(&server, "alice", &dir).await;
     // The first page comes from Redis (the store is empty) and is stored.
     let first = alice.history(Some(&bob()), None, 100).await.unwrap();
     assert_eq!(first.messages.len(), 6);
     for i in 0..10 {
-        sender.send(parse_line(&format!("@alice live{i}")).unwrap()).await.unwrap();
+        sender
+            .send(parse_line(&format!("@alice live{i}")).unwrap())
+            .await
+            .unwrap();
     }
     let mut seen: HashSet<String> = receive(&mut events, 10).await.into_iter().collect();
     flush(&alice);
@@ -98,7 +132,10 @@ async fn a_restart_shows_stored_history_at_once_and_reconciles_without_duplicate
 
     // While this device is away, five more arrive.
     for i in 0..5 {
-        sender.send(parse_line(&format!("@alice away{i}")).unwrap()).await.unwrap();
+        sender
+            .send(parse_line(&format!("@alice away{i}")).unwrap())
+            .await
+            .unwrap();
     }
     let (alice, mut events) = with_dir(&server, "alice", &dir).await;
     // At once, from the store: the newest 10 stored, without asking Redis (the cursor says
@@ -133,7 +170,10 @@ async fn stored_history_is_there_while_the_server_is_away() {
     let (alice, mut events) = with_dir(&server, "alice", &dir).await;
     let (sender, _b) = connect(&server, "bob").await;
     for i in 0..4 {
-        sender.send(parse_line(&format!("@alice m{i}")).unwrap()).await.unwrap();
+        sender
+            .send(parse_line(&format!("@alice m{i}")).unwrap())
+            .await
+            .unwrap();
     }
     receive(&mut events, 4).await;
     flush(&alice);
@@ -142,6 +182,9 @@ async fn stored_history_is_there_while_the_server_is_away() {
     assert_eq!(page.messages.len(), 4, "from the store, without Redis");
     // Older pages need Redis: asking for one offline says so.
     let more = page.more.expect("Redis may have older ones");
-    let err = alice.history(Some(&bob()), Some(more), 50).await.unwrap_err();
+    let err = alice
+        .history(Some(&bob()), Some(more), 50)
+        .await
+        .unwrap_err();
     assert!(matches!(err, redchat_core::Error::NotConnected), "{err}");
 }
