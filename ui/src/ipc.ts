@@ -237,8 +237,8 @@ export interface IdentityInfo {
 }
 
 /**
- * Stable codes of `notice` events. stream_* and auth_refused are states that need the user
- * (shown until dismissed); the others are informational.
+ * Stable codes of `notice` events. stream_*, auth_refused and local_store are states that
+ * need the user (shown until dismissed); the others are informational.
  */
 export type NoticeCode =
   | "stream_wrong_type"
@@ -250,7 +250,9 @@ export type NoticeCode =
   | "room_list_garbage"
   | "members_unreadable"
   | "auth_refused"
-  | "overflow";
+  | "overflow"
+  /** The local message store is damaged (moved aside, rebuilt), cannot be written, or fell behind. */
+  | "local_store";
 
 export interface ChatMessage {
   id: string;

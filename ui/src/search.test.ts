@@ -108,6 +108,13 @@ describe("search in the window", () => {
     expect(el("#search").hidden).toBe(true);
   });
 
+  it("a local store problem is a warning that stays until dismissed", async () => {
+    harness = await start();
+    harness.push([{ kind: "notice", code: "local_store", text: "The local message store was damaged; it was moved to /x and a new one is filled from Redis. Chatting goes on." }]);
+    await settle();
+    expect(text("#warnings [data-code='local_store']")).toContain("moved to /x");
+  });
+
   it("exports a conversation or everything through the shell's save dialog", async () => {
     harness = await start({ export_messages: (_cmd, args) => ({ path: `/home/u/redchat-${String(args.conversation ?? "all")}.${String(args.format)}`, count: 3 }) });
     harness.push([chat("hello", "bob", "b1")]);

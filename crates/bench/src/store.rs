@@ -34,6 +34,9 @@ pub struct StoreArgs {
     /// Where the stores go (a temporary directory by default).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Reuse the search store in --dir when it already holds --messages messages.
+    #[arg(long, requires = "dir")]
+    reuse: bool,
     /// Write the results as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -205,7 +208,7 @@ pub fn run(args: &StoreArgs) -> Result<ExitCode> {
     let words = vocabulary(20_000);
 
     // 1. Storing.
-    let batch = messages(args.store, &words, 1);
+    let batch = messages(if args.reuse { 1 } else { args.store }, &words, 1);
     let (mut record, mut written, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.runs {
         let (r, w) = store_once(&base.join("store"), &batch);
@@ -222,12 +225,15 @@ pub fn run(args: &StoreArgs) -> Result<ExitCode> {
 
     // 2. Search on a big store.
     let dir = base.join("search");
-    let _ = std::fs::remove_dir_all(&dir);
+    let reuse = args.reuse && Archive::open_read_only(&dir).and_then(|a| a.count()).ok() == Some(args.messages as u64);
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     std::fs::create_dir_all(&dir)?;
     let archive = Archive::open(&dir);
     let fill = Instant::now();
     let mut seed = 2;
-    let mut left = args.messages;
+    let mut left = if reuse { 0 } else { args.messages };
     while left > 0 {
         let n = left.min(50_000);
         for m in &messages(n, &words, seed) {
@@ -249,7 +255,7 @@ pub fn run(args: &StoreArgs) -> Result<ExitCode> {
         size as f64 / (1 << 20) as f64
     );
     let utc = chrono::FixedOffset::east_opt(0).unwrap();
-    let bare = rusqlite::Connection::open(dir.join(redchat_core::archive::FILE))?;
+    let fts = rusqlite::Connection::open(dir.join(redchat_core::archive::FILE))?;
     let (mut p50s, mut p99s, mut bare99, mut scoped99, mut hits) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0usize);
     for run in 0..args.runs {
@@ -270,7 +276,7 @@ pub fn run(args: &StoreArgs) -> Result<ExitCode> {
             archive.search(&scoped_q, 50)?;
             scoped.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            let mut stmt = bare.prepare_cached(
+            let mut stmt = fts.prepare_cached(
                 "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid DESC LIMIT 50",
             )?;
             let rows = stmt.query_map([format!("\"{a}\" AND \"{b}\"*")], |r| r.get::<_, i64>(0))?;

@@ -19,12 +19,16 @@ struct App {
 }
 
 fn app_with(keychain: MemoryKeychain) -> App {
+    app_in(keychain, None)
+}
+
+fn app_in(keychain: MemoryKeychain, data_dir: Option<std::path::PathBuf>) -> App {
     let profile = Arc::new(MemoryStore::default());
     let keychain = Arc::new(keychain);
     let state = AppState::new(
         Box::new(profile.clone()),
         Secrets::new(Box::new(keychain.clone())),
-        None,
+        data_dir,
     );
     let app = redchat_lib::configure(mock_builder(), state)
         .build(mock_context(noop_assets()))
@@ -432,4 +436,74 @@ fn the_doctor_never_sends_a_password_over_plain_tcp_unacknowledged() {
         "{report:#}"
     );
     assert_eq!(report["connected"], false);
+}
+
+#[test]
+fn search_context_and_export_go_through_the_commands() {
+    let server = RedisServer::start();
+    let dir = std::env::temp_dir().join(format!("redchat-shell-store-{}", redchat_core::wire::new_id()));
+    let app = app_in(MemoryKeychain::default(), Some(dir.clone()));
+    let err = invoke(&app, "search", json!({"query": "x", "conversation": null, "limit": 10, "offsetMinutes": 0})).unwrap_err();
+    assert_eq!(err["code"], "not_connected", "{err}");
+    let connection = format!("127.0.0.1:{}", server.port());
+    invoke(&app, "connect", json!({"request": {"connection": connection, "username": "alice"}, "events": "__CHANNEL__:1"})).unwrap();
+    for text in ["first words", "the deploy went fine", "last words"] {
+        invoke(&app, "send", json!({"conversation": "bob", "text": text})).unwrap();
+    }
+    // Sent messages are stored once Redis confirmed them: poll the search, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let found = invoke(&app, "search", json!({"query": "deploy in:@bob", "conversation": null, "limit": 10, "offsetMinutes": 60})).unwrap();
+        if found["hits"].as_array().is_some_and(|h| !h.is_empty()) {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "not stored: {found}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(found["words"], json!(["deploy"]));
+    let hit = &found["hits"][0];
+    assert_eq!(hit["content"], "@bob the deploy went fine");
+    assert_eq!(hit["mine"], true);
+    let err = invoke(&app, "search", json!({"query": "deploy after:soon", "conversation": null, "limit": 10, "offsetMinutes": 0})).unwrap_err();
+    assert_eq!(err["code"], "invalid_search", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("not a date"), "{err}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let context = invoke(&app, "message_context", json!({"conversation": "@bob", "id": hit["id"]})).unwrap();
+        if context["messages"].as_array().unwrap().len() == 3 {
+            assert_eq!(context["newer"], false);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "context: {context}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err = invoke(&app, "message_context", json!({"conversation": "@bob", "id": "nope"})).unwrap_err();
+    assert_eq!(err["code"], "invalid_search", "{err}");
+
+    // What export_messages does once the save dialog answered.
+    use tauri::Manager;
+    let state = app._app.state::<AppState>();
+    let file = dir.join("export.jsonl");
+    let count = tauri::async_runtime::block_on(state.export_to(
+        Some("@bob".into()),
+        "json".parse().unwrap(),
+        file.clone(),
+    ))
+    .unwrap();
+    assert_eq!(count, 3);
+    let rows: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows[1]["content"], "@bob the deploy went fine");
+    assert_eq!(rows[1]["to"], "bob");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    invoke(&app, "disconnect", json!({})).unwrap();
 }

@@ -1,6 +1,7 @@
 // Persistent warnings across the top of the window, above the conversation list: states that
 // need the user and must not scroll away or fade, e.g. an inbox stream overwritten or no longer
-// readable (stream_* notices) or the server refusing our credentials (auth_refused). One per
+// readable (stream_* notices), the server refusing our credentials (auth_refused), or the
+// local message store damaged or not writable (local_store). One per
 // code: a repeat replaces the text and counts. Each stays until dismissed.
 //
 // Selectors (WebDriver tests): #warnings, .warning[data-code="<code>"] (data-count: how many
@@ -10,7 +11,7 @@ import { h, type Disposable } from "../dom";
 
 /** Notice codes shown as a persistent warning (the others are ordinary notices). */
 export function isPersistentNotice(code: string): boolean {
-  return code.startsWith("stream_") || code === "auth_refused";
+  return code.startsWith("stream_") || code === "auth_refused" || code === "local_store";
 }
 
 /** What a warning with `code` is about, said before the backend's own text. */
@@ -21,6 +22,7 @@ const TITLES: Record<string, string> = {
   stream_exhausted: "Inbox full",
   stream_future_id: "Inbox tampered with",
   auth_refused: "Server refuses this account",
+  local_store: "Message store on this computer",
 };
 
 /** Distinct codes shown at once (codes come from the backend; a newer one still fits). */

@@ -235,6 +235,9 @@ fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(BUSY)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // 32 MiB of page cache (default 2 MiB): the indexes of a big store stay in memory, so a
+    // batch costs about the same at 1,000,000 messages as at 10,000.
+    conn.pragma_update(None, "cache_size", -32_768)?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
 }
@@ -426,7 +429,7 @@ impl Archive {
         std::mem::take(&mut *lock(&self.shared.notices))
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+    fn read<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
         let path = self.shared.path.as_deref().unwrap_or(Path::new(FILE));
         if let Some(reason) = lock(&self.shared.broken).clone() {
             return Err(Error::Storage(format!(
@@ -440,7 +443,7 @@ impl Archive {
             let conn = open_reader(path).map_err(|e| storage("cannot read", path, e))?;
             *reader = Some((generation, conn));
         }
-        let (_, conn) = reader.as_ref().expect("opened above");
+        let (_, conn) = reader.as_mut().expect("opened above");
         f(conn).map_err(|e| {
             if damaged(&e)
                 && let Some(tx) = &self.tx
@@ -552,8 +555,8 @@ impl Archive {
         let conversation = query.conversation.as_ref().map(|c| c.to_string());
         let filters = "(?2 IS NULL OR m.conversation = ?2) AND (?3 IS NULL OR m.sender_key = ?3) \
                        AND (?4 IS NULL OR m.at < ?4) AND (?5 IS NULL OR m.at >= ?5)";
-        let mut hits = self.read(|conn| {
-            let (sql, text) = match query.fts() {
+        let run = |conn: &mut Connection, fts: Option<String>| {
+            let (sql, text) = match fts {
                 Some(fts) => (
                     format!(
                         "SELECT {COLUMNS} FROM messages_fts f JOIN messages m ON m.seq = f.rowid \
@@ -582,6 +585,19 @@ impl Archive {
                 from_row,
             )?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
+        };
+        let mut hits = self.read(|conn| {
+            let prefixed = query.fts(true);
+            if prefixed == query.fts(false) {
+                return run(conn, prefixed);
+            }
+            // The typed words exactly first: when they fill the page, the prefix (which for a
+            // common start merges a large part of the index) is not needed.
+            let exact = run(conn, query.fts(false))?;
+            if exact.len() > limit {
+                return Ok(exact);
+            }
+            run(conn, prefixed)
         })?;
         let more = hits.len() > limit;
         hits.truncate(limit);

@@ -115,8 +115,8 @@ impl Query {
     }
 
     /// The FTS5 MATCH expression: every word as a quoted string (so none of it is syntax),
-    /// the last one also as a prefix (search as you type). `None` without words.
-    pub(crate) fn fts(&self) -> Option<String> {
+    /// with `prefix` the last one also as a prefix (search as you type). `None` without words.
+    pub(crate) fn fts(&self, prefix: bool) -> Option<String> {
         let last = self.words.len().checked_sub(1)?;
         let quoted = |w: &str| format!("\"{}\"", w.replace('"', "\"\""));
         let parts: Vec<String> = self
@@ -124,7 +124,7 @@ impl Query {
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                if i == last && w.chars().count() >= 2 {
+                if prefix && i == last && w.chars().count() >= 2 {
                     format!("{}*", quoted(w))
                 } else {
                     quoted(w)
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn hostile_query_text_is_never_fts_syntax() {
         let q = Query::parse(r#"he"llo (a OR b) NEAR* content:x * ""#, utc()).unwrap();
-        let fts = q.fts().unwrap();
+        let fts = q.fts(true).unwrap();
         // Every word is one quoted string; quotes inside are doubled.
         assert_eq!(
             fts,
