@@ -6,6 +6,7 @@
 #   5. release binary and package sizes
 #   6. chaos: redis-server SIGKILLed and restarted mid-run, durable vs live-only
 #   7. rooms: one room, 200 members, 1k msg/s vs bare SUBSCRIBE; 8. presence cost of 2,000 users
+#   9. the local message store: storing cost per message, search on 1,000,000 messages
 #      (medians of 3 runs in docs/bench/rooms-presence.json)
 # BENCH_SECONDS (default 4), FIREHOSE_SECONDS (30), ROOM_SECONDS (10), PRESENCE_SECONDS (20) shorten or lengthen runs.
 set -euo pipefail
@@ -34,6 +35,9 @@ echo "== 3-4. the real window under a firehose; footprint"
 REDCHAT_APP=target/perf/redchat REDCHAT_BENCH=target/perf/redchat-bench \
   xvfb-run -a -s "-screen 0 1280x800x24" \
   cargo run -q -p redchat-e2e --example firehose -- "$out/firehose.json" | tee "$out/firehose.txt"
+
+echo "== 9. the local message store: storing cost, search on 1M messages"
+target/perf/redchat-bench store --messages "${STORE_MESSAGES:-1000000}" --out "$out/store.json" | tee "$out/store.txt"
 
 echo "== 5. sizes"
 {

@@ -225,7 +225,8 @@ pub fn run(args: &StoreArgs) -> Result<ExitCode> {
 
     // 2. Search on a big store.
     let dir = base.join("search");
-    let reuse = args.reuse && Archive::open_read_only(&dir).and_then(|a| a.count()).ok() == Some(args.messages as u64);
+    let reuse = args.reuse
+        && Archive::open_read_only(&dir).and_then(|a| a.count()).ok() == Some(args.messages as u64);
     if !reuse {
         let _ = std::fs::remove_dir_all(&dir);
     }

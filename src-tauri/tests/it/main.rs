@@ -441,9 +441,17 @@ fn the_doctor_never_sends_a_password_over_plain_tcp_unacknowledged() {
 #[test]
 fn search_context_and_export_go_through_the_commands() {
     let server = RedisServer::start();
-    let dir = std::env::temp_dir().join(format!("redchat-shell-store-{}", redchat_core::wire::new_id()));
+    let dir = std::env::temp_dir().join(format!(
+        "redchat-shell-store-{}",
+        redchat_core::wire::new_id()
+    ));
     let app = app_in(MemoryKeychain::default(), Some(dir.clone()));
-    let err = invoke(&app, "search", json!({"query": "x", "conversation": null, "limit": 10, "offsetMinutes": 0})).unwrap_err();
+    let err = invoke(
+        &app,
+        "search",
+        json!({"query": "x", "conversation": null, "limit": 10, "offsetMinutes": 0}),
+    )
+    .unwrap_err();
     assert_eq!(err["code"], "not_connected", "{err}");
     let connection = format!("127.0.0.1:{}", server.port());
     invoke(&app, "connect", json!({"request": {"connection": connection, "username": "alice"}, "events": "__CHANNEL__:1"})).unwrap();
@@ -466,11 +474,19 @@ fn search_context_and_export_go_through_the_commands() {
     assert_eq!(hit["mine"], true);
     let err = invoke(&app, "search", json!({"query": "deploy after:soon", "conversation": null, "limit": 10, "offsetMinutes": 0})).unwrap_err();
     assert_eq!(err["code"], "invalid_search", "{err}");
-    assert!(err["message"].as_str().unwrap().contains("not a date"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("not a date"),
+        "{err}"
+    );
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let context = invoke(&app, "message_context", json!({"conversation": "@bob", "id": hit["id"]})).unwrap();
+        let context = invoke(
+            &app,
+            "message_context",
+            json!({"conversation": "@bob", "id": hit["id"]}),
+        )
+        .unwrap();
         if context["messages"].as_array().unwrap().len() == 3 {
             assert_eq!(context["newer"], false);
             break;
@@ -478,7 +494,12 @@ fn search_context_and_export_go_through_the_commands() {
         assert!(std::time::Instant::now() < deadline, "context: {context}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let err = invoke(&app, "message_context", json!({"conversation": "@bob", "id": "nope"})).unwrap_err();
+    let err = invoke(
+        &app,
+        "message_context",
+        json!({"conversation": "@bob", "id": "nope"}),
+    )
+    .unwrap_err();
     assert_eq!(err["code"], "invalid_search", "{err}");
 
     // What export_messages does once the save dialog answered.

@@ -204,33 +204,32 @@ fn main() {
     }
 
     // Scroll back through 100k messages of the last conversation, as a user's scrolling does.
+    // The window holds the newest 1,000 or so; older ones page in from the local store.
     let target = 100_000u64;
     let scroll_started = Instant::now();
-    let view = app.execute("return window.__redchatProbe.view()", json!([]));
-    let end = view["end"].as_u64().unwrap_or(0);
-    let goal = end.saturating_sub(target);
     let mut steps = 0;
     let mut max_nodes = 0;
-    loop {
+    let back = loop {
         let v = app.execute(
             "for (let i = 0; i < 100; i++) window.__redchatProbe.scrollTop(); \
-             return { view: window.__redchatProbe.view(), nodes: document.getElementsByTagName('*').length, \
-                      first: document.querySelector('#messages > li .text')?.textContent ?? '' }",
+             return { view: window.__redchatProbe.view(), nodes: document.getElementsByTagName('*').length }",
             json!([]),
         );
         steps += 100;
         max_nodes = max_nodes.max(v["nodes"].as_u64().unwrap_or(0));
         let start = v["view"]["start"].as_u64().unwrap_or(0);
-        if start <= goal || start == 0 || scroll_started.elapsed() > Duration::from_secs(300) {
+        let total = v["view"]["total"].as_u64().unwrap_or(0);
+        let back = total.saturating_sub(start);
+        if back >= target || scroll_started.elapsed() > Duration::from_secs(300) {
             println!(
-                "scrolled back to message {start} of {end} in {steps} scroll steps, {:?}, max {max_nodes} DOM nodes",
+                "scrolled back {back} messages in {steps} scroll steps, {:?}, max {max_nodes} DOM nodes",
                 scroll_started.elapsed()
             );
-            break;
+            break back;
         }
-    }
+    };
     let scroll = json!({
-        "messages": end - app.execute("return window.__redchatProbe.view().start", json!([])).as_u64().unwrap_or(0),
+        "messages": back,
         "seconds": scroll_started.elapsed().as_secs_f64(), "maxDomNodes": max_nodes,
     });
     let after_kib = pss_tree_kib(pid);

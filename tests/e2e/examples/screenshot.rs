@@ -254,6 +254,22 @@ fn main() {
     capture(&out.with_file_name("screenshot-rooms.png"));
     alice.click("#conversations li[data-key='bob']");
 
+    // Search over what Alice's computer stored, every conversation (Ctrl+Shift+F).
+    alice.click("#open-search");
+    alice.type_into("#search-input", "deploy");
+    alice.wait_for(
+        "search hits",
+        "return document.querySelectorAll('#search-results li.search-hit mark.hit').length >= 2",
+        json!([]),
+    );
+    capture(&out.with_file_name("screenshot-search.png"));
+    alice.click("#search-results li.search-hit");
+    alice.wait_for(
+        "the hit opened",
+        "return document.querySelector('#search').hidden",
+        json!([]),
+    );
+
     // The same windows while the server is down: reconnect attempts, a queued message.
     server.kill();
     alice.type_and_enter("#compose", "@bob this one waits in the outbox");

@@ -602,7 +602,7 @@ impl Archive {
         let more = hits.len() > limit;
         hits.truncate(limit);
         // Newest first by the messages' own time (the index returns them by storing order).
-        hits.sort_by(|(a, ab), (b, bb)| (b.at, bb.seq).cmp(&(a.at, ab.seq)));
+        hits.sort_by_key(|(m, b)| std::cmp::Reverse((m.at, b.seq)));
         Ok(Found {
             hits: hits.into_iter().map(|(m, _)| m).collect(),
             words: query.words.clone(),

@@ -23,9 +23,9 @@ fn bob() -> ConversationId {
 async fn with_dir(
     server: &RedisServer,
     user: &str,
-    dir: &PathBuf,
+    dir: &std::path::Path,
 ) -> (Session, redchat_core::Events) {
-    let dir = dir.clone();
+    let dir = dir.to_path_buf();
     connect_with(server, user, move |c| c.data_dir = Some(dir)).await
 }
 
