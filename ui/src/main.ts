@@ -1,6 +1,7 @@
 // Entry point: mounts the app into #app.
 
 import { App } from "./app";
+import { mountBaseline } from "./baseline";
 import * as ipc from "./ipc";
 import { applyTheme, loadTheme } from "./theme";
 
@@ -8,7 +9,10 @@ import { applyTheme, loadTheme } from "./theme";
 applyTheme(loadTheme());
 
 const root = document.getElementById("app");
-if (root) {
+if (root && location.hash === "#baseline") {
+  // The firehose benchmark's baseline page (tests/e2e/examples/firehose.rs).
+  mountBaseline(root);
+} else if (root) {
   const app = new App(ipc);
   root.append(app.el);
   void app.start();

@@ -2,7 +2,9 @@
 //! window's inbox at 1k, 5k and 10k msg/s for 30 s each while the page measures
 //! publish→rendered latency, frame times and DOM size; then scrolling back through 100k
 //! messages; then the footprint (PSS) of the app and its WebKit processes against the same
-//! binary showing an empty page. Writes JSON to the path given as the first argument.
+//! binary showing an empty page. Before all that, the baseline page (`ui/src/baseline.ts`:
+//! the same WebKit and IPC, one row per batch) under the same 1k and 10k msg/s, so Redchat's
+//! p99 is reported as a ratio to it. Writes JSON to the path given as the first argument.
 //!
 //! Environment: REDCHAT_APP (the app, embedded assets), REDCHAT_BENCH (redchat-bench),
 //! FIREHOSE_SECONDS (default 30).
@@ -74,6 +76,104 @@ fn settle_pss(pid: u32) -> u64 {
     pss_tree_kib(pid)
 }
 
+/// `redchat-bench delivery` publishing `rate` msg/s of 100 B from 10 users named `peer…` to
+/// `to` for `seconds`; returns what it sent.
+fn fire(cli: &str, url: &str, rate: u64, seconds: f64, to: &str, peer: &str) -> u64 {
+    let bench_out = std::env::temp_dir().join(format!("redchat-firehose-{peer}.json"));
+    let status = Command::new(cli)
+        .args([
+            "--url",
+            url,
+            "delivery",
+            "--users",
+            "10",
+            "--rate",
+            &rate.to_string(),
+        ])
+        .args([
+            "--duration",
+            &seconds.to_string(),
+            "--payload",
+            "100",
+            "--to",
+            to,
+            "--sender",
+            peer,
+        ])
+        .arg("--out")
+        .arg(&bench_out)
+        .status()
+        .expect("redchat-bench");
+    assert!(status.success(), "bench publisher failed");
+    let bench: Value = serde_json::from_str(&std::fs::read_to_string(&bench_out).unwrap()).unwrap();
+    bench["runs"][0]["redchat"]["sent"].as_u64().unwrap()
+}
+
+/// Waits (bounded) until the page's probe counted `sent` messages; returns what it counted.
+fn wait_received(app: &AppUnderTest, sent: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut received = 0;
+    while Instant::now() < deadline {
+        received = app
+            .execute("return window.__redchatProbe.received", json!([]))
+            .as_u64()
+            .unwrap_or(0);
+        if received >= sent {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    received
+}
+
+/// The baseline page (`ui/src/baseline.ts`) under the same firehose: its publish→rendered p99
+/// per rate.
+fn baseline(cli: &str, url: &str, seconds: f64) -> Vec<Value> {
+    let home = DataHome::new("baseline");
+    let app = AppUnderTest::start(&home.0);
+    app.execute("location.hash = 'baseline'; location.reload()", json!([]));
+    app.wait_for(
+        "the baseline page",
+        "return !!window.__redchatBaseline",
+        json!([]),
+    );
+    app.execute(
+        "return window.__redchatBaseline.connect(arguments[0], 'basesink')",
+        json!([url]),
+    );
+    let mut runs = Vec::new();
+    for rate in [1000u64, 10000] {
+        app.execute("window.__redchatProbe.start()", json!([]));
+        let sent = fire(cli, url, rate, seconds, "basesink", &format!("base{rate}"));
+        let received = wait_received(&app, sent);
+        let stats = app.execute(
+            "const p = window.__redchatProbe; p.stop(); return { latencies: p.latencies, frames: p.frames }",
+            json!([]),
+        );
+        let mut lat: Vec<f64> = stats["latencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        let mut frames: Vec<f64> = stats["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        let run = json!({
+            "rate": rate, "sent": sent, "received": received,
+            "renderedLatencyMs": { "p50": percentile(&mut lat, 0.5), "p99": percentile(&mut lat, 0.99), "samples": lat.len() },
+            "frameMs": { "p50": percentile(&mut frames, 0.5), "p99": percentile(&mut frames, 0.99) },
+        });
+        println!("baseline page {rate} msg/s: {run}");
+        runs.push(run);
+    }
+    app.close();
+    runs
+}
+
 fn main() {
     let out = PathBuf::from(
         std::env::args()
@@ -105,6 +205,9 @@ fn main() {
         kib
     };
 
+    // The baseline page under the same load, in the same run.
+    let baseline_runs = baseline(&cli, &url, seconds);
+
     let home = DataHome::new("firehose");
     let launch = Instant::now();
     let app = AppUnderTest::start(&home.0);
@@ -132,48 +235,8 @@ fn main() {
             json!([format!("@{peer}")]),
         );
         app.execute("window.__redchatProbe.start()", json!([]));
-        let bench_out = std::env::temp_dir().join(format!("redchat-firehose-{rate}.json"));
-        let status = Command::new(&cli)
-            .args([
-                "--url",
-                &url,
-                "delivery",
-                "--users",
-                "10",
-                "--rate",
-                &rate.to_string(),
-            ])
-            .args([
-                "--duration",
-                &seconds.to_string(),
-                "--payload",
-                "100",
-                "--to",
-                "sink",
-                "--sender",
-                &peer,
-            ])
-            .arg("--out")
-            .arg(&bench_out)
-            .status()
-            .expect("redchat-cli");
-        assert!(status.success(), "bench publisher failed");
-        let bench: Value =
-            serde_json::from_str(&std::fs::read_to_string(&bench_out).unwrap()).unwrap();
-        let sent = bench["runs"][0]["redchat"]["sent"].as_u64().unwrap();
-        // Wait for the window to have everything (bounded): loss is what never arrives.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut received = 0;
-        while Instant::now() < deadline {
-            received = app
-                .execute("return window.__redchatProbe.received", json!([]))
-                .as_u64()
-                .unwrap_or(0);
-            if received >= sent {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let sent = fire(&cli, &url, rate, seconds, "sink", &peer);
+        let received = wait_received(&app, sent);
         let stats = app.execute(
             "const p = window.__redchatProbe; p.stop(); return { latencies: p.latencies, frames: p.frames, busy: p.busy, sections: p.sections, \
              nodes: document.getElementsByTagName('*').length, view: p.view() }",
@@ -194,7 +257,6 @@ fn main() {
         let kib = pss_tree_kib(pid);
         let run = json!({
             "rate": rate, "seconds": seconds, "sent": sent, "received": received, "lost": sent.saturating_sub(received),
-            "achievedRate": bench["runs"][0]["redchat"]["throughput"],
             "renderedLatencyMs": { "p50": percentile(&mut lat, 0.5), "p99": percentile(&mut lat, 0.99), "max": percentile(&mut lat, 1.0), "samples": lat.len() },
             "frameMs": { "p50": percentile(&mut frames, 0.5), "p99": percentile(&mut frames, 0.99), "max": percentile(&mut frames, 1.0), "frames": frames.len() },
             "jsBusyMs": stats["busy"], "jsSectionsMs": stats["sections"], "domNodes": stats["nodes"], "view": stats["view"], "pssMiB": kib as f64 / 1024.0,
@@ -235,7 +297,19 @@ fn main() {
     let after_kib = pss_tree_kib(pid);
     app.close();
 
+    let ratios: Vec<Value> = baseline_runs
+        .iter()
+        .filter_map(|b| {
+            let rate = b["rate"].as_u64()?;
+            let ours = runs.iter().find(|r| r["rate"].as_u64() == Some(rate))?;
+            let ratio = ours["renderedLatencyMs"]["p99"].as_f64()?
+                / b["renderedLatencyMs"]["p99"].as_f64()?;
+            println!("{rate} msg/s: rendered p99 {ratio:.2}x the baseline page's");
+            Some(json!({ "rate": rate, "renderedP99Ratio": ratio }))
+        })
+        .collect();
     let doc = json!({
+        "ratioToBaselinePage": ratios,
         "footprint": {
             "emptyWindowPssMiB": floor_kib as f64 / 1024.0,
             "idlePssMiB": idle_kib as f64 / 1024.0,
@@ -243,6 +317,7 @@ fn main() {
             "startToFirstPaintMs": first_paint.as_secs_f64() * 1000.0,
         },
         "runs": runs,
+        "baselinePage": baseline_runs,
         "scrollBack": scroll,
     });
     if let Some(dir) = out.parent() {
