@@ -482,19 +482,25 @@ impl Reader {
                         tracing::info!("stream read refused: {e}");
                         return Pass::Reopen { failed: true };
                     }
+                    // Every bad stream is marked before any notice goes out: once the user
+                    // (or a script) reads "live messages are still shown", they are.
+                    let mut notices = Vec::new();
                     for (key, why, code) in bad {
                         streams.retain(|k| *k != key);
                         if !self.left_out.insert(key.clone()) {
                             continue;
                         }
+                        let _ = self.inbound.send(Inbound::StreamReadable {
+                            key: key.clone(),
+                            readable: false,
+                        });
+                        notices.push((key, why, code));
+                    }
+                    for (key, why, code) in notices {
                         self.events.notice(code, format!(
                             "The stream {key} cannot be read ({why}). It is left out (tried again on reconnect and every {} s); messages that arrive live are still shown. Ask an admin to fix or delete that key.",
                             self.setup.stream_retry.as_secs()
                         ));
-                        let _ = self.inbound.send(Inbound::StreamReadable {
-                            key,
-                            readable: false,
-                        });
                     }
                 }
                 Err(e) => {
