@@ -60,7 +60,12 @@ fn kill_clients(admin: &mut redis::Connection) {
 fn check_tree(dir: &std::path::Path, files: &mut usize) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        let meta = std::fs::metadata(&path).unwrap();
+        // SQLite removes the store's -wal and -shm files when its last connection closes,
+        // which may happen while this walks the tree.
+        let meta = match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            meta => meta.unwrap(),
+        };
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -71,8 +76,11 @@ fn check_tree(dir: &std::path::Path, files: &mut usize) {
         if meta.is_dir() {
             check_tree(&path, files);
         } else {
+            let bytes = match std::fs::read(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                bytes => bytes.unwrap(),
+            };
             *files += 1;
-            let bytes = std::fs::read(&path).unwrap();
             assert!(
                 !bytes
                     .windows(PASSWORD.len())
