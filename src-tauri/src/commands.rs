@@ -151,7 +151,7 @@ pub async fn message_context(
     state: State<'_, AppState>,
     conversation: String,
     id: String,
-) -> Result<crate::state::ContextPage, IpcError> {
+) -> Result<crate::store::ContextPage, IpcError> {
     state.message_context(&conversation, id).await
 }
 

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod profile;
 pub mod secrets;
 pub mod state;
+pub mod store;
 pub mod stream;
 
 use std::time::Duration;

@@ -100,8 +100,8 @@ pub fn export(
     let archive = open(args, user)?;
     match out {
         Some(path) => {
-            let file =
-                private_file(path).with_context(|| format!("creating {}", path.display()))?;
+            let file = redchat_core::archive::private_file(path)
+                .with_context(|| format!("creating {}", path.display()))?;
             let n = archive.export(conversation.as_ref(), format, std::io::BufWriter::new(file))?;
             eprintln!("{n} messages written to {}", path.display());
         }
@@ -110,16 +110,4 @@ pub fn export(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A new file (or truncated) readable by the user alone: exports are private messages.
-fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }

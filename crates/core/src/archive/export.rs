@@ -237,6 +237,22 @@ impl<W: Write> Exporter<W> {
     }
 }
 
+/// A new (or emptied) file for an export, readable by the user alone: exports are private
+/// messages.
+///
+/// # Errors
+/// Creating the file.
+pub fn private_file(path: &std::path::Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 impl Archive {
     /// Exports the stored messages of `conversation` (everything when `None`) to `out`.
     /// Returns how many were written.

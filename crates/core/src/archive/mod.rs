@@ -13,11 +13,13 @@
 //! Redis by the history pages the window reads.
 
 mod export;
+mod page;
 mod query;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -29,7 +31,8 @@ use crate::error::{Error, Result};
 use crate::trust::Trust;
 use crate::wire::{ChatMessage, PlainText};
 
-pub use export::Format;
+pub use export::{Format, private_file};
+pub use page::{Bound, Context, Found, Page};
 pub use query::Query;
 
 /// The database's file name in the session directory.
@@ -98,67 +101,6 @@ enum Op {
     Flush(mpsc::Sender<()>),
     /// A reader found the file damaged (at this generation).
     Rebuild(u64),
-}
-
-/// A position in a conversation's stored history: messages strictly older are next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bound {
-    /// Order time (ms).
-    pub at: i64,
-    /// Insertion order among messages of the same `at` (`i64::MIN`: none of that `at`).
-    pub seq: i64,
-}
-
-impl Bound {
-    /// `"<at>:<seq>"`, or `"<at>"` (strictly older than `at`).
-    pub fn parse(text: &str) -> Option<Bound> {
-        let (at, seq) = match text.split_once(':') {
-            Some((at, seq)) => (at.parse().ok()?, seq.parse().ok()?),
-            None => (text.parse().ok()?, i64::MIN),
-        };
-        Some(Bound { at, seq })
-    }
-
-    /// The text [`Bound::parse`] reads.
-    pub fn encode(self) -> String {
-        if self.seq == i64::MIN {
-            self.at.to_string()
-        } else {
-            format!("{}:{}", self.at, self.seq)
-        }
-    }
-}
-
-/// A page of stored history, oldest first.
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    /// The messages, oldest first.
-    pub messages: Vec<ChatMessage>,
-    /// Where the next older page starts, when the page was full.
-    pub older: Option<Bound>,
-}
-
-/// What a search found, newest first.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Found {
-    /// The messages found, newest first.
-    pub hits: Vec<ChatMessage>,
-    /// The words searched for (to highlight them).
-    pub words: Vec<String>,
-    /// More matched than `limit`.
-    pub more: bool,
-}
-
-/// A message with the messages around it (for "open in context").
-#[derive(Debug, Clone, Default)]
-pub struct Context {
-    /// Oldest first, the message among them.
-    pub messages: Vec<ChatMessage>,
-    /// Where older messages start.
-    pub older: Option<Bound>,
-    /// Newer messages exist beyond the last one.
-    pub newer: bool,
 }
 
 struct Shared {
@@ -306,7 +248,7 @@ impl Archive {
         };
         let tx = conn.map(|conn| {
             let (tx, rx) = mpsc::sync_channel(QUEUE);
-            let writer = Writer {
+            let writer = writer::Writer {
                 conn: Some(conn),
                 path,
                 shared: shared.clone(),
@@ -713,133 +655,6 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(ChatMessage, Bound)> {
             seq: r.get(13)?,
         },
     ))
-}
-
-struct Writer {
-    conn: Option<Connection>,
-    path: PathBuf,
-    shared: Arc<Shared>,
-    /// The last write failed (a notice was given; the next success clears it).
-    failing: bool,
-}
-
-impl Writer {
-    fn run(mut self, rx: Receiver<Op>) {
-        let mut batch: Vec<(Box<ChatMessage>, bool)> = Vec::with_capacity(BATCH);
-        let mut flushes = Vec::new();
-        while let Ok(first) = rx.recv() {
-            let mut next = Some(first);
-            while let Some(op) = next.take() {
-                match op {
-                    Op::Put(m, plain) => batch.push((m, plain)),
-                    Op::Flush(done) => flushes.push(done),
-                    Op::Rebuild(generation) => {
-                        if generation == self.shared.generation.load(Ordering::Acquire) {
-                            self.rebuild();
-                        }
-                    }
-                }
-                if batch.len() < BATCH {
-                    next = rx.try_recv().ok();
-                }
-            }
-            if !batch.is_empty() {
-                self.write(&batch);
-                batch.clear();
-            }
-            for done in flushes.drain(..) {
-                let _ = done.send(());
-            }
-        }
-    }
-
-    fn write(&mut self, batch: &[(Box<ChatMessage>, bool)]) {
-        let mut result = self.insert(batch);
-        if let Err(e) = &result
-            && damaged(e)
-        {
-            self.rebuild();
-            result = self.insert(batch);
-        }
-        match result {
-            Ok(()) => {
-                if self.failing {
-                    self.failing = false;
-                    self.shared
-                        .notice("The local message store is written again.".into());
-                }
-            }
-            Err(e) => {
-                if !self.failing {
-                    self.failing = true;
-                    self.shared.notice(format!(
-                        "Cannot write the local message store ({}: {e}). Chatting goes on; these messages stay in Redis.",
-                        self.path.display()
-                    ));
-                }
-            }
-        }
-    }
-
-    fn insert(&mut self, batch: &[(Box<ChatMessage>, bool)]) -> rusqlite::Result<()> {
-        if self.conn.is_none() {
-            self.conn = Some(open_writer(&self.path)?);
-        }
-        let conn = self.conn.as_mut().expect("opened above");
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO messages(id, conversation, kind, sender, sender_key, recipient, room, \
-                 content, sent_at, received_at, at, trust, mine, request, extra) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-                 ON CONFLICT(conversation, id) DO NOTHING",
-            )?;
-            for (m, plain) in batch {
-                let extra = Extra {
-                    channel: m.channel.clone(),
-                    legacy: m.legacy,
-                    durable: m.durable,
-                    mentions_me: m.mentions_me,
-                    sender_issue: m.sender_issue.clone(),
-                    lookalike: m.lookalike.clone(),
-                    plain: *plain,
-                };
-                stmt.execute(params![
-                    m.id,
-                    m.conversation.to_string(),
-                    if *plain { "plain" } else { "chat" },
-                    m.sender,
-                    m.sender.trim().to_lowercase(),
-                    m.to,
-                    m.room,
-                    m.content,
-                    m.sent_at,
-                    m.received_at,
-                    m.at,
-                    m.trust.as_str(),
-                    m.mine,
-                    m.request,
-                    serde_json::to_string(&extra).unwrap_or_else(|_| "{}".into()),
-                ])?;
-            }
-        }
-        tx.commit()
-    }
-
-    /// Moves the damaged file aside and starts a new one.
-    fn rebuild(&mut self) {
-        self.conn = None;
-        let aside = move_aside(&self.path);
-        self.shared.generation.fetch_add(1, Ordering::AcqRel);
-        self.shared.notice(format!(
-            "The local message store was damaged; it was moved to {} and a new one is filled from Redis. Chatting goes on.",
-            aside.display()
-        ));
-        match open_writer(&self.path) {
-            Ok(conn) => self.conn = Some(conn),
-            Err(e) => self.shared.notice(unavailable(&self.path, &e)),
-        }
-    }
 }
 
 #[cfg(test)]
