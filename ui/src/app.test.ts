@@ -29,6 +29,28 @@ describe("App", () => {
     expect(text("#status")).toBe("Connected as alice · 127.0.0.1:6379");
   });
 
+  it("names the deployment and its nodes, and follows a Sentinel failover to the new master", async () => {
+    harness = await start();
+    harness.push([status({ state: "connected" })]);
+    await settle();
+    expect(text("#topology")).toBe("Standalone · 1 node");
+    harness.push([status({ state: "connected", addr: "10.0.0.1:6379", topology: "sentinel", nodes: 2 })]);
+    await settle();
+    expect(text("#topology")).toBe("Sentinel · 2 nodes");
+    expect(el("#topology").dataset.topology).toBe("sentinel");
+    harness.push([status({ state: "reconnecting", reason: "the sentinels moved the master to 10.0.0.2:6379", attempt: 1, topology: "sentinel", nodes: 2 })]);
+    await settle();
+    expect(text("#status")).toContain("the sentinels moved the master");
+    expect(el("#topology").hidden).toBe(false);
+    harness.push([status({ state: "connected", addr: "10.0.0.2:6379", topology: "sentinel", nodes: 1 })]);
+    await settle();
+    expect(text("#status")).toBe("Connected as alice · 10.0.0.2:6379");
+    expect(text("#topology")).toBe("Sentinel · 1 node");
+    harness.push([status({ state: "disconnected" })]);
+    await settle();
+    expect(el("#topology").hidden).toBe(true);
+  });
+
   it("a failed connect says why and opens settings with the error", async () => {
     harness = await start({
       connect: () => {

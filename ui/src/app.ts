@@ -379,6 +379,8 @@ export class App {
       attempt: event.attempt,
       retryInMs: event.retryInMs,
       delivery: event.delivery,
+      topology: event.topology,
+      nodes: event.nodes,
     });
     this.connectButton.textContent = event.state === "disconnected" ? "Connect" : "Disconnect";
     this.messages.setOnline(event.state === "connected");
@@ -551,7 +553,9 @@ export class App {
   }
 
   private showStatus(view: StatusView): void {
-    this.status.set(view);
+    // The connect answer does not name the deployment: keep what the last status said.
+    const known = view.topology === undefined && view.phase !== "idle" && view.phase !== "disconnected" ? this.status.topology : {};
+    this.status.set({ ...known, ...view });
     this.status.setQueued(this.queuedCount());
   }
 

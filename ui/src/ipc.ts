@@ -316,7 +316,13 @@ export interface Status {
   delivery: DeliveryMode;
   /** Messages waiting in the outbox. */
   queued: number;
+  /** What kind of deployment `addr` belongs to (behind Sentinel `addr` is the master now). */
+  topology: Topology;
+  /** Data nodes known: 1 standalone, the master and its replicas behind Sentinel. */
+  nodes: number;
 }
+
+export type Topology = "standalone" | "sentinel" | "cluster";
 
 /**
  * Where a message we sent stands. queued: in the outbox; delivered: someone was listening;

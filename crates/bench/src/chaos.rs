@@ -7,6 +7,14 @@
 //! mode it reports messages sent, shown (distinct), lost, duplicates hidden by id, duplicates
 //! shown (must be 0), the time from the server answering again to every session being
 //! connected again, and to the last message sent before that (the outage backlog) being shown.
+//!
+//! `--chaos-failover` runs the same ring behind Sentinel ([`Fault::Failover`]): a master, a
+//! replica and three sentinels (1 s down-after), the master SIGKILLed a third of the way in.
+//! The baseline in the same run is the sentinels' own failover: from the kill until every
+//! sentinel names the promoted replica and it says it is a master. Redchat's figures are what
+//! it adds on top: until every session is connected to the new master, and until each
+//! recipient receives again (the first message sent after the kill shown, the last such
+//! recipient).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redchat_core::testing::RedisServer;
+use redchat_core::testing::{RedisServer, SentinelGroup};
 use redchat_core::{
     ConnectionSettings, Delivery, Draft, Event, Session, SessionConfig, State, Username,
 };
@@ -24,13 +32,33 @@ use tokio::time::Instant;
 
 use crate::delivery::{pace, uuid_fragment};
 
+/// What is done to the server a third of the way in.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// SIGKILL the one server, restart it after this long.
+    Restart(Duration),
+    /// SIGKILL the master behind Sentinel; the sentinels promote its replica.
+    Failover,
+}
+
+/// The servers a run kills.
+enum Deployment {
+    Plain(RedisServer),
+    Sentinel(SentinelGroup),
+}
+
 /// One chaos run's figures.
 #[derive(Debug, Clone)]
 pub struct ChaosOutcome {
     delivery: Delivery,
     users: usize,
     rate: u64,
-    down: Duration,
+    fault: Fault,
+    /// From the kill until the server answers again (restart) or the sentinels have
+    /// promoted the replica (failover): the baseline Redchat cannot beat.
+    fault_ms: f64,
+    /// From the kill until the last recipient showed a message sent after the kill.
+    receiving_again_ms: f64,
     sent: u64,
     shown: u64,
     duplicates_shown: u64,
@@ -43,6 +71,13 @@ pub struct ChaosOutcome {
 impl ChaosOutcome {
     fn lost(&self) -> u64 {
         self.sent.saturating_sub(self.shown)
+    }
+
+    fn fault_name(&self) -> String {
+        match self.fault {
+            Fault::Restart(down) => format!("restart {:.0}s", down.as_secs_f64()),
+            Fault::Failover => "failover".into(),
+        }
     }
 
     fn max_reconnect_ms(&self) -> f64 {
@@ -58,7 +93,10 @@ impl ChaosOutcome {
     pub fn to_json(&self) -> Value {
         json!({
             "delivery": self.delivery, "users": self.users, "rate": self.rate,
-            "downSeconds": self.down.as_secs_f64(), "sent": self.sent, "shown": self.shown,
+            "fault": self.fault_name(),
+            "downSeconds": match self.fault { Fault::Restart(d) => Some(d.as_secs_f64()), Fault::Failover => None },
+            "faultMs": self.fault_ms, "receivingAgainAfterKillMs": self.receiving_again_ms,
+            "sent": self.sent, "shown": self.shown,
             "lost": self.lost(), "duplicatesHidden": self.duplicates_hidden,
             "duplicatesShown": self.duplicates_shown,
             "reconnectMs": { "median": self.median_reconnect_ms(), "max": self.max_reconnect_ms() },
@@ -68,38 +106,42 @@ impl ChaosOutcome {
 
     pub fn header() -> String {
         format!(
-            "{:<9} {:>5} {:>6} {:>6} {:>7} {:>7} {:>6} {:>8} {:>8} {:>11} {:>11}",
+            "{:<9} {:>5} {:>6} {:>11} {:>8} {:>7} {:>7} {:>6} {:>8} {:>8} {:>11} {:>11} {:>9}",
             "delivery",
             "users",
             "rate",
-            "down s",
+            "fault",
+            "fault ms",
             "sent",
             "shown",
             "lost",
             "dup hid",
             "dup shw",
             "reconn max",
-            "backlog ms"
+            "backlog ms",
+            "recv ms"
         )
     }
 
     pub fn row(&self) -> String {
         format!(
-            "{:<9} {:>5} {:>6} {:>6.1} {:>7} {:>7} {:>6} {:>8} {:>8} {:>11.0} {:>11.0}",
+            "{:<9} {:>5} {:>6} {:>11} {:>8.0} {:>7} {:>7} {:>6} {:>8} {:>8} {:>11.0} {:>11.0} {:>9.0}",
             match self.delivery {
                 Delivery::Durable => "durable",
                 Delivery::LiveOnly => "live-only",
             },
             self.users,
             self.rate,
-            self.down.as_secs_f64(),
+            self.fault_name(),
+            self.fault_ms,
             self.sent,
             self.shown,
             self.lost(),
             self.duplicates_hidden,
             self.duplicates_shown,
             self.max_reconnect_ms(),
-            self.backlog_ms
+            self.backlog_ms,
+            self.receiving_again_ms
         )
     }
 }
@@ -121,11 +163,23 @@ pub async fn chaos_run(
     users: usize,
     rate: u64,
     duration: Duration,
-    down: Duration,
+    fault: Fault,
     payload: usize,
 ) -> Result<ChaosOutcome> {
-    let server = tokio::task::spawn_blocking(RedisServer::start_persistent).await?;
-    let settings = ConnectionSettings::parse(&server.url())?.settings;
+    let (server, url) = tokio::task::spawn_blocking(move || match fault {
+        Fault::Restart(_) => {
+            let server = RedisServer::start_persistent();
+            let url = server.url();
+            (Deployment::Plain(server), url)
+        }
+        Fault::Failover => {
+            let group = SentinelGroup::start();
+            let url = group.url();
+            (Deployment::Sentinel(group), url)
+        }
+    })
+    .await?;
+    let settings = ConnectionSettings::parse(&url)?.settings;
     let run = uuid_fragment();
     let names: Vec<Username> = (0..users)
         .map(|i| Username::parse(&format!("c{run}-u{i}")).expect("valid name"))
@@ -175,19 +229,42 @@ pub async fn chaos_run(
             .collect(),
     );
 
-    // The fault: SIGKILL a third of the way in, restart `down` later on the same port.
+    // The fault: SIGKILL a third of the way in; restart `down` later on the same port, or
+    // wait for the sentinels to promote the replica.
     let server = Arc::new(Mutex::new(server));
     let ready_at: Arc<Mutex<Option<(Instant, u64)>>> = Arc::new(Mutex::new(None));
     let killed_at = Instant::now() + duration / 3;
-    let fault = {
-        let (server, ready_at) = (server.clone(), ready_at.clone());
+    let killed_us = Arc::new(AtomicU64::new(u64::MAX));
+    let fault_task = {
+        let (server, ready_at, killed_us) = (server.clone(), ready_at.clone(), killed_us.clone());
         tokio::spawn(async move {
             tokio::time::sleep_until(killed_at).await;
             let s = server.clone();
-            tokio::task::spawn_blocking(move || s.lock().expect("server lock").kill()).await?;
-            tokio::time::sleep(down).await;
+            killed_us.store(crate::delivery::now_us(), Ordering::Relaxed);
+            let old =
+                tokio::task::spawn_blocking(move || match &mut *s.lock().expect("server lock") {
+                    Deployment::Plain(server) => {
+                        server.kill();
+                        0
+                    }
+                    Deployment::Sentinel(group) => {
+                        let old = group.master_port();
+                        group.master().kill();
+                        old
+                    }
+                })
+                .await?;
+            if let Fault::Restart(down) = fault {
+                tokio::time::sleep(down).await;
+            }
             let s = server.clone();
-            tokio::task::spawn_blocking(move || s.lock().expect("server lock").restart()).await?;
+            tokio::task::spawn_blocking(move || match &mut *s.lock().expect("server lock") {
+                Deployment::Plain(server) => server.restart(),
+                Deployment::Sentinel(group) => {
+                    group.wait_failover(old, Duration::from_secs(60));
+                }
+            })
+            .await?;
             *ready_at.lock().expect("ready lock") =
                 Some((Instant::now(), crate::delivery::now_us()));
             anyhow::Ok(())
@@ -199,7 +276,8 @@ pub async fn chaos_run(
         async move { session.submit(draft).await.is_ok() }
     })
     .await;
-    fault.await??;
+    fault_task.await??;
+    let killed_us = killed_us.load(Ordering::Relaxed);
     let (ready, ready_us) = ready_at
         .lock()
         .expect("ready lock")
@@ -223,6 +301,7 @@ pub async fn chaos_run(
     let mut duplicates_shown = 0;
     let mut reconnect_ms = Vec::new();
     let mut backlog_shown = ready;
+    let mut receiving_again = killed_at;
     while let Some(seen) = receivers.join_next().await {
         let seen = seen?;
         shown.fetch_add(seen.ids.len() as u64, Ordering::Relaxed);
@@ -237,13 +316,28 @@ pub async fn chaos_run(
                 backlog_shown = backlog_shown.max(*at);
             }
         }
+        // The first message sent after the kill that this recipient showed.
+        if let Some(first) = seen
+            .shown
+            .iter()
+            .filter(|(sent, _)| *sent > killed_us)
+            .map(|(_, at)| *at)
+            .min()
+        {
+            receiving_again = receiving_again.max(first);
+        }
     }
     drop(server);
     Ok(ChaosOutcome {
         delivery,
         users,
         rate,
-        down,
+        fault,
+        fault_ms: ready.saturating_duration_since(killed_at).as_secs_f64() * 1000.0,
+        receiving_again_ms: receiving_again
+            .saturating_duration_since(killed_at)
+            .as_secs_f64()
+            * 1000.0,
         sent,
         shown: shown.load(Ordering::Relaxed),
         duplicates_shown,

@@ -41,6 +41,9 @@ pub const EXIT_NOT_DELIVERED: u8 = 3;
     after_help = "\
 Connection strings: redis://[user:password@]host[:port][/db], rediss://... (TLS), host:port, or the
 Azure portal's form name.redis.cache.windows.net:6380,password=KEY,ssl=True,abortConnect=False.
+Behind Sentinel: redis+sentinel://host:26379[,host2:26379]/SERVICE[/db] (rediss+sentinel:// for
+TLS), or host:26379,serviceName=SERVICE: Redchat asks the sentinels for the master and follows
+failovers. Redis Cluster (cluster=true) is refused with a clear error for now.
 Keep passwords off the command line: set REDCHAT_PASSWORD, or leave it out and be asked.
 TLS trusts the operating system's CAs; --tls-ca adds a company CA, --tls-cert/--tls-key give a
 client certificate (mutual TLS), sslHost=NAME (?sslHost=NAME in a URL) checks the certificate

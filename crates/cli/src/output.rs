@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Local};
 use redchat_core::session::State;
-use redchat_core::{Event, MemberAction, OutgoingState, Trust};
+use redchat_core::{Event, MemberAction, OutgoingState, Topology, Trust};
 
 /// `HH:MM:SS` local time of an RFC 3339 timestamp.
 pub fn local_time(rfc3339: &str) -> String {
@@ -158,7 +158,17 @@ pub fn notice(event: &Event) -> Option<String> {
 pub fn status(event: &Event) -> Option<String> {
     let Event::Status(s) = event else { return None };
     Some(match s.state {
-        State::Connected => format!("connected as {} to {}", s.user, s.addr),
+        State::Connected => match s.topology {
+            Topology::Standalone => format!("connected as {} to {}", s.user, s.addr),
+            Topology::Sentinel => format!(
+                "connected as {} to {} (the master the sentinels name; {} node(s))",
+                s.user, s.addr, s.nodes
+            ),
+            Topology::Cluster => format!(
+                "connected as {} to {} (cluster of {} node(s))",
+                s.user, s.addr, s.nodes
+            ),
+        },
         State::Reconnecting => {
             let mut line = format!(
                 "reconnecting to {}: {}",

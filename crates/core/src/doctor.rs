@@ -222,6 +222,32 @@ pub async fn examine(
     namespace: &Namespace,
 ) -> Report {
     let mut report = Report::of_settings(settings, notes);
+    // Behind Sentinel: ask the sentinels for the master, then examine the master.
+    let resolved;
+    let settings = match settings.sentinel() {
+        None => settings,
+        Some((service, _)) => match crate::sentinel::master(settings).await {
+            Ok(master) => {
+                report.notes.push(format!(
+                    "sentinel {} names {}:{} the master of \"{service}\" ({} replica(s) known)",
+                    master.sentinel, master.host, master.port, master.replicas
+                ));
+                if master.replicas == 0 {
+                    report.notes.push(
+                        "no replica: a failover has nothing to promote, and each durable send waits briefly for a replica's confirmation".into(),
+                    );
+                }
+                resolved = settings.at(master.host.as_str(), master.port);
+                report.host.clone_from(&resolved.host);
+                report.port = resolved.port;
+                &resolved
+            }
+            Err(e) => {
+                report.problem("sentinel", e.to_string());
+                return report;
+            }
+        },
+    };
     let addr = settings.addr();
     // 1. Anything at the address?
     let connect = tokio::net::TcpStream::connect((settings.host.as_str(), settings.port));
@@ -437,6 +463,7 @@ async fn server_info(conn: &mut MultiplexedConnection, report: &mut Report) {
                 "server" => "server_name",
                 "version" => "redis_version",
                 "mode" => "redis_mode",
+                "role" => "role",
                 _ => continue,
             };
             fields.push((name.into(), v));
@@ -492,10 +519,15 @@ async fn server_info(conn: &mut MultiplexedConnection, report: &mut Report) {
             "cluster",
             "this server is a Redis Cluster node: Redchat speaks to standalone servers only for now; connect to a standalone Redis (or an Azure tier without clustering)",
         );
+    } else if field("role").as_deref() == Some("replica") {
+        report.problem(
+            "replica",
+            "this server is a read-only replica: connect to its master, or to the sentinels with redis+sentinel://host:26379/SERVICE so Redchat follows failovers",
+        );
     } else if mode == "sentinel" {
         report.problem(
             "sentinel",
-            "this is a Sentinel, not a data server: connect to the master it names (SENTINEL GET-MASTER-ADDR-BY-NAME)",
+            "this is a Sentinel, not a data server: use redis+sentinel://host:26379/SERVICE (or add serviceName=SERVICE) and Redchat asks it for the master",
         );
     }
     if valkey.is_none()

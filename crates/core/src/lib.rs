@@ -17,6 +17,7 @@
 //! - [`identity`]: Ed25519 identity keys, signatures over what a message claims, safety numbers.
 //! - [`trust`]: pinned keys (trust on first use), contacts, requests, blocked senders.
 //! - [`acl`]: the `ACL SETUSER` recipe confining a user, the commands Redchat needs.
+//! - [`sentinel`]: finding the master through Redis Sentinel, hearing of failovers.
 //! - [`tls`]: the redis-rs client with the OS trust store, a CA file, client certificates.
 //! - [`doctor`]: why a connection fails, in plain words, each problem with its fix.
 //! - [`archive`]: the local message store (SQLite + FTS5): pages, search, export.
@@ -36,6 +37,7 @@ mod inbox;
 pub mod keys;
 mod outbox;
 pub mod presence;
+pub mod sentinel;
 pub mod session;
 pub mod settings;
 mod store;
@@ -53,9 +55,11 @@ pub use inbox::{HistoryCursor, HistoryPage};
 pub use keys::Keys;
 pub use session::{
     Contact, Delivery, Event, Events, Member, NoticeCode, Outgoing, OutgoingState, SendReport,
-    Session, SessionConfig, State, Stats, Status,
+    Session, SessionConfig, State, Stats, Status, Topology,
 };
-pub use settings::{ConnectionSettings, ParseError, Parsed, Secret, TlsOptions};
+pub use settings::{
+    ConnectionSettings, ParseError, Parsed, SENTINEL_PORT, Secret, ServerKind, TlsOptions,
+};
 pub use store::session_dir;
 pub use trust::{Standing, Trust};
 pub use username::{Namespace, Username, UsernameError};

@@ -112,7 +112,30 @@ pub struct ConnectionSettings {
     pub connect_timeout: Duration,
     /// Bound on each command's answer.
     pub response_timeout: Duration,
+    /// One server, a Cluster, or a master found through Sentinel.
+    pub kind: ServerKind,
 }
+
+/// What kind of deployment a connection string names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ServerKind {
+    /// One server (a Cluster node is recognised when connecting).
+    #[default]
+    Auto,
+    /// A Redis Cluster, forced with `cluster=true`.
+    Cluster,
+    /// A master found through sentinels (`redis+sentinel://h1:26379,h2:26379/SERVICE`, or
+    /// the StackExchange form's `serviceName=`). `host`/`port` are the first sentinel's.
+    Sentinel {
+        /// The name the sentinels know the master by (`sentinel monitor <name> …`).
+        service: String,
+        /// Every sentinel given, in order (the first is also `host`/`port`).
+        sentinels: Vec<(String, u16)>,
+    },
+}
+
+/// The port sentinels listen on unless told otherwise.
+pub const SENTINEL_PORT: u16 = 26379;
 
 /// The outcome of a successful parse: settings plus notes about ignored parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +183,28 @@ impl ConnectionSettings {
             db: 0,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            kind: ServerKind::Auto,
+        }
+    }
+
+    /// Settings for the data server at `host:port` found through these (Sentinel) settings:
+    /// the same credentials, TLS and timeouts, of kind [`ServerKind::Auto`].
+    pub fn at(&self, host: impl Into<String>, port: u16) -> ConnectionSettings {
+        ConnectionSettings {
+            host: host.into(),
+            port,
+            kind: ServerKind::Auto,
+            ..self.clone()
+        }
+    }
+
+    /// The sentinels and the service name, for a Sentinel deployment.
+    pub fn sentinel(&self) -> Option<(&str, &[(String, u16)])> {
+        match &self.kind {
+            ServerKind::Sentinel { service, sentinels } => {
+                Some((service.as_str(), sentinels.as_slice()))
+            }
+            _ => None,
         }
     }
 
@@ -178,7 +223,11 @@ impl ConnectionSettings {
         let lower = s.to_ascii_lowercase();
         if let Some(rest_at) = url_scheme_end(&lower) {
             let scheme = &lower[..rest_at];
-            let tls = match scheme {
+            let (base, sentinel) = match scheme.strip_suffix("+sentinel") {
+                Some(base) => (base, true),
+                None => (scheme, false),
+            };
+            let tls = match base {
                 "redis" | "valkey" => false,
                 "rediss" | "valkeys" => true,
                 "unix" | "redis+unix" => {
@@ -187,11 +236,13 @@ impl ConnectionSettings {
                 _ => {
                     return fail(
                         0,
-                        format!("unsupported scheme \"{scheme}://\"; use redis:// or rediss://"),
+                        format!(
+                            "unsupported scheme \"{scheme}://\"; use redis://, rediss:// or redis+sentinel://"
+                        ),
                     );
                 }
             };
-            return parse_url(s, rest_at + 3, tls);
+            return parse_url(s, rest_at + 3, tls, sentinel);
         }
         if s.contains(',') || s.contains('=') {
             return parse_stackexchange(s);
@@ -279,7 +330,18 @@ impl ConnectionSettings {
     /// A `redis://` / `rediss://` URL for these settings. With `with_password` false the
     /// password is left out, which makes the result safe to store and show.
     pub fn to_url(&self, with_password: bool) -> String {
-        let scheme = if self.tls { "rediss" } else { "redis" };
+        let mut scheme = String::from(if self.tls { "rediss" } else { "redis" });
+        let mut hosts = self.addr();
+        let mut path = String::new();
+        if let ServerKind::Sentinel { service, sentinels } = &self.kind {
+            scheme.push_str("+sentinel");
+            hosts = sentinels
+                .iter()
+                .map(|(h, p)| self.at(h.as_str(), *p).addr())
+                .collect::<Vec<_>>()
+                .join(",");
+            path = format!("/{}", utf8_percent_encode(service, USERINFO));
+        }
         let user = self
             .user
             .as_deref()
@@ -295,16 +357,24 @@ impl ConnectionSettings {
             (None, Some(p)) => format!(":{p}@"),
             (None, None) => String::new(),
         };
-        let db = if self.db != 0 {
-            format!("/{}", self.db)
-        } else {
+        if self.db != 0 {
+            path.push_str(&format!("/{}", self.db));
+        }
+        let mut query = Vec::new();
+        if let Some(name) = &self.tls_options.server_name
+            && self.tls
+        {
+            query.push(format!("sslHost={}", utf8_percent_encode(name, USERINFO)));
+        }
+        if self.kind == ServerKind::Cluster {
+            query.push("cluster=true".into());
+        }
+        let query = if query.is_empty() {
             String::new()
+        } else {
+            format!("?{}", query.join("&"))
         };
-        let query = match &self.tls_options.server_name {
-            Some(name) if self.tls => format!("?sslHost={}", utf8_percent_encode(name, USERINFO)),
-            _ => String::new(),
-        };
-        format!("{scheme}://{userinfo}{}{db}{query}", self.addr())
+        format!("{scheme}://{userinfo}{hosts}{path}{query}")
     }
 
     /// The password is about to cross the network unencrypted: plain TCP to a host that is
@@ -405,7 +475,7 @@ fn char_pos(s: &str, byte: usize) -> usize {
     s[..byte].chars().count()
 }
 
-fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
+fn parse_url(s: &str, start: usize, tls: bool, sentinel: bool) -> Result<Parsed, ParseError> {
     let mut notes = Vec::new();
     // The user info ends at the last '@': passwords and keys pasted unencoded may hold '/',
     // '?' or '@' (half of Azure's keys have a '/'), so it is split off before the path and
@@ -431,8 +501,31 @@ fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
         None => (before_query, None),
     };
     let host_start = after_start;
-    let (host, port) = parse_endpoint(hostport, char_pos(s, host_start), 6379)?;
-    let mut settings = ConnectionSettings::new(host, port);
+    let mut settings = if sentinel {
+        let mut sentinels = Vec::new();
+        let mut at = host_start;
+        for part in hostport.split(',') {
+            if !part.trim().is_empty() {
+                sentinels.push(parse_endpoint(part.trim(), char_pos(s, at), SENTINEL_PORT)?);
+            }
+            at += part.len() + 1;
+        }
+        let Some((host, port)) = sentinels.first().cloned() else {
+            return fail(
+                char_pos(s, host_start),
+                "no sentinel given: redis+sentinel://host:26379[,host2:26379]/SERVICE",
+            );
+        };
+        let mut settings = ConnectionSettings::new(host, port);
+        settings.kind = ServerKind::Sentinel {
+            service: String::new(),
+            sentinels,
+        };
+        settings
+    } else {
+        let (host, port) = parse_endpoint(hostport, char_pos(s, host_start), 6379)?;
+        ConnectionSettings::new(host, port)
+    };
     settings.tls = tls;
     if let Some(info) = userinfo {
         let decode = |part: &str, what: &str| -> Result<String, ParseError> {
@@ -469,6 +562,27 @@ fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
             None => {}
         }
     }
+    // redis+sentinel://…/SERVICE[/db]: the first path segment names the master.
+    let path = match (&mut settings.kind, path) {
+        (ServerKind::Sentinel { service, .. }, Some((at, p))) => {
+            let (name, rest) = match p.split_once('/') {
+                Some((name, rest)) => (name, Some((at + name.len() + 1, rest))),
+                None => (p, None),
+            };
+            *service = check_service(
+                &percent_decode_str(name).decode_utf8_lossy(),
+                char_pos(s, at),
+            )?;
+            rest
+        }
+        (ServerKind::Sentinel { .. }, None) => {
+            return fail(
+                char_pos(s, after_start + before_query.len()),
+                "a Sentinel URL names the master after the hosts: redis+sentinel://host:26379/SERVICE",
+            );
+        }
+        (_, path) => path,
+    };
     if let Some((at, db)) = path
         && !db.is_empty()
     {
@@ -488,6 +602,18 @@ fn parse_url(s: &str, start: usize, tls: bool) -> Result<Parsed, ParseError> {
             match key.to_ascii_lowercase().as_str() {
                 // RESP3 is always used; accept the parameter redis-rs users add by habit.
                 "protocol" => {}
+                "cluster" => {
+                    let value = pair.split_once('=').map_or("true", |(_, v)| v);
+                    if parse_bool(value, char_pos(s, start), "cluster")? {
+                        if matches!(settings.kind, ServerKind::Sentinel { .. }) {
+                            return fail(
+                                char_pos(s, start),
+                                "cluster=true and Sentinel do not go together: a Sentinel watches one master",
+                            );
+                        }
+                        settings.kind = ServerKind::Cluster;
+                    }
+                }
                 "sslhost" => {
                     let value = pair.split_once('=').map_or("", |(_, v)| v);
                     let name = percent_decode_str(value)
@@ -514,6 +640,8 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
     let mut db = 0;
     let mut connect_timeout = DEFAULT_CONNECT_TIMEOUT;
     let mut response_timeout = DEFAULT_RESPONSE_TIMEOUT;
+    let mut service = None;
+    let mut cluster = false;
     let mut offset = 0;
     for part in s.split(',') {
         let at = offset;
@@ -549,6 +677,8 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
             "abortconnect" => {
                 parse_bool(value, value_at, "abortConnect")?;
             }
+            "servicename" => service = Some(check_service(value, value_at)?),
+            "cluster" => cluster = parse_bool(value, value_at, "cluster")?,
             "" => return fail(char_pos(s, at), "an option has no name before \"=\""),
             _ => notes.push(format!("ignored option \"{}\"", key.trim())),
         }
@@ -559,14 +689,42 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
             "no host given: start with host:port, e.g. name.redis.cache.windows.net:6380",
         );
     };
-    if endpoints.len() > 1 {
-        notes.push(format!(
-            "only the first endpoint is used; ignored {}",
-            endpoints.len() - 1
-        ));
-    }
+    let kind = match service {
+        Some(service) => {
+            if cluster {
+                return fail(
+                    0,
+                    "cluster=true and serviceName do not go together: a Sentinel watches one master",
+                );
+            }
+            // Every endpoint is a sentinel.
+            let sentinels = endpoints
+                .iter()
+                .map(|&(at, e)| parse_endpoint(e, char_pos(s, at), SENTINEL_PORT))
+                .collect::<Result<Vec<_>, _>>()?;
+            ServerKind::Sentinel { service, sentinels }
+        }
+        None => {
+            if endpoints.len() > 1 {
+                notes.push(format!(
+                    "only the first endpoint is used; ignored {}",
+                    endpoints.len() - 1
+                ));
+            }
+            if cluster {
+                ServerKind::Cluster
+            } else {
+                ServerKind::Auto
+            }
+        }
+    };
     // StackExchange.Redis defaults the port to 6380 when ssl=True.
-    let (host, port) = parse_endpoint(endpoint, char_pos(s, ep_at), if tls { 6380 } else { 6379 })?;
+    let default_port = match (&kind, tls) {
+        (ServerKind::Sentinel { .. }, _) => SENTINEL_PORT,
+        (_, true) => 6380,
+        (_, false) => 6379,
+    };
+    let (host, port) = parse_endpoint(endpoint, char_pos(s, ep_at), default_port)?;
     let settings = ConnectionSettings {
         host,
         port,
@@ -580,6 +738,7 @@ fn parse_stackexchange(s: &str) -> Result<Parsed, ParseError> {
         db,
         connect_timeout,
         response_timeout,
+        kind,
     };
     Ok(Parsed { settings, notes })
 }
@@ -593,6 +752,24 @@ fn check_server_name(name: &str, at: usize) -> Result<String, ParseError> {
     }
     if rustls::pki_types::ServerName::try_from(name).is_err() {
         return fail(at, format!("sslHost \"{name}\" is not a host name"));
+    }
+    Ok(name.to_string())
+}
+
+/// A Sentinel service (master) name: what `sentinel monitor` was given.
+fn check_service(name: &str, at: usize) -> Result<String, ParseError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return fail(
+            at,
+            "the Sentinel service name is empty (the name in `sentinel monitor NAME …`)",
+        );
+    }
+    if let Some(bad) = name.find(|c: char| c.is_whitespace() || c.is_control()) {
+        return fail(
+            at + char_pos(name, bad),
+            "a Sentinel service name has no spaces",
+        );
     }
     Ok(name.to_string())
 }

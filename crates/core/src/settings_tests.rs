@@ -348,3 +348,91 @@ fn uuids_and_service_names_stay_user_names() {
         assert!(s.password.is_none());
     }
 }
+
+#[test]
+fn sentinel_urls_name_every_sentinel_and_the_service() {
+    let s = ok("redis+sentinel://:pw@s1:26379,s2,[::1]:26380/mymaster/2");
+    assert_eq!(
+        (s.host.as_str(), s.port),
+        ("s1", 26379),
+        "the first sentinel"
+    );
+    assert_eq!(s.db, 2);
+    assert_eq!(s.password.as_ref().map(Secret::expose), Some("pw"));
+    assert_eq!(
+        s.kind,
+        ServerKind::Sentinel {
+            service: "mymaster".into(),
+            sentinels: vec![
+                ("s1".into(), 26379),
+                ("s2".into(), SENTINEL_PORT),
+                ("::1".into(), 26380)
+            ],
+        }
+    );
+    assert_eq!(ok(&s.to_url(true)), s, "round trip");
+    assert!(!s.to_url(false).contains("pw"));
+    let tls = ok("rediss+sentinel://a:1/svc");
+    assert!(tls.tls);
+    assert_eq!(tls.sentinel().map(|(svc, _)| svc), Some("svc"));
+}
+
+#[test]
+fn sentinel_urls_without_a_service_or_sentinel_are_refused() {
+    assert!(
+        err("redis+sentinel://s1:26379")
+            .message
+            .contains("names the master after the hosts")
+    );
+    assert!(
+        err("redis+sentinel://s1:26379/")
+            .message
+            .contains("service name is empty")
+    );
+    assert!(
+        err("redis+sentinel://,/svc")
+            .message
+            .contains("no sentinel given")
+    );
+    assert!(
+        err("redis+sentinel://s1/svc?cluster=true")
+            .message
+            .contains("do not go together")
+    );
+}
+
+#[test]
+fn stackexchange_service_name_makes_every_endpoint_a_sentinel() {
+    let parsed = ConnectionSettings::parse("s1:26379,s2,serviceName=mymaster,password=pw").unwrap();
+    assert!(
+        parsed.notes.is_empty(),
+        "no endpoint ignored: {:?}",
+        parsed.notes
+    );
+    assert_eq!(
+        parsed.settings.kind,
+        ServerKind::Sentinel {
+            service: "mymaster".into(),
+            sentinels: vec![("s1".into(), 26379), ("s2".into(), SENTINEL_PORT)],
+        }
+    );
+    assert!(
+        err("s1,serviceName=")
+            .message
+            .contains("service name is empty")
+    );
+}
+
+#[test]
+fn cluster_true_forces_a_cluster() {
+    assert_eq!(ok("redis://h:7000?cluster=true").kind, ServerKind::Cluster);
+    assert_eq!(ok("redis://h:7000?cluster=false").kind, ServerKind::Auto);
+    assert_eq!(ok("h:7000,cluster=True").kind, ServerKind::Cluster);
+    let c = ok("rediss://u:p@h:7000/0?cluster=true&sslHost=x.example");
+    assert_eq!(ok(&c.to_url(true)), c, "round trip");
+    assert!(
+        err("redis://h?cluster=maybe")
+            .message
+            .contains("True or False")
+    );
+}

@@ -25,11 +25,13 @@ pub fn session_dir(
     namespace: &Namespace,
     user: &Username,
 ) -> PathBuf {
+    // Behind Sentinel the master moves: the service names the data, not a sentinel.
+    let server = match settings.sentinel() {
+        Some((service, _)) => format!("sentinel-{service}-db{}", settings.db),
+        None => format!("{}-{}-db{}", settings.host, settings.port, settings.db),
+    };
     data_dir
-        .join(safe(&format!(
-            "{}-{}-db{}",
-            settings.host, settings.port, settings.db
-        )))
+        .join(safe(&server))
         .join(safe(&format!("{}{}", namespace.as_str(), user.as_str())))
 }
 

@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+mod sentinel;
+pub use sentinel::{SERVICE as SENTINEL_SERVICE, SentinelGroup};
+
 /// A running redis-server. Killed (and its directory removed) on drop.
 #[derive(Debug)]
 pub struct RedisServer {

@@ -6,6 +6,8 @@ mod company;
 mod desktop;
 #[path = "rooms.rs"]
 mod rooms;
+#[path = "sentinel.rs"]
+mod sentinel;
 #[path = "store.rs"]
 mod store;
 #[path = "trust.rs"]

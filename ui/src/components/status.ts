@@ -5,7 +5,7 @@
 // hidden from assistive technology so it is not read out every second.
 
 import { h, type Disposable } from "../dom";
-import type { DeliveryMode } from "../ipc";
+import type { DeliveryMode, Topology } from "../ipc";
 
 export type Phase = "idle" | "connecting" | "connected" | "reconnecting" | "disconnected";
 
@@ -19,6 +19,18 @@ export interface StatusView {
   /** Milliseconds until the next attempt, while waiting for it. */
   retryInMs?: number | null;
   delivery?: DeliveryMode;
+  /** The kind of deployment and how many data nodes it has. */
+  topology?: Topology;
+  nodes?: number;
+}
+
+/** "Standalone · 1 node", "Sentinel · 2 nodes" ("" before the first status names it). */
+export function topologyText(view: StatusView): string {
+  if (!view.topology) return "";
+  const kind = { standalone: "Standalone", sentinel: "Sentinel", cluster: "Cluster" }[view.topology];
+  const n = view.nodes ?? 0;
+  if (n <= 0) return kind;
+  return `${kind} · ${n === 1 ? "1 node" : `${n} nodes`}`;
 }
 
 /** The status line without the countdown and the reason. */
@@ -52,6 +64,7 @@ export class StatusIndicator implements Disposable {
   private readonly retryButton: HTMLButtonElement;
   private readonly queuedLine: HTMLElement;
   private readonly mode: HTMLElement;
+  private readonly kind: HTMLElement;
   private readonly abort = new AbortController();
   private view: StatusView = { phase: "idle" };
   private queuedCount = 0;
@@ -76,7 +89,13 @@ export class StatusIndicator implements Disposable {
       { class: "mode", id: "delivery-mode", hidden: true, title: "Live-only delivery: messages to people who are offline are lost, and there is no history." },
       "Live only",
     );
-    this.el = h("div", { class: "status-area", id: "status-area" }, this.line, this.retryButton, this.queuedLine, this.mode);
+    this.kind = h("span", {
+      class: "mode",
+      id: "topology",
+      hidden: true,
+      title: "The kind of Redis deployment and its data nodes (behind Sentinel: the master and its replicas)",
+    });
+    this.el = h("div", { class: "status-area", id: "status-area" }, this.line, this.retryButton, this.queuedLine, this.mode, this.kind);
     this.retryButton.addEventListener(
       "click",
       () => {
@@ -95,6 +114,14 @@ export class StatusIndicator implements Disposable {
 
   get phase(): Phase {
     return this.view.phase;
+  }
+
+  /** The deployment the last status named. */
+  get topology(): Pick<StatusView, "topology" | "nodes"> {
+    const known: Pick<StatusView, "topology" | "nodes"> = {};
+    if (this.view.topology !== undefined) known.topology = this.view.topology;
+    if (this.view.nodes !== undefined) known.nodes = this.view.nodes;
+    return known;
   }
 
   get delivery(): DeliveryMode | undefined {
@@ -131,6 +158,9 @@ export class StatusIndicator implements Disposable {
     this.retryButton.hidden = v.phase !== "reconnecting";
     this.retryButton.disabled = false;
     this.mode.hidden = v.delivery !== "liveOnly" || v.phase === "idle" || v.phase === "disconnected";
+    this.kind.textContent = topologyText(v);
+    this.kind.dataset.topology = v.topology ?? "";
+    this.kind.hidden = this.kind.textContent === "" || v.phase === "idle" || v.phase === "disconnected";
     this.line.title = [v.phase === "reconnecting" && v.addr ? `Reconnecting to ${v.addr}` : "", this.line.textContent].filter(Boolean).join(": ");
   }
 

@@ -142,6 +142,8 @@ export function status(partial: Partial<ipc.Status> & { state: ipc.ConnectionSta
     retryInMs: null,
     delivery: "durable",
     queued: 0,
+    topology: "standalone",
+    nodes: 1,
     ...partial,
   };
 }

@@ -486,3 +486,29 @@ fn a_ca_in_the_system_trust_store_just_works() {
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["connected"], true);
 }
+
+#[test]
+fn doctor_names_a_replica_given_as_the_server() {
+    let master = RedisServer::start();
+    let replica =
+        RedisServer::start_with(&["--replicaof", "127.0.0.1", &master.port().to_string()]);
+    let message = only_problem(&replica.url(), &[], "replica");
+    assert!(message.contains("redis+sentinel://"), "{message}");
+}
+
+#[test]
+fn doctor_names_a_sentinel_given_as_a_plain_server_and_an_unknown_service() {
+    let group = redchat_core::testing::SentinelGroup::start();
+    let port = group.sentinel_ports()[0];
+    let (_, report) = doctor(&format!("redis://127.0.0.1:{port}"), &[]);
+    assert!(
+        codes(&report).contains(&"sentinel".to_string()),
+        "{report:#}"
+    );
+    let message = only_problem(
+        &format!("redis+sentinel://127.0.0.1:{port}/nosuch"),
+        &[],
+        "sentinel",
+    );
+    assert!(message.contains("nosuch"), "{message}");
+}

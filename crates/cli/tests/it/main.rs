@@ -7,6 +7,7 @@ mod local_redis;
 mod outbox;
 mod rooms;
 mod scripts;
+mod sentinel;
 mod store;
 mod support;
 mod trust;

@@ -124,6 +124,9 @@ pub(crate) struct Setup {
     pub key_storage: KeyStorage,
     /// Sends connections to the real host when TLS checks another name (`sslHost`).
     pub redirect: Option<crate::tls::Redirect>,
+    /// Behind Sentinel: a write counts as stored once a replica has it too (`WAIT`), so a
+    /// failover does not lose what we were told was stored.
+    pub replicated: bool,
 }
 
 impl Setup {
@@ -148,7 +151,12 @@ impl Setup {
             stream_retry: config.stream_retry,
             device: crate::wire::new_id(),
             extra_channels: config.extra_channels.clone(),
-            redirect: crate::tls::Redirect::of(&config.settings),
+            // Behind Sentinel the master's host is only known later: no sslHost redirect.
+            redirect: match config.settings.sentinel() {
+                Some(_) => None,
+                None => crate::tls::Redirect::of(&config.settings),
+            },
+            replicated: config.settings.sentinel().is_some(),
         }
     }
 

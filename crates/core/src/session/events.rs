@@ -45,6 +45,23 @@ pub struct Status {
     pub delivery: Delivery,
     /// Messages waiting in the outbox.
     pub queued: usize,
+    /// What kind of deployment `addr` belongs to.
+    pub topology: Topology,
+    /// Data nodes known: 1 for a standalone server, master + replicas behind Sentinel.
+    pub nodes: u32,
+}
+
+/// The kind of deployment a session talks to (the status bar names it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Topology {
+    /// One server.
+    #[default]
+    Standalone,
+    /// A master found through Redis Sentinel (`addr` is the master's).
+    Sentinel,
+    /// A Redis Cluster.
+    Cluster,
 }
 
 /// Where a message we sent stands.

@@ -17,6 +17,7 @@ use super::publisher::{self, Publisher};
 use super::readers::{self, Reader};
 use super::shutdown::{self, Shutdown};
 use super::supervisor::{self, Supervisor};
+use super::target::Target;
 use super::{Delivery, effects, link};
 use crate::archive::Archive;
 use crate::compose::Draft;
@@ -77,7 +78,7 @@ impl Session {
     /// [`Error::UnsupportedServer`], [`Error::Redis`] or [`Error::Storage`] (outbox file).
     pub async fn connect(config: SessionConfig) -> Result<(Session, Events)> {
         let settings = &config.settings;
-        let client = crate::tls::client(settings)?;
+        let target = Arc::new(Target::new(settings)?);
         let dir = config
             .data_dir
             .as_ref()
@@ -114,9 +115,11 @@ impl Session {
         channels.retain(|c| !c.is_empty());
         let list: Vec<String> = channels.iter().cloned().collect();
 
-        let (first, first_error) = match link::first_link(&client, &setup, &list, settings).await {
-            Ok(link) => (Some(link), None),
-            Err(e) if config.keep_trying && e.is_retryable() => (None, Some(e.to_string())),
+        let (first, first_error, server) = match link::first_link(&target, &setup, &list).await {
+            Ok((link, current)) => (Some(link), None, (current.settings.addr(), current.nodes)),
+            Err(e) if config.keep_trying && e.is_retryable() => {
+                (None, Some(e.to_string()), (settings.addr(), 0))
+            }
             Err(e) => return Err(e),
         };
 
@@ -188,7 +191,7 @@ impl Session {
         spawn(done.clone(), publisher.run());
         let reader = Reader {
             setup: setup.clone(),
-            client: client.clone(),
+            target: target.clone(),
             events: events.clone(),
             link: link_rx.clone(),
             supervisor: sup_tx.clone(),
@@ -226,10 +229,17 @@ impl Session {
                 shutdown.clone(),
             ),
         );
+        if settings.sentinel().is_some() {
+            spawn(
+                done.clone(),
+                follow_failovers(settings.clone(), sup_tx.clone(), shutdown.clone()),
+            );
+        }
         drop(done);
         let supervisor_task = Supervisor {
             setup: setup.clone(),
-            client,
+            target,
+            server,
             events,
             counters: counters.clone(),
             link: link_tx,
@@ -301,7 +311,8 @@ impl Session {
         self.setup().inbox()
     }
 
-    /// `host:port` of the server.
+    /// `host:port` of the server as configured: behind Sentinel the first sentinel (the
+    /// master it names is in each [`Status`](crate::Status)'s `addr`).
     pub fn addr(&self) -> &str {
         &self.inner.setup.addr
     }
@@ -617,4 +628,27 @@ fn spawn(done: shutdown::Done, task: impl Future<Output = ()> + Send + 'static) 
         task.await;
         drop(done);
     });
+}
+
+/// Tells the supervisor of every `+switch-master` a sentinel announces, until shutdown.
+async fn follow_failovers(
+    settings: crate::settings::ConnectionSettings,
+    supervisor: mpsc::UnboundedSender<super::supervisor::Command>,
+    mut shutdown: Shutdown,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let watch = tokio::spawn(crate::sentinel::watch_switches(settings, tx));
+    loop {
+        tokio::select! {
+            to = rx.recv() => match to {
+                Some(to) => {
+                    tracing::info!("a sentinel announces a new master: {to}");
+                    let _ = supervisor.send(super::supervisor::Command::Failover(to));
+                }
+                None => break,
+            },
+            _ = shutdown.recv() => break,
+        }
+    }
+    watch.abort();
 }

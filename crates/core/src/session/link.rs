@@ -8,6 +8,8 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 
 use super::config::Setup;
+use super::events::Topology;
+use super::target::{Current, Target};
 use crate::error::{Error, Result, redis_refusal};
 use crate::settings::ConnectionSettings;
 
@@ -61,44 +63,91 @@ fn handshake_timeout(settings: &ConnectionSettings) -> Error {
 
 pub(crate) type Link = (MultiplexedConnection, mpsc::UnboundedReceiver<PushInfo>);
 
-/// The first connection, with errors that say precisely what is wrong.
+/// The first connection, with errors that say precisely what is wrong. For Sentinel, the
+/// sentinels are asked for the master first.
 pub(crate) async fn first_link(
-    client: &redis::Client,
+    target: &Target,
     setup: &Setup,
     channels: &[String],
-    settings: &ConnectionSettings,
-) -> Result<Link> {
+) -> Result<(Link, Current)> {
+    let current = target.resolve().await?;
+    let settings = &current.settings;
     reach(settings).await?;
-    let (mut conn, pushes) = open_main(client, setup, channels, settings.connect_timeout)
+    let (mut conn, pushes) = open_main(&current.client, setup, channels, settings.connect_timeout)
         .await
         .map_err(|e| match e {
             Opening::Timeout => handshake_timeout(settings),
             Opening::Failed(e) if e.is_timeout() => handshake_timeout(settings),
             Opening::Failed(e) => setup.redis_error(&e),
+            Opening::Replica(detail) => Error::Unreachable {
+                addr: settings.addr(),
+                detail,
+            },
         })?;
-    refuse_other_kinds(&mut conn).await?;
-    Ok((conn, pushes))
+    let sentinel = target.topology() == Topology::Sentinel;
+    refuse_other_kinds(&mut conn, sentinel).await?;
+    if sentinel {
+        check_master(&mut conn, &settings.addr())
+            .await
+            .map_err(|e| match e {
+                Opening::Replica(detail) => Error::Unreachable {
+                    addr: settings.addr(),
+                    detail,
+                },
+                Opening::Failed(e) => setup.redis_error(&e),
+                Opening::Timeout => handshake_timeout(settings),
+            })?;
+    }
+    Ok(((conn, pushes), current))
+}
+
+/// The server the sentinels named is a master (`ROLE`): during a failover they may still
+/// name a master that has just become a replica, whose writes would fail.
+pub(crate) async fn check_master(
+    conn: &mut MultiplexedConnection,
+    addr: &str,
+) -> Result<(), Opening> {
+    let role: Vec<redis::Value> = match redis::cmd("ROLE").query_async(conn).await {
+        Ok(role) => role,
+        // ROLE may be forbidden by an ACL: the writes will tell.
+        Err(e) if redis_refusal::is_forbidden(&e) => return Ok(()),
+        Err(e) => return Err(Opening::Failed(e)),
+    };
+    match role.first().map(redis::from_redis_value_ref::<String>) {
+        Some(Ok(r)) if r == "master" => Ok(()),
+        Some(Ok(r)) => Err(Opening::Replica(format!(
+            "the sentinels name {addr} the master, but it is a {r} (a failover is under way)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A Cluster node or a Sentinel answers like Redis but is not a server Redchat can chat
 /// on (yet): say so instead of failing later with MOVED or unknown commands. `HELLO` with no
-/// arguments changes nothing and every user may run it.
-async fn refuse_other_kinds(conn: &mut MultiplexedConnection) -> Result<()> {
+/// arguments changes nothing and every user may run it. A replica named directly is
+/// refused too (its writes would fail); behind Sentinel that is [`check_master`]'s
+/// retryable case instead.
+async fn refuse_other_kinds(conn: &mut MultiplexedConnection, sentinel: bool) -> Result<()> {
     let hello: redis::RedisResult<redis::Value> = redis::cmd("HELLO").query_async(conn).await;
     let Ok(redis::Value::Map(fields)) = hello else {
         return Ok(());
     };
-    let mode = fields.iter().find_map(|(k, v)| {
-        (redis::from_redis_value_ref::<String>(k).ok()? == "mode")
-            .then(|| redis::from_redis_value_ref::<String>(v).ok())
-            .flatten()
-    });
-    match mode.as_deref() {
-        Some("cluster") => Err(Error::UnsupportedServer(
-            "this server is a Redis Cluster node: Redchat speaks to standalone servers only for now (run `redchat-cli doctor` for details)".into(),
-        )),
+    let field = |name: &str| {
+        fields.iter().find_map(|(k, v)| {
+            (redis::from_redis_value_ref::<String>(k).ok()? == name)
+                .then(|| redis::from_redis_value_ref::<String>(v).ok())
+                .flatten()
+        })
+    };
+    if !sentinel && field("role").as_deref() == Some("replica") {
+        return Err(Error::UnsupportedServer(
+            "this server is a read-only replica: connect to its master, or to the sentinels with redis+sentinel://host:26379/SERVICE so Redchat follows failovers".into(),
+        ));
+    }
+    match field("mode").as_deref() {
+        Some("cluster") => Err(super::target::cluster_unsupported()),
         Some("sentinel") => Err(Error::UnsupportedServer(
-            "this is a Sentinel, not a data server: connect to the master it names".into(),
+            "this is a Sentinel, not a data server: use redis+sentinel://host:26379/SERVICE (or add serviceName=SERVICE) and Redchat asks it for the master".into(),
         )),
         _ => Ok(()),
     }
@@ -107,6 +156,8 @@ async fn refuse_other_kinds(conn: &mut MultiplexedConnection) -> Result<()> {
 pub(crate) enum Opening {
     Timeout,
     Failed(redis::RedisError),
+    /// Behind Sentinel: the server named the master is not (or no longer) one.
+    Replica(String),
 }
 
 impl Opening {
@@ -114,7 +165,7 @@ impl Opening {
     /// not help, so the supervisor waits long (or for the user's "Retry now").
     pub fn is_refusal(&self) -> bool {
         match self {
-            Opening::Timeout => false,
+            Opening::Timeout | Opening::Replica(_) => false,
             Opening::Failed(e) => {
                 redis_refusal::is_forbidden(e) || crate::Error::from_redis(e, "", false).is_auth()
             }
@@ -125,6 +176,7 @@ impl Opening {
     pub fn reason(&self, setup: &Setup) -> String {
         match self {
             Opening::Timeout => "no answer from the server".into(),
+            Opening::Replica(why) => why.clone(),
             Opening::Failed(e) => redis_refusal::reconnect_reason(e, &setup.addr, setup.tls),
         }
     }

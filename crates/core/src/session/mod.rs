@@ -34,7 +34,11 @@ mod rooms;
 mod router;
 pub(crate) mod shutdown;
 mod supervisor;
+mod target;
 mod verify;
+
+pub(crate) use backoff::backoff as backoff_delay;
+pub(crate) use link::reach;
 
 pub use config::{
     DEFAULT_HEARTBEAT, DEFAULT_MAX_RETRY_DELAY, DEFAULT_PRESENCE_BEAT, DEFAULT_STREAM_MAX_LEN,
@@ -42,6 +46,7 @@ pub use config::{
 };
 pub use events::{
     Event, Events, Member, NoticeCode, Outgoing, OutgoingState, SendReport, State, Stats, Status,
+    Topology,
 };
 pub use handle::{Session, TYPING_EVERY};
 pub use people::Contact;

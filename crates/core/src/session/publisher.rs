@@ -351,7 +351,20 @@ async fn send_batch(
         pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
         slots.push((target, pipe.cmd_iter().count() - 1, copy));
     }
+    if setup.replicated && slots.iter().any(|(t, _, c)| t.is_some() || c.is_some()) {
+        // Answered once one replica has every write above (or after the bound): a failover
+        // promotes that replica, so a stored message stays stored. With no replica up, each
+        // batch waits the bound and goes on (docs/delivery.md).
+        pipe.cmd("WAIT")
+            .arg(1)
+            .arg(replica_wait(&setup).as_millis() as u64);
+    }
     let values: Vec<Value> = pipe.query_async(&mut conn).await?;
+    if setup.replicated
+        && let Some(Value::Int(0)) = values.last()
+    {
+        tracing::info!("no replica confirmed the last batch in time");
+    }
     let error_at = |i: usize| match values.get(i) {
         Some(Value::ServerError(e)) => Some(redis::RedisError::from(e.clone())),
         None => Some(redis::RedisError::from(std::io::Error::other(
@@ -398,4 +411,10 @@ async fn send_batch(
         let _ = undo.query_async::<()>(&mut conn).await;
     }
     Ok(outcomes)
+}
+
+/// How long a batch waits for a replica's confirmation behind Sentinel: short beside the
+/// response timeout, so the heartbeat behind it on the shared link still gets its answer.
+fn replica_wait(setup: &Setup) -> std::time::Duration {
+    (setup.response_timeout / 4).min(std::time::Duration::from_millis(250))
 }

@@ -62,7 +62,7 @@ pub(crate) enum Command {
 /// The reader's state.
 pub(crate) struct Reader {
     pub setup: Arc<Setup>,
-    pub client: redis::Client,
+    pub target: Arc<super::target::Target>,
     pub events: Emitter,
     pub link: watch::Receiver<Option<MultiplexedConnection>>,
     pub supervisor: mpsc::UnboundedSender<supervisor::Command>,
@@ -332,7 +332,12 @@ impl Reader {
     /// One reader connection: check cursors, catch up, then block, until the stream set
     /// changes, an error, or shutdown.
     async fn read_pass(&mut self) -> Pass {
-        let mut conn = match link::open_reader(&self.client, &self.setup, READ_BLOCK).await {
+        let Some(current) = self.target.current() else {
+            // The sentinels have not named a master yet: the supervisor is asking them.
+            let _ = self.supervisor.send(supervisor::Command::Suspect);
+            return Pass::Reopen { failed: true };
+        };
+        let mut conn = match link::open_reader(&current.client, &self.setup, READ_BLOCK).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::info!("stream reader cannot connect: {e}");

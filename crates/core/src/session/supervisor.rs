@@ -37,12 +37,16 @@ pub(crate) enum Command {
     RetryNow,
     /// Another task saw an error on the link: check it now.
     Suspect,
+    /// A sentinel announced a new master (its `host:port`): move to it.
+    Failover(String),
 }
 
 /// The supervisor's state.
 pub(crate) struct Supervisor {
     pub setup: Arc<Setup>,
-    pub client: redis::Client,
+    pub target: Arc<super::target::Target>,
+    /// The data server's address and node count, for status lines.
+    pub server: (String, u32),
     pub events: Emitter,
     pub counters: Arc<Counters>,
     /// The main link while it is up.
@@ -73,12 +77,14 @@ impl Supervisor {
         self.events.emit(Event::Status(Status {
             state,
             user: self.setup.user.to_string(),
-            addr: self.setup.addr.clone(),
+            addr: self.server.0.clone(),
             reason,
             attempt,
             retry_in_ms: retry_in.map(|d| d.as_millis() as u64),
             delivery: self.setup.delivery,
             queued: *self.queued.borrow(),
+            topology: self.target.topology(),
+            nodes: self.server.1,
         }));
     }
 
@@ -125,7 +131,7 @@ impl Supervisor {
                                 _ = &mut sleep => break false,
                                 _ = self.shutdown.recv() => break true,
                                 cmd = self.commands.recv() => match cmd {
-                                    Some(Command::RetryNow) => break false,
+                                    Some(Command::RetryNow | Command::Failover(_)) => break false,
                                     Some(cmd) => self.offline_command(cmd),
                                     None => break true,
                                 },
@@ -138,8 +144,29 @@ impl Supervisor {
                     attempt += 1;
                     let limit = self.setup.connect_timeout.min(Duration::from_secs(5));
                     let channels = self.channel_list();
+                    // Behind Sentinel, the master may have moved: ask again every time.
+                    let resolved = tokio::select! {
+                        resolved = self.target.resolve() => resolved,
+                        _ = self.shutdown.recv() => break None,
+                    };
+                    let current = match resolved {
+                        Ok(current) => current,
+                        Err(e) => {
+                            reason = e.to_string();
+                            tracing::info!("reconnect attempt {attempt}: {reason}");
+                            continue;
+                        }
+                    };
+                    self.server = (current.settings.addr(), current.nodes);
+                    let sentinel = self.target.topology() == super::events::Topology::Sentinel;
                     let opened = tokio::select! {
-                        opened = link::open_main(&self.client, &self.setup, &channels, limit) => opened,
+                        opened = async {
+                            let (mut conn, pushes) = link::open_main(&current.client, &self.setup, &channels, limit).await?;
+                            if sentinel {
+                                link::check_master(&mut conn, &self.server.0).await?;
+                            }
+                            Ok::<_, link::Opening>((conn, pushes))
+                        } => opened,
                         _ = self.shutdown.recv() => break None,
                     };
                     match opened {
@@ -203,7 +230,7 @@ impl Supervisor {
                     self.channels.remove(&c);
                 }
             }
-            Command::RetryNow | Command::Suspect => {}
+            Command::RetryNow | Command::Suspect | Command::Failover(_) => {}
         }
     }
 
@@ -275,6 +302,11 @@ impl Supervisor {
                             }
                         }
                         Command::RetryNow => {}
+                        Command::Failover(to) => {
+                            if to != self.server.0 {
+                                return Ended::Lost(format!("the sentinels moved the master to {to}"));
+                            }
+                        }
                         Command::Suspect => {
                             if let Err(why) = self.ping(&mut conn).await {
                                 return Ended::Lost(why);

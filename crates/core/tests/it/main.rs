@@ -11,5 +11,6 @@ mod presence;
 mod regression;
 mod rooms;
 mod secrets;
+mod sentinel;
 mod session;
 mod tls;
