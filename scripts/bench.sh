@@ -4,7 +4,7 @@
 #   2. wire codec: criterion
 #   3. the real window under a firehose, scrolling back, and 4. footprint
 #   5. release binary and package sizes
-#   6. chaos: redis-server SIGKILLed and restarted mid-run, durable vs live-only
+#   6. chaos: redis-server SIGKILLed and restarted mid-run, durable vs live-only; a Sentinel failover
 #   7. rooms: one room, 200 members, 1k msg/s vs bare SUBSCRIBE; 8. presence cost of 2,000 users
 #   9. the local message store: storing cost per message, search on 1,000,000 messages
 #      (medians of 3 runs in docs/bench/rooms-presence.json)
@@ -51,6 +51,9 @@ echo "== 5. sizes"
 echo "== 6. chaos: server killed (SIGKILL) and restarted mid-run, per delivery mode"
 target/perf/redchat-bench delivery --chaos --users 20 --rate 1000 --duration "${CHAOS_SECONDS:-15}" \
   --chaos-down 1 --chaos-down 30 --out "$out/chaos.json" | tee "$out/chaos.txt"
+echo "== 6b. Sentinel failover: the master SIGKILLed, beside the sentinels' own failover time (3 runs)"
+target/perf/redchat-bench delivery --chaos --users 20 --rate 1000 --duration "${CHAOS_SECONDS:-15}" \
+  --chaos-failover --chaos-runs 3 --out "$out/failover.json" | tee "$out/failover.txt"
 
 echo "== 7. rooms: one room, 200 members, 1k msg/s (Redchat vs bare SUBSCRIBE, same run), 3 runs"
 for i in 1 2 3; do

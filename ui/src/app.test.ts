@@ -34,6 +34,8 @@ describe("App", () => {
     harness.push([status({ state: "connected" })]);
     await settle();
     expect(text("#topology")).toBe("Standalone · 1 node");
+    expect(el("#topology").hidden).toBe(true);
+    expect(el("#status").title).toContain("Standalone · 1 node");
     harness.push([status({ state: "connected", addr: "10.0.0.1:6379", topology: "sentinel", nodes: 2 })]);
     await settle();
     expect(text("#topology")).toBe("Sentinel · 2 nodes");

@@ -62,8 +62,8 @@ pub struct BenchArgs {
     /// Seconds the server stays down in --chaos runs (repeatable).
     #[arg(long, default_values_t = [1.0, 10.0])]
     chaos_down: Vec<f64>,
-    /// With --chaos: also run the ring behind Sentinel (a master, a replica, three sentinels)
-    /// with the master SIGKILLed, beside the sentinels' own failover time.
+    /// With --chaos: instead of restarts, run the ring behind Sentinel (a master, a replica,
+    /// three sentinels) with the master SIGKILLed, beside the sentinels' own failover time.
     #[arg(long, requires = "chaos")]
     chaos_failover: bool,
     /// With --chaos: repeat every fault this many times (medians in docs/benchmarks.md).
@@ -228,14 +228,15 @@ pub async fn run(url: &str, bench: &BenchArgs) -> Result<std::process::ExitCode>
 async fn chaos(bench: &BenchArgs, duration: Duration) -> Result<std::process::ExitCode> {
     println!("{}", crate::chaos::ChaosOutcome::header());
     let mut runs = Vec::new();
-    let mut faults: Vec<crate::chaos::Fault> = bench
-        .chaos_down
-        .iter()
-        .map(|&down| crate::chaos::Fault::Restart(Duration::from_secs_f64(down)))
-        .collect();
-    if bench.chaos_failover {
-        faults.push(crate::chaos::Fault::Failover);
-    }
+    let faults: Vec<crate::chaos::Fault> = if bench.chaos_failover {
+        vec![crate::chaos::Fault::Failover]
+    } else {
+        bench
+            .chaos_down
+            .iter()
+            .map(|&down| crate::chaos::Fault::Restart(Duration::from_secs_f64(down)))
+            .collect()
+    };
     for fault in faults {
         for _ in 0..bench.chaos_runs.max(1) {
             for delivery in [Delivery::Durable, Delivery::LiveOnly] {

@@ -515,6 +515,27 @@ async fn server_info(conn: &mut MultiplexedConnection, report: &mut Report) {
     let mode = field("redis_mode").unwrap_or_default();
     report.cluster = Some(mode == "cluster");
     if mode == "cluster" {
+        let asked = crate::cluster::NodeAddr {
+            host: report.host.clone(),
+            port: report.port,
+        };
+        match crate::cluster::slot_map(conn, &asked).await {
+            Ok(map) => {
+                let (primaries, replicas) = map.node_counts();
+                let mut note =
+                    format!("a Redis Cluster of {primaries} primaries and {replicas} replicas");
+                if map.uncovered() > 0 {
+                    note.push_str(&format!(
+                        "; {} of 16384 slots have no primary (the cluster is not ok)",
+                        map.uncovered()
+                    ));
+                }
+                report.notes.push(note);
+            }
+            Err(e) => report
+                .notes
+                .push(format!("the cluster's slot map cannot be read: {e}")),
+        }
         report.problem(
             "cluster",
             "this server is a Redis Cluster node: Redchat speaks to standalone servers only for now; connect to a standalone Redis (or an Azure tier without clustering)",

@@ -18,6 +18,7 @@
 //! - [`trust`]: pinned keys (trust on first use), contacts, requests, blocked senders.
 //! - [`acl`]: the `ACL SETUSER` recipe confining a user, the commands Redchat needs.
 //! - [`sentinel`]: finding the master through Redis Sentinel, hearing of failovers.
+//! - [`cluster`]: hash slots and the slot map of a Redis Cluster (checked as untrusted input).
 //! - [`tls`]: the redis-rs client with the OS trust store, a CA file, client certificates.
 //! - [`doctor`]: why a connection fails, in plain words, each problem with its fix.
 //! - [`archive`]: the local message store (SQLite + FTS5): pages, search, export.
@@ -28,6 +29,7 @@
 
 pub mod acl;
 pub mod archive;
+pub mod cluster;
 pub mod compose;
 pub mod conversation;
 pub mod doctor;

@@ -179,20 +179,27 @@ pub(crate) fn valid_master(host: &str, port: &str) -> Option<(String, u16)> {
     (!host.is_empty() && host.len() <= 255 && plain).then(|| (host.to_string(), port))
 }
 
-/// `num-slaves` of `SENTINEL MASTER service` (0 when it cannot be read).
+/// The replicas the sentinel considers up (`SENTINEL REPLICAS`, without those flagged down
+/// or disconnected: right after a failover the old master is listed as a replica); 0 when
+/// it cannot be read.
 async fn replica_count(conn: &mut MultiplexedConnection, service: &str) -> u32 {
-    let fields: redis::RedisResult<Vec<String>> = redis::cmd("SENTINEL")
-        .arg("MASTER")
+    let replicas: redis::RedisResult<Vec<Vec<String>>> = redis::cmd("SENTINEL")
+        .arg("REPLICAS")
         .arg(service)
         .query_async(conn)
         .await;
-    fields
-        .ok()
-        .and_then(|f| {
-            f.chunks(2)
-                .find(|kv| kv.len() == 2 && kv[0] == "num-slaves")
-                .and_then(|kv| kv[1].parse().ok())
-        })
+    let up = |fields: &Vec<String>| {
+        fields
+            .chunks(2)
+            .find(|kv| kv.len() == 2 && kv[0] == "flags")
+            .is_some_and(|kv| {
+                !kv[1]
+                    .split(',')
+                    .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"))
+            })
+    };
+    replicas
+        .map(|all| all.iter().filter(|r| up(r)).count() as u32)
         .unwrap_or(0)
 }
 

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 mod sentinel;
 pub use sentinel::{SERVICE as SENTINEL_SERVICE, SentinelGroup};
 
+mod cluster;
+pub use cluster::{ClusterGroup, Node as ClusterNode};
+
 /// A running redis-server. Killed (and its directory removed) on drop.
 #[derive(Debug)]
 pub struct RedisServer {

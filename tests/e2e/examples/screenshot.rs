@@ -2,7 +2,8 @@
 //! docs/screenshot-rooms.png (a room with members, presence, a mention, typing, unread),
 //! docs/screenshot-trust.png (a forged message, a new key, the contact panel),
 //! docs/screenshot-reconnecting.png, docs/screenshot-doctor.png (Settings' doctor on a
-//! server whose CA is not trusted) and docs/screenshot-notification.png (a desktop
+//! server whose CA is not trusted), docs/screenshot-sentinel.png (a window behind Sentinel
+//! after the master was killed) and docs/screenshot-notification.png (a desktop
 //! notification drawn by dunst). Alice's window is in the light theme, Bob's in the dark one.
 //!
 //! Run with `make screenshot` (Xvfb, a spawned redis-server, tauri-driver).
@@ -303,4 +304,35 @@ fn main() {
     capture(&out.with_file_name("screenshot-doctor.png"));
     alice.close();
     bob.close();
+
+    // Behind Sentinel, after the master was killed: the window follows the promoted replica.
+    let mut group = redchat_core::testing::SentinelGroup::start();
+    let home_c = DataHome::new("shot-sentinel");
+    let carol = AppUnderTest::start(&home_c.0);
+    carol.set_window_rect(0, 0, 1600, 760);
+    carol.connect_as(&group.url(), "carol");
+    carol.type_and_enter("#new-conversation", "#ops");
+    carol.wait_for(
+        "#ops open",
+        "return document.querySelector('#conversation-title').textContent.includes('#ops')",
+        json!([]),
+    );
+    carol.type_and_enter("#compose", "before the failover: primary on duty");
+    wait_entry(&carol, "primary on duty");
+    let old = group.master_port();
+    group.master().kill();
+    let new = group.wait_failover(old, std::time::Duration::from_secs(60));
+    carol.wait_for(
+        "connected to the promoted replica",
+        "return document.querySelector('#status').textContent.endsWith(arguments[0])",
+        json!([format!("127.0.0.1:{new}")]),
+    );
+    carol.type_and_enter("#compose", "after the failover: still here, nothing lost");
+    carol.wait_for(
+        "stored on the new master",
+        "return [...document.querySelectorAll(\"#messages .entry.mine\")].some(e => e.textContent.includes('nothing lost') && e.dataset.state !== 'queued')",
+        json!([]),
+    );
+    capture(&out.with_file_name("screenshot-sentinel.png"));
+    carol.close();
 }

@@ -24,7 +24,8 @@ export interface StatusView {
   nodes?: number;
 }
 
-/** "Standalone · 1 node", "Sentinel · 2 nodes" ("" before the first status names it). */
+/** "Standalone · 1 node", "Sentinel · 2 nodes" ("" before the first status names it). The bar
+ * shows it for Sentinel and Cluster; a standalone server has it in the status tooltip. */
 export function topologyText(view: StatusView): string {
   if (!view.topology) return "";
   const kind = { standalone: "Standalone", sentinel: "Sentinel", cluster: "Cluster" }[view.topology];
@@ -160,8 +161,9 @@ export class StatusIndicator implements Disposable {
     this.mode.hidden = v.delivery !== "liveOnly" || v.phase === "idle" || v.phase === "disconnected";
     this.kind.textContent = topologyText(v);
     this.kind.dataset.topology = v.topology ?? "";
-    this.kind.hidden = this.kind.textContent === "" || v.phase === "idle" || v.phase === "disconnected";
-    this.line.title = [v.phase === "reconnecting" && v.addr ? `Reconnecting to ${v.addr}` : "", this.line.textContent].filter(Boolean).join(": ");
+    // A standalone server is the usual case: named in the tooltip, not given room in the bar.
+    this.kind.hidden = this.kind.textContent === "" || v.topology === "standalone" || v.phase === "idle" || v.phase === "disconnected";
+    this.line.title = [v.phase === "reconnecting" && v.addr ? `Reconnecting to ${v.addr}` : "", this.line.textContent, topologyText(v)].filter(Boolean).join(": ");
   }
 
   private tick(): void {

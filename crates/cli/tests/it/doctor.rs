@@ -285,9 +285,29 @@ fn cluster() {
     ]);
     let (_, report) = doctor(&server.url(), &[]);
     assert_eq!(report["cluster"], true, "{report:#}");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("16384 of 16384 slots have no primary"),
+        "a node without slots: {report:#}"
+    );
     let message = only_problem(&server.url(), &[], "cluster");
     assert!(message.contains("Cluster"), "{message}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_real_cluster_is_described_with_its_nodes() {
+    let cluster = redchat_core::testing::ClusterGroup::start();
+    let (_, report) = doctor(&cluster.url(), &[]);
+    assert_eq!(report["cluster"], true, "{report:#}");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("a Redis Cluster of 3 primaries and 3 replicas"),
+        "{report:#}"
+    );
+    assert_eq!(codes(&report), vec!["cluster".to_string()]);
 }
 
 #[test]

@@ -187,6 +187,8 @@ impl Session {
             commands: pub_rx,
             shutdown: shutdown.clone(),
             waiters: HashMap::new(),
+            replica_pause: Arc::default(),
+            target: target.clone(),
         };
         spawn(done.clone(), publisher.run());
         let reader = Reader {

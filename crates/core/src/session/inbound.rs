@@ -383,7 +383,10 @@ impl InboundTask {
                 );
                 let dedup = !m.legacy || stored;
                 if old || (dedup && !self.seen.insert(&m.id)) {
-                    Counters::bump(&self.counters.duplicates_hidden, 1);
+                    // Our sent stream echoes what this device sent: expected, not a duplicate.
+                    if old || *source != Source::Sent {
+                        Counters::bump(&self.counters.duplicates_hidden, 1);
+                    }
                     return;
                 }
                 if matches!(m.trust, Trust::Invalid | Trust::KeyChanged) {

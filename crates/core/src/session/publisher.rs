@@ -33,6 +33,8 @@ use crate::outbox::{Outbox, Queued};
 
 /// Messages per pipeline when sending the outbox.
 const SEND_BATCH: usize = 64;
+/// Behind Sentinel, how long batches go without `WAIT` after no replica confirmed one.
+const REPLICA_PAUSE: Duration = Duration::from_secs(5);
 /// How long a message may be refused for a reason that can pass before it is failed.
 const REFUSAL_BUDGET: Duration = Duration::from_secs(30);
 
@@ -84,6 +86,11 @@ pub(crate) struct Publisher {
     pub shutdown: Shutdown,
     /// Callers of `send` waiting for the outcome.
     pub waiters: HashMap<String, Waiter>,
+    /// Behind Sentinel: no replica confirmed a batch, so batches do not wait for one until
+    /// then (a master without replicas would otherwise slow every batch by the bound).
+    pub replica_pause: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+    /// What the session talks to: behind Sentinel, whether any replica is up to wait for.
+    pub target: Arc<super::target::Target>,
 }
 
 impl Publisher {
@@ -169,7 +176,13 @@ impl Publisher {
                         let limit = self.setup.response_timeout;
                         let fut = tokio::time::timeout(
                             limit,
-                            send_batch(conn, self.setup.clone(), batch.clone()),
+                            send_batch(
+                                conn,
+                                self.setup.clone(),
+                                batch.clone(),
+                                self.replica_pause.clone(),
+                                self.target.current().is_some_and(|c| c.nodes > 1),
+                            ),
                         );
                         sending = Some((batch, Box::pin(fut)));
                     }
@@ -324,6 +337,8 @@ async fn send_batch(
     mut conn: MultiplexedConnection,
     setup: Arc<Setup>,
     batch: Vec<Queued>,
+    replica_pause: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+    replicas_up: bool,
 ) -> redis::RedisResult<Vec<Sent>> {
     let xadd = |pipe: &mut redis::Pipeline, key: &str, payload: &str| {
         pipe.cmd("XADD")
@@ -351,19 +366,31 @@ async fn send_batch(
         pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
         slots.push((target, pipe.cmd_iter().count() - 1, copy));
     }
-    if setup.replicated && slots.iter().any(|(t, _, c)| t.is_some() || c.is_some()) {
+    let paused = replica_pause
+        .lock()
+        .ok()
+        .and_then(|p| *p)
+        .is_some_and(|until| tokio::time::Instant::now() < until);
+    let wait = setup.replicated
+        && replicas_up
+        && !paused
+        && slots.iter().any(|(t, _, c)| t.is_some() || c.is_some());
+    if wait {
         // Answered once one replica has every write above (or after the bound): a failover
-        // promotes that replica, so a stored message stays stored. With no replica up, each
-        // batch waits the bound and goes on (docs/delivery.md).
+        // promotes that replica, so a stored message stays stored. When none confirms in
+        // time (no replica up), batches stop waiting for REPLICA_PAUSE (docs/delivery.md).
         pipe.cmd("WAIT")
             .arg(1)
             .arg(replica_wait(&setup).as_millis() as u64);
     }
     let values: Vec<Value> = pipe.query_async(&mut conn).await?;
-    if setup.replicated
-        && let Some(Value::Int(0)) = values.last()
-    {
-        tracing::info!("no replica confirmed the last batch in time");
+    if wait && let Some(Value::Int(0)) = values.last() {
+        tracing::info!(
+            "no replica confirmed the last batch in time; not waiting for one for a while"
+        );
+        if let Ok(mut p) = replica_pause.lock() {
+            *p = Some(tokio::time::Instant::now() + REPLICA_PAUSE);
+        }
     }
     let error_at = |i: usize| match values.get(i) {
         Some(Value::ServerError(e)) => Some(redis::RedisError::from(e.clone())),

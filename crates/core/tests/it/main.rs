@@ -4,6 +4,7 @@ mod support;
 
 mod acl;
 mod archive;
+mod cluster;
 mod faults;
 mod history;
 mod identity;

@@ -1,0 +1,322 @@
+//! Redis Cluster groundwork: hash slots and the slot map, read from `CLUSTER SLOTS` and
+//! checked like any other untrusted reply. Sessions do not speak to a cluster yet (they
+//! refuse it with a clear error); the doctor uses this to describe one, and the cluster
+//! session will route each single-slot pipeline with it (docs/architecture.md, "Cluster").
+
+use redis::Value;
+
+/// Slots in a Redis Cluster.
+pub const SLOTS: u16 = 16384;
+
+/// The hash slot of `key`: CRC16 (XMODEM) of the key, or of its `{hash tag}` when it has a
+/// non-empty one, modulo 16384 (the Redis Cluster specification).
+pub fn slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        let close = rest.iter().position(|&b| b == b'}')?;
+        (close > 0).then(|| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) % SLOTS
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in data {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// One node as `CLUSTER SLOTS` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+/// A slot range, its primary and its replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Range {
+    pub first: u16,
+    pub last: u16,
+    pub primary: NodeAddr,
+    pub replicas: Vec<NodeAddr>,
+}
+
+/// Who serves which slots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlotMap {
+    /// Sorted by first slot, not overlapping.
+    pub ranges: Vec<Range>,
+}
+
+impl SlotMap {
+    /// Reads a `CLUSTER SLOTS` reply. `asked` is the node that answered: a primary given
+    /// with an empty host (a node that does not know its own address) means that one.
+    ///
+    /// # Errors
+    /// A description of what does not look like a slot map: every byte from Redis is
+    /// untrusted, and this map decides where messages go.
+    pub fn parse(reply: &Value, asked: &NodeAddr) -> Result<SlotMap, String> {
+        let Value::Array(items) = reply else {
+            return Err("CLUSTER SLOTS did not answer with a list".into());
+        };
+        if items.len() > usize::from(SLOTS) {
+            return Err("CLUSTER SLOTS named more ranges than there are slots".into());
+        }
+        let mut ranges = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::Array(fields) = item else {
+                return Err("a CLUSTER SLOTS range is not a list".into());
+            };
+            let slot_at = |i: usize| match fields.get(i) {
+                Some(Value::Int(n)) if (0..i64::from(SLOTS)).contains(n) => Ok(*n as u16),
+                _ => Err(format!("a slot number is not one (field {i})")),
+            };
+            let (first, last) = (slot_at(0)?, slot_at(1)?);
+            if first > last {
+                return Err(format!("slot range {first}-{last} is backwards"));
+            }
+            let mut nodes = fields[2..].iter().map(|n| node(n, asked));
+            let primary = nodes
+                .next()
+                .ok_or_else(|| format!("slots {first}-{last} have no primary"))??;
+            let replicas = nodes.collect::<Result<Vec<_>, _>>()?;
+            ranges.push(Range {
+                first,
+                last,
+                primary,
+                replicas,
+            });
+        }
+        ranges.sort_by_key(|r| r.first);
+        if let Some(w) = ranges.windows(2).find(|w| w[1].first <= w[0].last) {
+            return Err(format!(
+                "slot ranges {}-{} and {}-{} overlap",
+                w[0].first, w[0].last, w[1].first, w[1].last
+            ));
+        }
+        Ok(SlotMap { ranges })
+    }
+
+    /// The primary serving `slot`, if any does.
+    pub fn primary(&self, slot: u16) -> Option<&NodeAddr> {
+        let i = self.ranges.partition_point(|r| r.last < slot);
+        self.ranges
+            .get(i)
+            .filter(|r| r.first <= slot)
+            .map(|r| &r.primary)
+    }
+
+    /// Slots no primary serves (a cluster that is not `ok`).
+    pub fn uncovered(&self) -> u32 {
+        let covered: u32 = self
+            .ranges
+            .iter()
+            .map(|r| u32::from(r.last) - u32::from(r.first) + 1)
+            .sum();
+        u32::from(SLOTS) - covered
+    }
+
+    /// Distinct primaries and replicas.
+    pub fn node_counts(&self) -> (usize, usize) {
+        let mut primaries: Vec<&NodeAddr> = self.ranges.iter().map(|r| &r.primary).collect();
+        let mut replicas: Vec<&NodeAddr> =
+            self.ranges.iter().flat_map(|r| r.replicas.iter()).collect();
+        primaries.sort();
+        primaries.dedup();
+        replicas.sort();
+        replicas.dedup();
+        (primaries.len(), replicas.len())
+    }
+}
+
+/// `[host, port, id, …]` of one node.
+fn node(value: &Value, asked: &NodeAddr) -> Result<NodeAddr, String> {
+    let Value::Array(fields) = value else {
+        return Err("a CLUSTER SLOTS node is not a list".into());
+    };
+    let host = match fields.first() {
+        Some(Value::BulkString(b)) => {
+            String::from_utf8(b.clone()).map_err(|_| "a node's host is not text".to_string())?
+        }
+        Some(Value::SimpleString(s)) => s.clone(),
+        _ => return Err("a node has no host".into()),
+    };
+    let port = match fields.get(1) {
+        Some(Value::Int(p)) if (1..=65535).contains(p) => *p as u16,
+        _ => return Err(format!("node {host:?} has no valid port")),
+    };
+    if host.is_empty() || host == "?" {
+        return Ok(NodeAddr {
+            host: asked.host.clone(),
+            port,
+        });
+    }
+    match crate::sentinel::valid_master(&host, &port.to_string()) {
+        Some((host, port)) => Ok(NodeAddr { host, port }),
+        None => Err(format!(
+            "node address {:?} is not a host name or IP address",
+            host.chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
+        )),
+    }
+}
+
+/// `CLUSTER SLOTS` of the node `conn` talks to, parsed.
+///
+/// # Errors
+/// The command's error, or what is wrong with its reply.
+pub async fn slot_map(
+    conn: &mut redis::aio::MultiplexedConnection,
+    asked: &NodeAddr,
+) -> Result<SlotMap, String> {
+    let reply: Value = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    SlotMap::parse(&reply, asked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(n: i64) -> Value {
+        Value::Int(n)
+    }
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+    fn node_value(host: &str, port: i64) -> Value {
+        Value::Array(vec![bulk(host), int(port), bulk("id")])
+    }
+    fn asked() -> NodeAddr {
+        NodeAddr {
+            host: "10.0.0.1".into(),
+            port: 7000,
+        }
+    }
+
+    #[test]
+    fn slots_follow_the_specification() {
+        // Values from the Redis Cluster specification and CLUSTER KEYSLOT.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"somekey"), 11058);
+        assert_eq!(slot(b"{user1000}.following"), slot(b"user1000"));
+        assert_eq!(
+            slot(b"foo{}{bar}"),
+            slot(b"foo{}{bar}"),
+            "an empty tag hashes the key"
+        );
+        assert_ne!(slot(b"foo{}{bar}"), slot(b"bar"));
+        assert_eq!(slot(b"foo{{bar}}zap"), slot(b"{bar"));
+        assert_eq!(slot(b"foo{bar}{zap}"), slot(b"bar"));
+        // Redchat's keys: a user's streams share a slot, a room's too.
+        assert_eq!(
+            slot(b"redchat:{u:bob}:inbox"),
+            slot(b"redchat:{u:bob}:sent")
+        );
+        assert_eq!(
+            slot(b"redchat:{r:team}:log"),
+            slot(b"redchat:{r:team}:live")
+        );
+    }
+
+    #[test]
+    fn a_slot_map_is_read_and_looked_up() {
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                int(5461),
+                int(10922),
+                node_value("10.0.0.2", 7001),
+                node_value("10.0.0.5", 7004),
+            ]),
+            Value::Array(vec![int(0), int(5460), node_value("", 7000)]),
+            Value::Array(vec![int(10923), int(16383), node_value("cache-3", 7002)]),
+        ]);
+        let map = SlotMap::parse(&reply, &asked()).unwrap();
+        assert_eq!(map.uncovered(), 0);
+        assert_eq!(map.node_counts(), (3, 1));
+        assert_eq!(
+            map.primary(0).unwrap(),
+            &asked(),
+            "an empty host is the node asked"
+        );
+        assert_eq!(map.primary(5461).unwrap().port, 7001);
+        assert_eq!(map.primary(16383).unwrap().host, "cache-3");
+        let partial = SlotMap::parse(
+            &Value::Array(vec![Value::Array(vec![
+                int(0),
+                int(99),
+                node_value("h", 1),
+            ])]),
+            &asked(),
+        )
+        .unwrap();
+        assert_eq!(partial.primary(100), None);
+        assert_eq!(partial.uncovered(), 16384 - 100);
+    }
+
+    #[test]
+    fn a_hostile_cluster_slots_reply_is_refused() {
+        let range = |a: i64, b: i64, nodes: Vec<Value>| {
+            let mut fields = vec![int(a), int(b)];
+            fields.extend(nodes);
+            Value::Array(fields)
+        };
+        let cases = [
+            ("not a list", bulk("OK")),
+            (
+                "slot too big",
+                Value::Array(vec![range(0, 16384, vec![node_value("h", 1)])]),
+            ),
+            (
+                "negative slot",
+                Value::Array(vec![range(-1, 5, vec![node_value("h", 1)])]),
+            ),
+            (
+                "backwards",
+                Value::Array(vec![range(9, 5, vec![node_value("h", 1)])]),
+            ),
+            ("no primary", Value::Array(vec![range(0, 5, vec![])])),
+            (
+                "port 0",
+                Value::Array(vec![range(0, 5, vec![node_value("h", 0)])]),
+            ),
+            (
+                "port too big",
+                Value::Array(vec![range(0, 5, vec![node_value("h", 70000)])]),
+            ),
+            (
+                "escape in the host",
+                Value::Array(vec![range(0, 5, vec![node_value("evil\x1b[2J", 7000)])]),
+            ),
+            (
+                "overlap",
+                Value::Array(vec![
+                    range(0, 10, vec![node_value("a", 1)]),
+                    range(10, 20, vec![node_value("b", 2)]),
+                ]),
+            ),
+        ];
+        for (what, reply) in cases {
+            let err = SlotMap::parse(&reply, &asked()).expect_err(what);
+            assert!(
+                !err.contains('\x1b'),
+                "{what}: the error is safe to print: {err:?}"
+            );
+        }
+    }
+}
