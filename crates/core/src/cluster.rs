@@ -1,9 +1,15 @@
 //! Redis Cluster groundwork: hash slots and the slot map, read from `CLUSTER SLOTS` and
-//! checked like any other untrusted reply. Sessions do not speak to a cluster yet (they
-//! refuse it with a clear error); the doctor uses this to describe one, and the cluster
-//! session will route each single-slot pipeline with it (docs/architecture.md, "Cluster").
+//! checked like any other untrusted reply, and [`ClusterConn`], one connection per primary
+//! that routes every command to the primary serving its key and splits pipelines by node.
+//! Sessions do not speak to a cluster yet (they refuse it with a clear error); the doctor
+//! uses the map to describe one (docs/architecture.md, "Cluster: what is built").
 
-use redis::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 /// Slots in a Redis Cluster.
 pub const SLOTS: u16 = 16384;
@@ -186,6 +192,222 @@ pub async fn slot_map(
         .await
         .map_err(|e| e.to_string())?;
     SlotMap::parse(&reply, asked)
+}
+
+/// One multiplexed connection per primary of a cluster, and the slot map they were opened
+/// for. Commands go to the primary serving their key (`XREAD` by its first stream, keyless
+/// commands such as `PUBLISH` and `PING` to the node of the command before them, or the
+/// first primary); a pipeline is split into one pipeline per node, sent concurrently, and
+/// its answers put back in order. A `MOVED` or `ASK` answer (the map is out of date: a slot
+/// migrated, a failover) is returned as it is and marks the connection
+/// [stale](ClusterConn::is_stale): the owner opens a fresh one. No transactions.
+#[derive(Clone)]
+pub struct ClusterConn {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    map: SlotMap,
+    nodes: HashMap<NodeAddr, MultiplexedConnection>,
+    first: NodeAddr,
+    stale: AtomicBool,
+}
+
+impl ClusterConn {
+    /// Reads the slot map from `seed`, then opens a connection to every primary with
+    /// `open` (the caller's TLS, credentials, push sender and timeouts).
+    ///
+    /// # Errors
+    /// The seed's or a primary's connection error, or a slot map that does not serve every
+    /// slot (a cluster that is not `ok`).
+    pub async fn open<F, Fut>(seed: NodeAddr, open: F) -> Result<ClusterConn, String>
+    where
+        F: Fn(NodeAddr) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<MultiplexedConnection>>,
+    {
+        let mut seed_conn = open(seed.clone()).await.map_err(|e| e.to_string())?;
+        let map = slot_map(&mut seed_conn, &seed).await?;
+        if map.uncovered() > 0 {
+            return Err(format!(
+                "{} of 16384 slots have no primary: the cluster is not ok",
+                map.uncovered()
+            ));
+        }
+        let mut nodes = HashMap::new();
+        for range in &map.ranges {
+            let addr = range.primary.clone();
+            if nodes.contains_key(&addr) {
+                continue;
+            }
+            let conn = if addr == seed {
+                seed_conn.clone()
+            } else {
+                open(addr.clone())
+                    .await
+                    .map_err(|e| format!("{}:{}: {e}", addr.host, addr.port))?
+            };
+            nodes.insert(addr, conn);
+        }
+        let first = map.ranges[0].primary.clone();
+        Ok(ClusterConn {
+            shared: Arc::new(Shared {
+                map,
+                nodes,
+                first,
+                stale: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The slot map this connection routes by.
+    pub fn map(&self) -> &SlotMap {
+        &self.shared.map
+    }
+
+    /// The primaries and their connections.
+    pub fn nodes(&self) -> impl Iterator<Item = (&NodeAddr, &MultiplexedConnection)> {
+        self.shared.nodes.iter()
+    }
+
+    /// The connection to the primary serving `slot`.
+    pub fn node_for(&self, slot: u16) -> Option<(&NodeAddr, MultiplexedConnection)> {
+        let addr = self.shared.map.primary(slot)?;
+        let (addr, conn) = self.shared.nodes.get_key_value(addr)?;
+        Some((addr, conn.clone()))
+    }
+
+    /// A `MOVED` or `ASK` was answered: the slot map is out of date.
+    pub fn is_stale(&self) -> bool {
+        self.shared.stale.load(Ordering::Relaxed)
+    }
+
+    fn node_of(&self, cmd: &Cmd) -> Option<&NodeAddr> {
+        command_slot(cmd).and_then(|slot| self.shared.map.primary(slot))
+    }
+
+    fn conn(&self, addr: &NodeAddr) -> redis::RedisResult<MultiplexedConnection> {
+        self.shared.nodes.get(addr).cloned().ok_or_else(|| {
+            redis::RedisError::from(std::io::Error::other(format!(
+                "no connection to {}:{}",
+                addr.host, addr.port
+            )))
+        })
+    }
+
+    fn note(&self, value: &Value) {
+        if let Value::ServerError(e) = value
+            && matches!(e.code(), "MOVED" | "ASK")
+        {
+            self.shared.stale.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn note_error(&self, e: &redis::RedisError) {
+        if matches!(e.code(), Some("MOVED" | "ASK")) {
+            self.shared.stale.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The slot a command must run in: its first key's (`XREAD`/`XREADGROUP`: the first stream
+/// after `STREAMS`); `None` for commands without a key.
+pub fn command_slot(cmd: &Cmd) -> Option<u16> {
+    let args: Vec<&[u8]> = cmd
+        .args_iter()
+        .filter_map(|a| match a {
+            redis::Arg::Simple(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    let name = args.first()?.to_ascii_uppercase();
+    let key = match name.as_slice() {
+        b"XREAD" | b"XREADGROUP" => {
+            let at = args
+                .iter()
+                .position(|a| a.eq_ignore_ascii_case(b"STREAMS"))?;
+            args.get(at + 1)?
+        }
+        b"PING" | b"ECHO" | b"WAIT" | b"INFO" | b"HELLO" | b"ROLE" | b"CLUSTER" | b"CLIENT"
+        | b"PUBLISH" | b"SUBSCRIBE" | b"UNSUBSCRIBE" | b"PSUBSCRIBE" | b"PUNSUBSCRIBE"
+        | b"PUBSUB" | b"ACL" | b"COMMAND" | b"MULTI" | b"EXEC" | b"DISCARD" | b"TIME" => {
+            return None;
+        }
+        _ => args.get(1)?,
+    };
+    Some(slot(key))
+}
+
+impl ConnectionLike for ClusterConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let addr = self.node_of(cmd).unwrap_or(&self.shared.first).clone();
+            let mut conn = self.conn(&addr)?;
+            match conn.req_packed_command(cmd).await {
+                Ok(v) => {
+                    self.note(&v);
+                    Ok(v)
+                }
+                Err(e) => {
+                    self.note_error(&e);
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            if offset != 0 {
+                return Err(redis::RedisError::from(std::io::Error::other(
+                    "transactions are not sent to a cluster",
+                )));
+            }
+            // One pipeline per node, in the order the commands were given; a keyless
+            // command goes with the one before it.
+            let mut groups: Vec<(NodeAddr, Pipeline, Vec<usize>)> = Vec::new();
+            let mut last = self.shared.first.clone();
+            for (i, cmd) in pipeline.cmd_iter().enumerate() {
+                if let Some(addr) = self.node_of(cmd) {
+                    last = addr.clone();
+                }
+                let at = match groups.iter().position(|(a, _, _)| *a == last) {
+                    Some(at) => at,
+                    None => {
+                        groups.push((last.clone(), redis::pipe(), Vec::new()));
+                        groups.len() - 1
+                    }
+                };
+                groups[at].1.add_command(cmd.clone());
+                groups[at].2.push(i);
+            }
+            let sent = groups.iter().map(|(addr, pipe, _)| {
+                let conn = self.conn(addr);
+                async move {
+                    let mut conn = conn?;
+                    conn.req_packed_commands(pipe, 0, pipe.len()).await
+                }
+            });
+            let answers = futures_util::future::join_all(sent).await;
+            let mut values = vec![Value::Nil; pipeline.len()];
+            for ((_, _, indexes), answer) in groups.iter().zip(answers) {
+                let answer = answer.inspect_err(|e| self.note_error(e))?;
+                for (i, v) in indexes.iter().zip(answer) {
+                    self.note(&v);
+                    values[*i] = v;
+                }
+            }
+            Ok(values.into_iter().take(count).collect())
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        0
+    }
 }
 
 #[cfg(test)]
