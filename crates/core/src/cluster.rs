@@ -198,7 +198,8 @@ pub async fn slot_map(
 /// for. Commands go to the primary serving their key (`XREAD` by its first stream, keyless
 /// commands such as `PUBLISH` and `PING` to the node of the command before them, or the
 /// first primary); a pipeline is split into one pipeline per node, sent concurrently, and
-/// its answers put back in order. A `MOVED` or `ASK` answer (the map is out of date: a slot
+/// its answers put back in order. `PUBLISH` to a [shard channel](is_shard_channel) is sent
+/// as `SPUBLISH`; an `XREAD` over several slots (without `BLOCK`) as one per slot. A `MOVED` or `ASK` answer (the map is out of date: a slot
 /// migrated, a failover) is returned as it is and marks the connection
 /// [stale](ClusterConn::is_stale): the owner opens a fresh one. No transactions.
 #[derive(Clone)]
@@ -309,6 +310,127 @@ impl ClusterConn {
     }
 }
 
+impl ClusterConn {
+    /// An `XREAD` over streams in several slots, as one `XREAD` per slot sent concurrently;
+    /// the answers merged (nil when every one is nil). Only without `BLOCK`: a blocked read
+    /// on a shared node connection would hold every command behind it.
+    async fn xread_split(&self, parts: Vec<Cmd>) -> redis::RedisResult<Value> {
+        let sent = parts.iter().map(|part| {
+            let mut conn = self.clone();
+            async move { conn.req_packed_command(part).await }
+        });
+        let mut merged: Vec<(Value, Value)> = Vec::new();
+        let mut any = false;
+        for answer in futures_util::future::join_all(sent).await {
+            match answer? {
+                Value::Nil => {}
+                Value::Map(pairs) => {
+                    any = true;
+                    merged.extend(pairs);
+                }
+                Value::Array(items) => {
+                    any = true;
+                    for item in items {
+                        if let Value::Array(mut kv) = item
+                            && kv.len() == 2
+                        {
+                            let entries = kv.pop().unwrap_or(Value::Nil);
+                            let key = kv.pop().unwrap_or(Value::Nil);
+                            merged.push((key, entries));
+                        }
+                    }
+                }
+                other => return Ok(other),
+            }
+        }
+        Ok(if any { Value::Map(merged) } else { Value::Nil })
+    }
+}
+
+/// A channel that lives in one slot on a cluster: a room's live channel
+/// (`…{r:<room>}:live`), published with `SPUBLISH` and subscribed with `SSUBSCRIBE`, so a
+/// room's messages cross only its shard. Other channels (inboxes, which the original client
+/// publishes to, signals, presence) stay classic.
+pub fn is_shard_channel(channel: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(channel);
+    text.contains("{r:") && text.ends_with(":live")
+}
+
+/// `PUBLISH <shard channel> …` as `SPUBLISH`.
+fn shard_publish(cmd: &Cmd) -> Option<Cmd> {
+    let mut args = cmd.args_iter().filter_map(|a| match a {
+        redis::Arg::Simple(b) => Some(b),
+        _ => None,
+    });
+    if !args.next()?.eq_ignore_ascii_case(b"PUBLISH") {
+        return None;
+    }
+    let channel = args.next()?;
+    if !is_shard_channel(channel) {
+        return None;
+    }
+    let mut sharded = redis::cmd("SPUBLISH");
+    sharded.arg(channel);
+    for a in args {
+        sharded.arg(a);
+    }
+    Some(sharded)
+}
+
+/// `XREAD [COUNT n] STREAMS k1 … kn id1 … idn` over keys of more than one slot, split into
+/// one command per slot; `None` when it is not such a read (or it blocks: refused as is).
+fn split_xread(cmd: &Cmd) -> Option<Vec<Cmd>> {
+    let args: Vec<&[u8]> = cmd
+        .args_iter()
+        .filter_map(|a| match a {
+            redis::Arg::Simple(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    if !args.first()?.eq_ignore_ascii_case(b"XREAD") {
+        return None;
+    }
+    let at = args
+        .iter()
+        .position(|a| a.eq_ignore_ascii_case(b"STREAMS"))?;
+    let rest = &args[at + 1..];
+    if !rest.len().is_multiple_of(2) || args[1..at].iter().any(|a| a.eq_ignore_ascii_case(b"BLOCK"))
+    {
+        return None;
+    }
+    let (keys, ids) = rest.split_at(rest.len() / 2);
+    let mut by_slot: Vec<(u16, Vec<usize>)> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let s = slot(key);
+        match by_slot.iter_mut().find(|(x, _)| *x == s) {
+            Some((_, v)) => v.push(i),
+            None => by_slot.push((s, vec![i])),
+        }
+    }
+    if by_slot.len() < 2 {
+        return None;
+    }
+    Some(
+        by_slot
+            .into_iter()
+            .map(|(_, indexes)| {
+                let mut part = redis::cmd("XREAD");
+                for a in &args[1..at] {
+                    part.arg(*a);
+                }
+                part.arg("STREAMS");
+                for &i in &indexes {
+                    part.arg(keys[i]);
+                }
+                for &i in &indexes {
+                    part.arg(ids[i]);
+                }
+                part
+            })
+            .collect(),
+    )
+}
+
 /// The slot a command must run in: its first key's (`XREAD`/`XREADGROUP`: the first stream
 /// after `STREAMS`); `None` for commands without a key.
 pub fn command_slot(cmd: &Cmd) -> Option<u16> {
@@ -340,6 +462,11 @@ pub fn command_slot(cmd: &Cmd) -> Option<u16> {
 impl ConnectionLike for ClusterConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
+            if let Some(parts) = split_xread(cmd) {
+                return self.xread_split(parts).await;
+            }
+            let sharded = shard_publish(cmd);
+            let cmd = sharded.as_ref().unwrap_or(cmd);
             let addr = self.node_of(cmd).unwrap_or(&self.shared.first).clone();
             let mut conn = self.conn(&addr)?;
             match conn.req_packed_command(cmd).await {
@@ -372,7 +499,8 @@ impl ConnectionLike for ClusterConn {
             let mut groups: Vec<(NodeAddr, Pipeline, Vec<usize>)> = Vec::new();
             let mut last = self.shared.first.clone();
             for (i, cmd) in pipeline.cmd_iter().enumerate() {
-                if let Some(addr) = self.node_of(cmd) {
+                let cmd = shard_publish(cmd).unwrap_or_else(|| cmd.clone());
+                if let Some(addr) = self.node_of(&cmd) {
                     last = addr.clone();
                 }
                 let at = match groups.iter().position(|(a, _, _)| *a == last) {
@@ -382,7 +510,7 @@ impl ConnectionLike for ClusterConn {
                         groups.len() - 1
                     }
                 };
-                groups[at].1.add_command(cmd.clone());
+                groups[at].1.add_command(cmd);
                 groups[at].2.push(i);
             }
             let sent = groups.iter().map(|(addr, pipe, _)| {

@@ -4,8 +4,8 @@
 //! PUBLISHed. Entry ids are server times (`<ms>-<seq>`), so the inbox and the sent stream
 //! of one server merge into one timeline by id.
 
+use crate::session::Conn;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -198,7 +198,7 @@ struct Scan<'a> {
 impl Scan<'_> {
     async fn fill(
         &mut self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         budget: &mut usize,
         classify: &(dyn Fn(&str, &mut ChatMessage) + Send + Sync),
     ) -> Result<()> {
@@ -273,7 +273,7 @@ pub(crate) struct Source<'a> {
 /// A page of history merged from `sources` (newest `limit` messages older than `before`),
 /// oldest first. `classify` sets each message's conversation, as the inbound path does.
 pub(crate) async fn history(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     sources: Vec<Source<'_>>,
     classify: &(dyn Fn(&str, &mut ChatMessage) + Send + Sync),
     before: Option<HistoryCursor>,

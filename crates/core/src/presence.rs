@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::session::Conn;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::conversation::ConversationId;
@@ -63,7 +63,7 @@ pub(crate) enum Command {
 pub(crate) struct PresenceTask {
     pub setup: Arc<Setup>,
     pub events: Emitter,
-    pub link: watch::Receiver<Option<MultiplexedConnection>>,
+    pub link: watch::Receiver<Option<Conn>>,
     pub joined: watch::Receiver<Vec<ConversationId>>,
     pub commands: mpsc::UnboundedReceiver<Command>,
     pub shutdown: Shutdown,
@@ -85,13 +85,13 @@ fn text(v: &Value) -> Option<String> {
 }
 
 impl PresenceTask {
-    fn conn(&self) -> Option<MultiplexedConnection> {
+    fn conn(&self) -> Option<Conn> {
         self.link.borrow().clone()
     }
 
     async fn bounded<T: redis::FromRedisValue>(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         pipe: &redis::Pipeline,
     ) -> crate::Result<T> {
         let limit = self.setup.response_timeout * 2;
@@ -102,7 +102,7 @@ impl PresenceTask {
     }
 
     /// Refreshes our device entry and directory score.
-    async fn beat(&self, conn: &mut MultiplexedConnection) -> crate::Result<()> {
+    async fn beat(&self, conn: &mut Conn) -> crate::Result<()> {
         let keys = &self.setup.keys;
         let me = &self.setup.user;
         let now = wire::now_ms();
@@ -131,7 +131,7 @@ impl PresenceTask {
     }
 
     /// Says goodbye: removes our device; when it was the last, we are offline at once.
-    async fn farewell(&self, conn: &mut MultiplexedConnection) {
+    async fn farewell(&self, conn: &mut Conn) {
         let keys = &self.setup.keys;
         let me = &self.setup.user;
         let now = wire::now_ms();
@@ -164,7 +164,7 @@ impl PresenceTask {
         let _ = self.bounded::<()>(conn, &pipe).await;
     }
 
-    async fn hint(&self, conn: &mut MultiplexedConnection) {
+    async fn hint(&self, conn: &mut Conn) {
         let mut pipe = redis::pipe();
         pipe.cmd("PUBLISH")
             .arg(self.setup.keys.presence_channel())
@@ -192,11 +192,7 @@ impl PresenceTask {
 
     /// Presence of `users`, in one ZMSCORE (one pipeline of ZSCOREs on Redis 6.0, which has
     /// no ZMSCORE).
-    async fn look_up(
-        &self,
-        conn: &mut MultiplexedConnection,
-        users: &[Username],
-    ) -> crate::Result<Vec<Member>> {
+    async fn look_up(&self, conn: &mut Conn, users: &[Username]) -> crate::Result<Vec<Member>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
@@ -231,7 +227,7 @@ impl PresenceTask {
     }
 
     /// Everyone online, and who was in the last week, newest first.
-    async fn directory(&self, conn: &mut MultiplexedConnection) -> crate::Result<Vec<Member>> {
+    async fn directory(&self, conn: &mut Conn) -> crate::Result<Vec<Member>> {
         let now = wire::now_ms();
         let since = now - RECENT.as_millis() as i64;
         let mut pipe = redis::pipe();
@@ -256,7 +252,7 @@ impl PresenceTask {
     /// A room's members and the count of unreadable entries in its set.
     async fn room_members(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         room: &ConversationId,
     ) -> crate::Result<(Vec<Member>, usize)> {
         let Some(name) = room.room() else {
@@ -330,7 +326,7 @@ impl PresenceTask {
     }
 
     /// Looks at everyone of interest; emits what changed.
-    async fn refresh(&mut self, conn: &mut MultiplexedConnection) -> crate::Result<()> {
+    async fn refresh(&mut self, conn: &mut Conn) -> crate::Result<()> {
         let mut looked = self.directory(conn).await?;
         let rooms: Vec<ConversationId> = self
             .joined

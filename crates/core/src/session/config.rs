@@ -127,6 +127,9 @@ pub(crate) struct Setup {
     /// Behind Sentinel: a write counts as stored once a replica has it too (`WAIT`), so a
     /// failover does not lose what we were told was stored.
     pub replicated: bool,
+    /// On a cluster the reader does not block (a blocked read would hold a node's shared
+    /// connection): a live message arriving wakes it to read the streams.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Setup {
@@ -157,6 +160,7 @@ impl Setup {
                 None => crate::tls::Redirect::of(&config.settings),
             },
             replicated: config.settings.sentinel().is_some(),
+            wake: std::sync::Arc::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use redis::aio::MultiplexedConnection;
+use super::Conn;
 use tokio::sync::{mpsc, watch};
 
 use super::config::Setup;
@@ -19,7 +19,7 @@ use crate::wire::{self, Signal};
 pub(crate) async fn run(
     setup: Arc<Setup>,
     mut rx: mpsc::UnboundedReceiver<Effect>,
-    link: watch::Receiver<Option<MultiplexedConnection>>,
+    link: watch::Receiver<Option<Conn>>,
     reader: mpsc::UnboundedSender<readers::Command>,
     presence: mpsc::UnboundedSender<presence::Command>,
     gauge: Arc<Gauge>,
@@ -83,11 +83,7 @@ pub(crate) async fn run(
 const RESYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Stores and broadcasts a read position.
-async fn save_read(
-    setup: &Setup,
-    link: &watch::Receiver<Option<MultiplexedConnection>>,
-    effect: Effect,
-) {
+async fn save_read(setup: &Setup, link: &watch::Receiver<Option<Conn>>, effect: Effect) {
     {
         match effect {
             Effect::SaveRead { conversation, at } => {

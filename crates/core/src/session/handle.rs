@@ -5,8 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::Conn;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -43,7 +43,7 @@ pub struct Session {
 struct Handle {
     setup: Arc<Setup>,
     counters: Arc<Counters>,
-    link: watch::Receiver<Option<MultiplexedConnection>>,
+    link: watch::Receiver<Option<Conn>>,
     queued: watch::Receiver<usize>,
     joined: watch::Receiver<Vec<ConversationId>>,
     supervisor: mpsc::UnboundedSender<supervisor::Command>,
@@ -116,7 +116,14 @@ impl Session {
         let list: Vec<String> = channels.iter().cloned().collect();
 
         let (first, first_error, server) = match link::first_link(&target, &setup, &list).await {
-            Ok((link, current)) => (Some(link), None, (current.settings.addr(), current.nodes)),
+            Ok((link, current)) => {
+                let nodes = if link.0.is_cluster() {
+                    link.0.nodes()
+                } else {
+                    current.nodes
+                };
+                (Some(link), None, (current.settings.addr(), nodes))
+            }
             Err(e) if config.keep_trying && e.is_retryable() => {
                 (None, Some(e.to_string()), (settings.addr(), 0))
             }
@@ -353,7 +360,7 @@ impl Session {
         *self.inner.stop.borrow()
     }
 
-    pub(crate) fn current_link(&self) -> Result<MultiplexedConnection> {
+    pub(crate) fn current_link(&self) -> Result<Conn> {
         if self.stopped() {
             return Err(Error::NotConnected);
         }

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use redis::PushInfo;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 
 use super::config::Setup;
@@ -61,10 +60,11 @@ fn handshake_timeout(settings: &ConnectionSettings) -> Error {
     }
 }
 
-pub(crate) type Link = (MultiplexedConnection, mpsc::UnboundedReceiver<PushInfo>);
+pub(crate) type Link = (super::Conn, mpsc::UnboundedReceiver<PushInfo>);
 
 /// The first connection, with errors that say precisely what is wrong. For Sentinel, the
-/// sentinels are asked for the master first.
+/// sentinels are asked for the master first; a server that says it is a cluster node makes
+/// the session speak cluster (one connection per primary).
 pub(crate) async fn first_link(
     target: &Target,
     setup: &Setup,
@@ -73,38 +73,122 @@ pub(crate) async fn first_link(
     let current = target.resolve().await?;
     let settings = &current.settings;
     reach(settings).await?;
+    let first_error = |e: Opening| match e {
+        Opening::Timeout => handshake_timeout(settings),
+        Opening::Failed(e) if e.is_timeout() => handshake_timeout(settings),
+        Opening::Failed(e) => setup.redis_error(&e),
+        Opening::Replica(detail) | Opening::Cluster(detail) => Error::Unreachable {
+            addr: settings.addr(),
+            detail,
+        },
+    };
+    if target.topology() == Topology::Cluster {
+        let link = open_cluster(target, &current, setup, channels, settings.connect_timeout)
+            .await
+            .map_err(first_error)?;
+        return Ok((link, current));
+    }
     let (mut conn, pushes) = open_main(&current.client, setup, channels, settings.connect_timeout)
         .await
-        .map_err(|e| match e {
-            Opening::Timeout => handshake_timeout(settings),
-            Opening::Failed(e) if e.is_timeout() => handshake_timeout(settings),
-            Opening::Failed(e) => setup.redis_error(&e),
-            Opening::Replica(detail) => Error::Unreachable {
-                addr: settings.addr(),
-                detail,
-            },
-        })?;
+        .map_err(first_error)?;
     let sentinel = target.topology() == Topology::Sentinel;
-    refuse_other_kinds(&mut conn, sentinel).await?;
+    if refuse_other_kinds(&mut conn, sentinel).await? {
+        target.found_cluster();
+        drop((conn, pushes));
+        let link = open_cluster(target, &current, setup, channels, settings.connect_timeout)
+            .await
+            .map_err(first_error)?;
+        return Ok((link, current));
+    }
     if sentinel {
         check_master(&mut conn, &settings.addr())
             .await
-            .map_err(|e| match e {
-                Opening::Replica(detail) => Error::Unreachable {
-                    addr: settings.addr(),
-                    detail,
-                },
-                Opening::Failed(e) => setup.redis_error(&e),
-                Opening::Timeout => handshake_timeout(settings),
-            })?;
+            .map_err(first_error)?;
     }
     Ok(((conn, pushes), current))
+}
+
+/// The main link to whatever the target is now: one server's connection, or a cluster's.
+pub(crate) async fn open_link(
+    target: &Target,
+    current: &Current,
+    setup: &Setup,
+    channels: &[String],
+    limit: Duration,
+) -> Result<Link, Opening> {
+    if target.topology() == Topology::Cluster {
+        return open_cluster(target, current, setup, channels, limit).await;
+    }
+    let (mut conn, pushes) = open_main(&current.client, setup, channels, limit).await?;
+    if target.topology() == Topology::Sentinel {
+        check_master(&mut conn, &current.settings.addr()).await?;
+    }
+    Ok((conn, pushes))
+}
+
+/// A cluster link: the slot map from the first seed that answers with one serving every
+/// slot, a connection to each primary (every node's pushes on one channel), subscribed.
+async fn open_cluster(
+    target: &Target,
+    current: &Current,
+    setup: &Setup,
+    channels: &[String],
+    limit: Duration,
+) -> Result<Link, Opening> {
+    let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
+    let mut failures = Vec::new();
+    for (host, port) in target.cluster_seeds() {
+        let seed = crate::cluster::NodeAddr {
+            host: host.clone(),
+            port,
+        };
+        let node = |addr: crate::cluster::NodeAddr| {
+            let at = current.settings.at(addr.host.as_str(), addr.port);
+            let config = setup
+                .connection_config()
+                .set_connection_timeout(Some(limit))
+                .set_response_timeout(Some(setup.response_timeout))
+                .set_push_sender(tx.clone());
+            async move {
+                let client = crate::tls::client(&at)
+                    .map_err(|e| redis::RedisError::from(std::io::Error::other(e.to_string())))?;
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+            }
+        };
+        let open = async {
+            let cluster = crate::cluster::ClusterConn::open(seed, node)
+                .await
+                .map_err(Opening::Cluster)?;
+            let mut conn = super::Conn::Cluster(cluster);
+            conn.subscribe(channels).await.map_err(Opening::Failed)?;
+            Ok::<_, Opening>(conn)
+        };
+        match tokio::time::timeout(limit + setup.response_timeout, open).await {
+            Ok(Ok(conn)) => {
+                if let super::Conn::Cluster(c) = &conn {
+                    target.remember_nodes(c.map());
+                }
+                return Ok((conn, rx));
+            }
+            Ok(Err(e)) if e.is_refusal() => {
+                return Err(e);
+            }
+            Ok(Err(e)) => failures.push(format!("{host}:{port}: {}", e.reason_text())),
+            Err(_) => failures.push(format!("{host}:{port}: no answer in time")),
+        }
+    }
+    Err(Opening::Cluster(format!(
+        "no cluster node gave a usable slot map ({})",
+        failures.join("; ")
+    )))
 }
 
 /// The server the sentinels named is a master (`ROLE`): during a failover they may still
 /// name a master that has just become a replica, whose writes would fail.
 pub(crate) async fn check_master(
-    conn: &mut MultiplexedConnection,
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
     addr: &str,
 ) -> Result<(), Opening> {
     let role: Vec<redis::Value> = match redis::cmd("ROLE").query_async(conn).await {
@@ -122,15 +206,18 @@ pub(crate) async fn check_master(
     }
 }
 
-/// A Cluster node or a Sentinel answers like Redis but is not a server Redchat can chat
-/// on (yet): say so instead of failing later with MOVED or unknown commands. `HELLO` with no
+/// A Sentinel answers like Redis but is not a server Redchat can chat on: say so instead of
+/// failing later with unknown commands. `Ok(true)`: a cluster node (speak cluster). `HELLO` with no
 /// arguments changes nothing and every user may run it. A replica named directly is
 /// refused too (its writes would fail); behind Sentinel that is [`check_master`]'s
 /// retryable case instead.
-async fn refuse_other_kinds(conn: &mut MultiplexedConnection, sentinel: bool) -> Result<()> {
+async fn refuse_other_kinds(
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
+    sentinel: bool,
+) -> Result<bool> {
     let hello: redis::RedisResult<redis::Value> = redis::cmd("HELLO").query_async(conn).await;
     let Ok(redis::Value::Map(fields)) = hello else {
-        return Ok(());
+        return Ok(false);
     };
     let field = |name: &str| {
         fields.iter().find_map(|(k, v)| {
@@ -145,11 +232,14 @@ async fn refuse_other_kinds(conn: &mut MultiplexedConnection, sentinel: bool) ->
         ));
     }
     match field("mode").as_deref() {
-        Some("cluster") => Err(super::target::cluster_unsupported()),
+        Some("cluster") if sentinel => Err(Error::UnsupportedServer(
+            "the sentinels name a Redis Cluster node as the master: give the cluster's nodes instead (redis://node:6379)".into(),
+        )),
+        Some("cluster") => Ok(true),
         Some("sentinel") => Err(Error::UnsupportedServer(
             "this is a Sentinel, not a data server: use redis+sentinel://host:26379/SERVICE (or add serviceName=SERVICE) and Redchat asks it for the master".into(),
         )),
-        _ => Ok(()),
+        _ => Ok(false),
     }
 }
 
@@ -158,6 +248,8 @@ pub(crate) enum Opening {
     Failed(redis::RedisError),
     /// Behind Sentinel: the server named the master is not (or no longer) one.
     Replica(String),
+    /// A cluster without a usable slot map (slots without a primary, nodes down).
+    Cluster(String),
 }
 
 impl Opening {
@@ -165,7 +257,7 @@ impl Opening {
     /// not help, so the supervisor waits long (or for the user's "Retry now").
     pub fn is_refusal(&self) -> bool {
         match self {
-            Opening::Timeout | Opening::Replica(_) => false,
+            Opening::Timeout | Opening::Replica(_) | Opening::Cluster(_) => false,
             Opening::Failed(e) => {
                 redis_refusal::is_forbidden(e) || crate::Error::from_redis(e, "", false).is_auth()
             }
@@ -176,8 +268,16 @@ impl Opening {
     pub fn reason(&self, setup: &Setup) -> String {
         match self {
             Opening::Timeout => "no answer from the server".into(),
-            Opening::Replica(why) => why.clone(),
+            Opening::Replica(why) | Opening::Cluster(why) => why.clone(),
             Opening::Failed(e) => redis_refusal::reconnect_reason(e, &setup.addr, setup.tls),
+        }
+    }
+
+    fn reason_text(&self) -> String {
+        match self {
+            Opening::Timeout => "no answer".into(),
+            Opening::Replica(why) | Opening::Cluster(why) => why.clone(),
+            Opening::Failed(e) => e.to_string(),
         }
     }
 }
@@ -203,10 +303,47 @@ pub(crate) async fn open_main(
         Ok::<_, redis::RedisError>(conn)
     };
     match tokio::time::timeout(limit + setup.response_timeout, open).await {
-        Ok(Ok(conn)) => Ok((conn, rx)),
+        Ok(Ok(conn)) => Ok((super::Conn::Single(conn), rx)),
         Ok(Err(e)) => Err(Opening::Failed(e)),
         Err(_) => Err(Opening::Timeout),
     }
+}
+
+/// A cluster connection for the stream reader (no pushes; it does not block).
+pub(crate) async fn open_cluster_reader(
+    target: &Target,
+    current: &Current,
+    setup: &Setup,
+) -> Result<super::Conn, String> {
+    let limit = setup.connect_timeout.min(Duration::from_secs(5));
+    let mut failures = Vec::new();
+    for (host, port) in target.cluster_seeds() {
+        let seed = crate::cluster::NodeAddr {
+            host: host.clone(),
+            port,
+        };
+        let node = |addr: crate::cluster::NodeAddr| {
+            let at = current.settings.at(addr.host.as_str(), addr.port);
+            let config = setup
+                .connection_config()
+                .set_connection_timeout(Some(limit))
+                .set_response_timeout(Some(setup.response_timeout));
+            async move {
+                let client = crate::tls::client(&at)
+                    .map_err(|e| redis::RedisError::from(std::io::Error::other(e.to_string())))?;
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+            }
+        };
+        let open = crate::cluster::ClusterConn::open(seed, node);
+        match tokio::time::timeout(limit + setup.response_timeout, open).await {
+            Ok(Ok(c)) => return Ok(super::Conn::Cluster(c)),
+            Ok(Err(e)) => failures.push(format!("{host}:{port}: {e}")),
+            Err(_) => failures.push(format!("{host}:{port}: no answer in time")),
+        }
+    }
+    Err(failures.join("; "))
 }
 
 /// Opens the inbox reader's own connection: blocking reads would stall every other
@@ -215,7 +352,7 @@ pub(crate) async fn open_reader(
     client: &redis::Client,
     setup: &Setup,
     block: Duration,
-) -> redis::RedisResult<MultiplexedConnection> {
+) -> redis::RedisResult<super::Conn> {
     let limit = setup.connect_timeout.min(Duration::from_secs(5));
     let config = setup
         .connection_config()
@@ -227,7 +364,7 @@ pub(crate) async fn open_reader(
     )
     .await
     {
-        Ok(result) => result,
+        Ok(result) => result.map(super::Conn::Single),
         Err(_) => Err(redis::RedisError::from(std::io::Error::from(
             std::io::ErrorKind::TimedOut,
         ))),

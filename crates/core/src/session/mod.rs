@@ -20,6 +20,7 @@
 
 mod backoff;
 pub mod config;
+mod conn;
 mod effects;
 pub mod events;
 pub mod handle;
@@ -38,6 +39,7 @@ mod target;
 mod verify;
 
 pub(crate) use backoff::backoff as backoff_delay;
+pub(crate) use conn::Conn;
 pub(crate) use link::reach;
 
 pub use config::{

@@ -17,8 +17,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Conn;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backoff::backoff;
@@ -77,7 +77,7 @@ pub(crate) struct Publisher {
     pub setup: Arc<Setup>,
     pub events: Emitter,
     pub outbox: Outbox,
-    pub link: watch::Receiver<Option<MultiplexedConnection>>,
+    pub link: watch::Receiver<Option<Conn>>,
     pub supervisor: mpsc::UnboundedSender<supervisor::Command>,
     pub inbound: super::queue::InboundSender,
     /// Outbox length, for status lines.
@@ -334,7 +334,7 @@ pub(crate) enum Sent {
 /// deleted again, so a refusal never leaves extra stored copies (its PUBLISH, in the same
 /// pipeline, still goes out: durable readers skip such live copies).
 async fn send_batch(
-    mut conn: MultiplexedConnection,
+    mut conn: Conn,
     setup: Arc<Setup>,
     batch: Vec<Queued>,
     replica_pause: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Conn;
 use redis::Value;
-use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backoff::backoff;
@@ -64,7 +64,7 @@ pub(crate) struct Reader {
     pub setup: Arc<Setup>,
     pub target: Arc<super::target::Target>,
     pub events: Emitter,
-    pub link: watch::Receiver<Option<MultiplexedConnection>>,
+    pub link: watch::Receiver<Option<Conn>>,
     pub supervisor: mpsc::UnboundedSender<supervisor::Command>,
     pub inbound: super::queue::InboundSender,
     /// The joined list, published for the inbound path and presence.
@@ -337,7 +337,15 @@ impl Reader {
             let _ = self.supervisor.send(supervisor::Command::Suspect);
             return Pass::Reopen { failed: true };
         };
-        let mut conn = match link::open_reader(&current.client, &self.setup, READ_BLOCK).await {
+        let cluster = self.target.topology() == super::events::Topology::Cluster;
+        let opened = if cluster {
+            link::open_cluster_reader(&self.target, &current, &self.setup).await
+        } else {
+            link::open_reader(&current.client, &self.setup, READ_BLOCK)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let mut conn = match opened {
             Ok(c) => c,
             Err(e) => {
                 tracing::info!("stream reader cannot connect: {e}");
@@ -345,6 +353,10 @@ impl Reader {
                 return Pass::Reopen { failed: true };
             }
         };
+        // On a cluster: read when a live message wakes us (or every READ_BLOCK), without
+        // blocking; `woken` says whether the last wait ended by a wake.
+        let mut quiet_before = false;
+        let mut woken = true;
         // Each pass tries every stream again: one an admin fixed is read again. It counts as
         // readable (its live copies skipped) only once a read over it succeeded.
         let mut streams = self.streams();
@@ -403,11 +415,23 @@ impl Reader {
                     _ = self.shutdown.recv() => return Pass::Stop,
                 }
             }
+            if cluster && !catching_up && quiet_before {
+                woken = tokio::select! {
+                    _ = self.setup.wake.notified() => true,
+                    _ = tokio::time::sleep(READ_BLOCK) => false,
+                    _ = self.shutdown.recv() => return Pass::Stop,
+                    cmd = self.commands.recv() => {
+                        let Some(cmd) = cmd else { return Pass::Stop };
+                        self.apply(cmd).await;
+                        return Pass::Reopen { failed: false };
+                    }
+                };
+            }
             let mut cmd = redis::cmd("XREAD");
             cmd.arg("COUNT").arg(READ_BATCH);
             // Catching up reads what is there without waiting: an empty answer means
             // "caught up", not "wait for the next message".
-            if !catching_up {
+            if !catching_up && !cluster {
                 cmd.arg("BLOCK").arg(READ_BLOCK.as_millis() as u64);
             }
             cmd.arg("STREAMS");
@@ -457,6 +481,7 @@ impl Reader {
                         });
                     }
                     let quiet = moved.is_empty();
+                    quiet_before = quiet;
                     if !quiet {
                         let _ = self.inbound.send(Inbound::Cursors(moved));
                         if !catching_up {
@@ -466,7 +491,7 @@ impl Reader {
                     if catching_up && !full {
                         catching_up = false;
                         let _ = self.inbound.send(Inbound::CatchUp { done: true });
-                    } else if !catching_up && quiet {
+                    } else if !catching_up && quiet && !(cluster && woken) {
                         // Quiet for a whole block: check that no cursor is past its stream's
                         // end (a far-future id, then the stream deleted), or we would wait
                         // for ids that never come while the status says Connected.
@@ -541,7 +566,7 @@ impl Reader {
     /// Streams among `streams` that this user cannot read, and why.
     async fn find_unreadable(
         &self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         streams: &[String],
     ) -> Vec<(String, String, NoticeCode)> {
         let mut bad = Vec::new();
@@ -576,7 +601,7 @@ impl Reader {
     /// it is read from the start, hiding what was sent before the cursor's time.
     async fn check_cursors(
         &mut self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut Conn,
         streams: &[String],
     ) -> redis::RedisResult<HashMap<String, u64>> {
         let with_cursor: Vec<(String, String)> = streams

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use super::Conn;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -50,7 +50,7 @@ pub(crate) struct Supervisor {
     pub events: Emitter,
     pub counters: Arc<Counters>,
     /// The main link while it is up.
-    pub link: watch::Sender<Option<MultiplexedConnection>>,
+    pub link: watch::Sender<Option<Conn>>,
     /// Messages waiting in the outbox (owned by the publisher), for status lines.
     pub queued: watch::Receiver<usize>,
     pub inbound: super::queue::InboundSender,
@@ -62,7 +62,7 @@ pub(crate) struct Supervisor {
 
 /// How the connected phase ended.
 enum Ended {
-    Stopped(MultiplexedConnection),
+    Stopped(Conn),
     Lost(String),
 }
 
@@ -158,15 +158,8 @@ impl Supervisor {
                         }
                     };
                     self.server = (current.settings.addr(), current.nodes);
-                    let sentinel = self.target.topology() == super::events::Topology::Sentinel;
                     let opened = tokio::select! {
-                        opened = async {
-                            let (mut conn, pushes) = link::open_main(&current.client, &self.setup, &channels, limit).await?;
-                            if sentinel {
-                                link::check_master(&mut conn, &self.server.0).await?;
-                            }
-                            Ok::<_, link::Opening>((conn, pushes))
-                        } => opened,
+                        opened = link::open_link(&self.target, &current, &self.setup, &channels, limit) => opened,
                         _ = self.shutdown.recv() => break None,
                     };
                     match opened {
@@ -190,6 +183,9 @@ impl Supervisor {
             };
             attempt = 0;
             refused = false;
+            if conn.is_cluster() {
+                self.server.1 = conn.nodes();
+            }
             self.link.send_replace(Some(conn.clone()));
             self.status(State::Connected, None, 0, None);
             let ended = self.connected(conn, pushes).await;
@@ -237,7 +233,7 @@ impl Supervisor {
     /// The connected phase: pushes, heartbeat, commands, until the link dies or shutdown.
     async fn connected(
         &mut self,
-        mut conn: MultiplexedConnection,
+        mut conn: Conn,
         mut pushes: mpsc::UnboundedReceiver<PushInfo>,
     ) -> Ended {
         let mut tick = tokio::time::interval(self.setup.heartbeat);
@@ -253,16 +249,30 @@ impl Supervisor {
                     }
                     for push in batch.drain(..) {
                         match push.kind {
-                            PushKind::Message => {
+                            PushKind::Message | PushKind::SMessage => {
                                 if let Some(msg) = redis::Msg::from_push_info(push) {
                                     self.inbound.send_live(
                                         msg.get_channel_name().to_string(),
                                         msg.get_payload_bytes().to_vec(),
                                     );
                                 }
+                                if conn.is_cluster() {
+                                    self.setup.wake.notify_one();
+                                }
                             }
                             PushKind::Disconnection => {
                                 return Ended::Lost("connection lost".into());
+                            }
+                            // A cluster moved a shard channel's slot (a migration, a
+                            // failover): a fresh link subscribes on the new owner.
+                            PushKind::SUnsubscribe => {
+                                let still_wanted = push.data.first().and_then(|v| match v {
+                                    Value::BulkString(b) => std::str::from_utf8(b).ok().map(str::to_string),
+                                    _ => None,
+                                }).is_none_or(|c| self.channels.contains(&c));
+                                if still_wanted {
+                                    return Ended::Lost("the cluster moved a channel's slot".into());
+                                }
                             }
                             // The server dropped a subscription we still want (an admin, a
                             // config change): a fresh link subscribes again.
@@ -323,12 +333,13 @@ impl Supervisor {
         }
     }
 
-    async fn ping(&self, conn: &mut MultiplexedConnection) -> Result<(), String> {
+    async fn ping(&self, conn: &mut Conn) -> Result<(), String> {
         let limit = self.setup.response_timeout;
-        let cmd = redis::cmd("PING");
-        let ping = cmd.query_async::<Value>(conn);
-        match tokio::time::timeout(limit, ping).await {
-            Ok(Ok(_)) => Ok(()),
+        if conn.is_stale() {
+            return Err("the cluster's slots moved".into());
+        }
+        match tokio::time::timeout(limit, conn.ping()).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(format!("connection lost ({e})")),
             Err(_) => Err(format!(
                 "no answer to the heartbeat within {}s",

@@ -3,6 +3,7 @@
 //! `+switch-master`, so a failover is followed instead of retried against the dead master.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::events::Topology;
 use crate::error::{Error, Result};
@@ -21,6 +22,10 @@ pub(crate) struct Current {
 pub(crate) struct Target {
     given: ConnectionSettings,
     current: Mutex<Option<Current>>,
+    /// A cluster: forced (`cluster=true`) or found (the server says `mode: cluster`).
+    cluster: AtomicBool,
+    /// The cluster's nodes as last seen: where to start when the given one is down.
+    seeds: Mutex<Vec<(String, u16)>>,
 }
 
 impl Target {
@@ -40,19 +45,62 @@ impl Target {
                 crate::tls::client(given)?;
                 None
             }
-            ServerKind::Cluster => return Err(cluster_unsupported()),
+            ServerKind::Cluster => Some(Current {
+                client: crate::tls::client(given)?,
+                settings: given.clone(),
+                nodes: 1,
+            }),
         };
         Ok(Target {
             given: given.clone(),
             current: Mutex::new(current),
+            cluster: AtomicBool::new(given.kind == ServerKind::Cluster),
+            seeds: Mutex::new(Vec::new()),
         })
     }
 
     pub fn topology(&self) -> Topology {
         match self.given.kind {
-            ServerKind::Auto => Topology::Standalone,
-            ServerKind::Cluster => Topology::Cluster,
             ServerKind::Sentinel { .. } => Topology::Sentinel,
+            _ if self.cluster.load(Ordering::Relaxed) => Topology::Cluster,
+            _ => Topology::Standalone,
+        }
+    }
+
+    /// The server said it is a cluster node: from now on the session speaks cluster.
+    pub fn found_cluster(&self) {
+        self.cluster.store(true, Ordering::Relaxed);
+    }
+
+    /// Where to open a cluster link: the given node first, then every node last seen.
+    pub fn cluster_seeds(&self) -> Vec<(String, u16)> {
+        let mut seeds = vec![(self.given.host.clone(), self.given.port)];
+        if let Ok(known) = self.seeds.lock() {
+            seeds.extend(
+                known
+                    .iter()
+                    .filter(|s| !seeds.contains(s))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        seeds
+    }
+
+    /// Remembers the nodes of the cluster's slot map.
+    pub fn remember_nodes(&self, map: &crate::cluster::SlotMap) {
+        let nodes: Vec<(String, u16)> = map
+            .ranges
+            .iter()
+            .flat_map(|r| std::iter::once(&r.primary).chain(r.replicas.iter()))
+            .map(|n| (n.host.clone(), n.port))
+            .collect();
+        if let Ok(mut seeds) = self.seeds.lock() {
+            for n in nodes {
+                if !seeds.contains(&n) {
+                    seeds.push(n);
+                }
+            }
         }
     }
 
@@ -96,10 +144,4 @@ impl Target {
         }
         Ok(current)
     }
-}
-
-pub(crate) fn cluster_unsupported() -> Error {
-    Error::UnsupportedServer(
-        "this server is a Redis Cluster node: Redchat speaks to standalone servers and Sentinel-managed masters for now (run `redchat-cli doctor` for details)".into(),
-    )
 }

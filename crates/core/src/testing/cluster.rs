@@ -13,6 +13,41 @@ use super::{RedisServer, free_port};
 pub struct ClusterGroup {
     /// The nodes, in the order they were given to `redis-cli --cluster create`.
     pub servers: Vec<RedisServer>,
+    /// One cluster at a time per process: the nodes of a cluster keep calling a killed
+    /// node's address, and a node of another cluster that got its port would be pulled in
+    /// (two test clusters merged into one of 11 nodes).
+    _alone: Alone,
+}
+
+static BUSY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Held while a cluster runs; the next one starts when it is dropped.
+#[derive(Debug)]
+struct Alone;
+
+impl Alone {
+    fn wait() -> Alone {
+        let mut busy = BUSY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *busy {
+            busy = FREED
+                .wait(busy)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *busy = true;
+        Alone
+    }
+}
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        *BUSY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+        FREED.notify_one();
+    }
 }
 
 /// One line of `CLUSTER NODES`.
@@ -33,6 +68,7 @@ impl ClusterGroup {
     /// # Panics
     /// When a node does not start or the cluster does not form within 30 s.
     pub fn start() -> ClusterGroup {
+        let alone = Alone::wait();
         let servers: Vec<RedisServer> = (0..6)
             .map(|_| {
                 // Free ports can be above 55535, where port + 10000 is no port: give the bus
@@ -71,7 +107,10 @@ impl ClusterGroup {
             "redis-cli --cluster create failed: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let group = ClusterGroup { servers };
+        let group = ClusterGroup {
+            servers,
+            _alone: alone,
+        };
         group.wait_ok(Duration::from_secs(30));
         group
     }

@@ -1,13 +1,15 @@
-//! Redis Cluster groundwork against a real 3-primary, 3-replica cluster: the slot function
-//! and slot map agree with the servers, the test cluster's faults (a primary killed, a slot
-//! migrated) do what the cluster tests will rely on, and a session refuses a cluster with a
-//! clear error until it speaks cluster.
+//! Redis Cluster against a real 3-primary, 3-replica cluster: the slot function and slot
+//! map agree with the servers, pipelines and shard pub/sub route right, and sessions chat in
+//! a DM and a room (every 50 ms) through a primary killed with SIGKILL, a slot migration of
+//! bob's inbox and a whole-node restart, showing every message exactly once.
 
 use std::time::Duration;
 
 use redchat_core::cluster::{self, NodeAddr};
 use redchat_core::testing::ClusterGroup;
-use redchat_core::{Error, Session, SessionConfig, Username};
+use redchat_core::{
+    Delivery, Event, Events, OutgoingState, Session, SessionConfig, State, Topology, Username,
+};
 
 use crate::support::*;
 
@@ -90,27 +92,6 @@ async fn slots_and_the_slot_map_agree_with_a_real_cluster_through_a_failover_and
         slot_map_of(promoted).await.primary(inbox).map(|n| n.port),
         Some(promoted)
     );
-}
-
-#[tokio::test]
-async fn a_session_on_a_cluster_is_refused_with_a_clear_error() {
-    let group = tokio::task::spawn_blocking(ClusterGroup::start)
-        .await
-        .unwrap();
-    let config = SessionConfig::new(settings(&group.url()), Username::parse("alice").unwrap());
-    let err = Session::connect(config)
-        .await
-        .expect_err("not a server Redchat can chat on yet");
-    assert!(matches!(err, Error::UnsupportedServer(_)), "{err:?}");
-    assert!(err.to_string().contains("Cluster"), "{err}");
-    // Forced by the URL on a standalone server: refused before connecting.
-    let server = RedisServer::start();
-    let forced = SessionConfig::new(
-        settings(&format!("{}?cluster=true", server.url())),
-        Username::parse("alice").unwrap(),
-    );
-    let err = Session::connect(forced).await.expect_err("cluster=true");
-    assert!(matches!(err, Error::UnsupportedServer(_)), "{err:?}");
 }
 
 /// Opens a [`cluster::ClusterConn`] on `group`, every node's pushes on one channel.
@@ -294,4 +275,131 @@ async fn a_migrated_slot_answers_moved_marks_the_map_stale_and_unsubscribes_shar
         .await
         .unwrap();
     assert!(!fresh.is_stale());
+}
+
+fn config(url: &str, user: &str, delivery: Delivery) -> SessionConfig {
+    let mut s = settings(url);
+    s.connect_timeout = Duration::from_secs(2);
+    s.response_timeout = Duration::from_secs(1);
+    let mut config = SessionConfig::new(s, Username::parse(user).unwrap());
+    config.heartbeat = Duration::from_millis(500);
+    config.delivery = delivery;
+    config
+}
+
+async fn start(url: &str, user: &str, delivery: Delivery) -> (Session, Events) {
+    Session::connect(config(url, user, delivery))
+        .await
+        .unwrap_or_else(|e| panic!("{user} should connect to the cluster: {e}"))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// SIGKILL the primary serving bob's inbox; its replica is promoted.
+    KillInboxPrimary,
+    /// Move bob's inbox slot (and its keys) to another primary.
+    MigrateInbox,
+    /// Restart the primary serving the room's slot (SIGKILL, start again at once).
+    RestartRoomNode,
+}
+
+async fn chat_through(fault: Fault, delivery: Delivery) {
+    let group = tokio::task::spawn_blocking(ClusterGroup::start)
+        .await
+        .unwrap();
+    let url = group.url();
+    let (alice, mut a) = start(&url, "alice", delivery).await;
+    let (bob, mut b) = start(&url, "bob", delivery).await;
+    let first = next_matching(
+        &mut b,
+        "bob connected",
+        |e| matches!(e, Event::Status(s) if s.state == State::Connected),
+    )
+    .await;
+    let Event::Status(first) = first else {
+        unreachable!()
+    };
+    assert_eq!(first.topology, Topology::Cluster, "{first:?}");
+    assert_eq!(first.nodes, 6, "3 primaries and 3 replicas");
+    both_in_the_room(&alice, &mut a, &bob, &mut b).await;
+
+    chat(&alice, 0..20).await;
+    let inbox = cluster::slot(b"redchat:{u:bob}:inbox");
+    let room = cluster::slot(b"redchat:{r:team}:log");
+    let faulted = tokio::task::spawn_blocking(move || {
+        let mut group = group;
+        match fault {
+            Fault::KillInboxPrimary => {
+                let owner = group.owner(inbox);
+                group.node(owner).kill();
+            }
+            Fault::MigrateInbox => {
+                let owner = group.owner(inbox);
+                let to = group
+                    .nodes()
+                    .iter()
+                    .find(|n| n.primary && !n.failed && n.port != owner && !n.slots.is_empty())
+                    .map(|n| n.port)
+                    .unwrap();
+                group.migrate_slot(inbox, to);
+            }
+            Fault::RestartRoomNode => {
+                let owner = group.owner(room);
+                group.node(owner).restart();
+            }
+        }
+        group.wait_ok(EXCHANGE);
+        group
+    });
+    chat(&alice, 20..60).await;
+    let group = faulted.await.unwrap();
+    // Both sessions back (a fresh link each, resubscribed on the slots' owners). Durable:
+    // bob's events are all checked below, his stream catches him up.
+    let back = |e: &Event| matches!(e, Event::Status(s) if s.state == State::Connected);
+    until(&mut a, "alice connected again", back).await;
+    if delivery == Delivery::LiveOnly {
+        until(&mut b, "bob connected again", back).await;
+    }
+    chat(&alice, 60..70).await;
+    let all: Vec<String> = (0..70).map(shown).collect();
+    if delivery == Delivery::Durable {
+        expect_in_order(&mut b, &all).await;
+        if alice.queued() > 0 {
+            until(&mut a, "an empty outbox", |_| alice.queued() == 0).await;
+        }
+    } else {
+        // Live only: what was sent after both were back arrives; nothing twice.
+        let after: Vec<String> = (60..70).map(shown).collect();
+        let mut seen = std::collections::HashSet::new();
+        until(&mut b, "the messages after the fault", |e| {
+            if let Event::Chat(m) = e {
+                assert!(seen.insert(m.content.clone()), "shown twice: {}", m.content);
+            }
+            after.iter().all(|m| seen.contains(m))
+        })
+        .await;
+        let _ = OutgoingState::Delivered;
+    }
+    assert_live_at(group.owner(inbox), &mut b, delivery == Delivery::Durable).await;
+    assert!(bob.stats().reconnects >= 1 || matches!(fault, Fault::RestartRoomNode));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_primary_of_bobs_inbox_killed_loses_nothing() {
+    chat_through(Fault::KillInboxPrimary, Delivery::Durable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_slot_migration_of_bobs_inbox_loses_nothing() {
+    chat_through(Fault::MigrateInbox, Delivery::Durable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_node_restart_loses_nothing() {
+    chat_through(Fault::RestartRoomNode, Delivery::Durable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_live_only_through_a_primary_kill_delivers_what_follows() {
+    chat_through(Fault::KillInboxPrimary, Delivery::LiveOnly).await;
 }

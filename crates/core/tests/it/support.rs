@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use redchat_core::{ConnectionSettings, Event, Events, Session, SessionConfig, Username};
+use std::collections::HashSet;
+
+use redchat_core::{
+    ConnectionSettings, Event, Events, Session, SessionConfig, State, Username, parse_line,
+};
 
 pub use redchat_core::testing::RedisServer;
 
@@ -89,4 +93,160 @@ pub async fn joined(events: &mut Events, conversation: &str) {
         matches!(e, Event::Joined { conversations } if conversations.iter().any(|c| c.to_string() == conversation))
     })
     .await;
+}
+
+/// Bound for a whole exchange across a failover (a bound, not a timing goal).
+pub const EXCHANGE: Duration = Duration::from_secs(60);
+
+/// Line `i` of the chat: even ones to bob, odd ones to the room.
+pub fn line(i: usize) -> String {
+    if i.is_multiple_of(2) {
+        format!("@bob d-{i:03}")
+    } else {
+        format!("#team r-{i:03}")
+    }
+}
+
+/// What bob is shown for line `i` (a room line without its `#team` prefix).
+pub fn shown(i: usize) -> String {
+    let l = line(i);
+    match l.strip_prefix("#team ") {
+        Some(rest) => rest.to_string(),
+        None => l,
+    }
+}
+
+/// Submits lines `range` 50 ms apart (the chat's pace, not a synchronisation).
+pub async fn chat(alice: &Session, range: std::ops::Range<usize>) {
+    for i in range {
+        alice.submit(parse_line(&line(i)).unwrap()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads bob's events until every expected message arrived; fails on a duplicate, an
+/// unexpected message or a wrong order within a conversation.
+pub async fn expect_in_order(events: &mut Events, expected: &[String]) {
+    let mut got: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    let result = tokio::time::timeout(EXCHANGE, async {
+        while got.len() < expected.len() {
+            match events.recv().await {
+                Some(Event::Chat(m)) => {
+                    assert!(seen.insert(m.content.clone()), "shown twice: {}", m.content);
+                    assert!(expected.contains(&m.content), "unexpected: {}", m.content);
+                    got.push(m.content);
+                }
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        result.is_ok(),
+        "only {} of {} messages arrived: missing {:?}",
+        got.len(),
+        expected.len(),
+        expected
+            .iter()
+            .filter(|e| !got.contains(e))
+            .collect::<Vec<_>>()
+    );
+    for prefix in ["@bob d-", "r-"] {
+        let of = |v: &[String]| -> Vec<String> {
+            v.iter()
+                .filter(|m| m.starts_with(prefix))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(of(&got), of(expected), "in order within {prefix}");
+    }
+}
+
+/// Hands every event to `f` until it returns true.
+pub async fn until(events: &mut Events, what: &str, mut f: impl FnMut(&Event) -> bool) {
+    let found = tokio::time::timeout(EXCHANGE, async {
+        loop {
+            match events.recv().await {
+                Some(e) if f(&e) => return,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("no {what} within {EXCHANGE:?}"));
+}
+
+/// Waits for a Connected status naming `port`; returns it.
+pub async fn connected_to(events: &mut Events, port: u16) -> redchat_core::Status {
+    let addr = format!("127.0.0.1:{port}");
+    let found = tokio::time::timeout(EXCHANGE, async {
+        loop {
+            match events.recv().await {
+                Some(Event::Status(s)) if s.state == State::Connected && s.addr == addr => {
+                    return s;
+                }
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("not connected to {addr} within {EXCHANGE:?}"))
+}
+
+/// Bob's session still receives on the new master: a plain-text PUBLISH to his inbox and
+/// an entry appended to his inbox stream both arrive, and no late duplicate before them.
+pub async fn assert_live_at(port: u16, events: &mut Events, durable: bool) {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let mut raw = client.get_connection().unwrap();
+    let probe = format!("probe-{}", redchat_core::wire::new_id());
+    let stream_probe = format!("{probe}-stream");
+    if durable {
+        let _: String = redis::cmd("XADD")
+            .arg("redchat:{u:bob}:inbox")
+            .arg("*")
+            .arg("payload")
+            .arg(&stream_probe)
+            .query(&mut raw)
+            .unwrap();
+    }
+    let (mut live, mut stored) = (false, !durable);
+    let result = tokio::time::timeout(EXCHANGE, async {
+        while !(live && stored) {
+            if !live {
+                let _: u64 = redis::cmd("PUBLISH")
+                    .arg("bob")
+                    .arg(&probe)
+                    .query(&mut raw)
+                    .unwrap();
+            }
+            // Bounded read between probes; the probe itself is the event we wait for.
+            let Ok(event) = tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+            else {
+                continue;
+            };
+            match event {
+                Some(Event::Plain(p)) if p.text == probe => live = true,
+                Some(Event::Plain(p)) if p.text == stream_probe => stored = true,
+                Some(Event::Chat(m)) => panic!("late or duplicate message: {}", m.content),
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        result.is_ok(),
+        "bob not live on the new master within {EXCHANGE:?} (live {live}, stream {stored})"
+    );
+}
+
+pub async fn both_in_the_room(alice: &Session, a: &mut Events, bob: &Session, b: &mut Events) {
+    alice.join("#team").await.unwrap();
+    joined(a, "#team").await;
+    bob.join("#team").await.unwrap();
+    joined(b, "#team").await;
 }
