@@ -54,6 +54,9 @@ target/perf/redchat-bench delivery --chaos --users 20 --rate 1000 --duration "${
 echo "== 6b. Sentinel failover: the master SIGKILLed, beside the sentinels' own failover time (3 runs)"
 target/perf/redchat-bench delivery --chaos --users 20 --rate 1000 --duration "${CHAOS_SECONDS:-15}" \
   --chaos-failover --chaos-runs 3 --out "$out/failover.json" | tee "$out/failover.txt"
+echo "== 6c. Redis Cluster: the primary of a user's inbox SIGKILLed (3 runs)"
+target/perf/redchat-bench delivery --chaos --users 20 --rate 1000 --duration "${CHAOS_SECONDS:-15}" \
+  --chaos-cluster --chaos-runs 3 --out "$out/cluster-failover.json" | tee "$out/cluster-failover.txt"
 
 echo "== 7. rooms: one room, 200 members, 1k msg/s (Redchat vs bare SUBSCRIBE, same run), 3 runs"
 for i in 1 2 3; do

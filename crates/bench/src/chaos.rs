@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use redchat_core::testing::{RedisServer, SentinelGroup};
+use redchat_core::testing::{ClusterGroup, RedisServer, SentinelGroup};
 use redchat_core::{
     ConnectionSettings, Delivery, Draft, Event, Session, SessionConfig, State, Username,
 };
@@ -39,12 +39,15 @@ pub enum Fault {
     Restart(Duration),
     /// SIGKILL the master behind Sentinel; the sentinels promote its replica.
     Failover,
+    /// SIGKILL the cluster primary serving the first user's inbox; its replica is promoted.
+    ClusterFailover,
 }
 
 /// The servers a run kills.
 enum Deployment {
     Plain(RedisServer),
     Sentinel(SentinelGroup),
+    Cluster(ClusterGroup),
 }
 
 /// One chaos run's figures.
@@ -77,6 +80,7 @@ impl ChaosOutcome {
         match self.fault {
             Fault::Restart(down) => format!("restart {:.0}s", down.as_secs_f64()),
             Fault::Failover => "failover".into(),
+            Fault::ClusterFailover => "cluster".into(),
         }
     }
 
@@ -94,7 +98,7 @@ impl ChaosOutcome {
         json!({
             "delivery": self.delivery, "users": self.users, "rate": self.rate,
             "fault": self.fault_name(),
-            "downSeconds": match self.fault { Fault::Restart(d) => Some(d.as_secs_f64()), Fault::Failover => None },
+            "downSeconds": match self.fault { Fault::Restart(d) => Some(d.as_secs_f64()), _ => None },
             "faultMs": self.fault_ms, "receivingAgainAfterKillMs": self.receiving_again_ms,
             "sent": self.sent, "shown": self.shown,
             "lost": self.lost(), "duplicatesHidden": self.duplicates_hidden,
@@ -177,6 +181,11 @@ pub async fn chaos_run(
             let url = group.url();
             (Deployment::Sentinel(group), url)
         }
+        Fault::ClusterFailover => {
+            let group = ClusterGroup::start();
+            let url = group.url();
+            (Deployment::Cluster(group), url)
+        }
     })
     .await?;
     let settings = ConnectionSettings::parse(&url)?.settings;
@@ -235,11 +244,13 @@ pub async fn chaos_run(
     let ready_at: Arc<Mutex<Option<(Instant, u64)>>> = Arc::new(Mutex::new(None));
     let killed_at = Instant::now() + duration / 3;
     let killed_us = Arc::new(AtomicU64::new(u64::MAX));
+    let first = names[0].to_string();
     let fault_task = {
         let (server, ready_at, killed_us) = (server.clone(), ready_at.clone(), killed_us.clone());
         tokio::spawn(async move {
             tokio::time::sleep_until(killed_at).await;
             let s = server.clone();
+            let first = first.clone();
             killed_us.store(crate::delivery::now_us(), Ordering::Relaxed);
             let old =
                 tokio::task::spawn_blocking(move || match &mut *s.lock().expect("server lock") {
@@ -252,6 +263,13 @@ pub async fn chaos_run(
                         group.master().kill();
                         old
                     }
+                    Deployment::Cluster(group) => {
+                        let old = group.owner(redchat_core::cluster::slot(
+                            format!("redchat:{{u:{first}}}:inbox").as_bytes(),
+                        ));
+                        group.node(old).kill();
+                        old
+                    }
                 })
                 .await?;
             if let Fault::Restart(down) = fault {
@@ -262,6 +280,10 @@ pub async fn chaos_run(
                 Deployment::Plain(server) => server.restart(),
                 Deployment::Sentinel(group) => {
                     group.wait_failover(old, Duration::from_secs(60));
+                }
+                Deployment::Cluster(group) => {
+                    let _ = old;
+                    group.wait_ok(Duration::from_secs(60));
                 }
             })
             .await?;

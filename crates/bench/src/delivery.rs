@@ -66,6 +66,10 @@ pub struct BenchArgs {
     /// three sentinels) with the master SIGKILLed, beside the sentinels' own failover time.
     #[arg(long, requires = "chaos")]
     chaos_failover: bool,
+    /// With --chaos: instead of restarts, run the ring on a 3-primary, 3-replica Redis
+    /// Cluster with the primary of the first user's inbox SIGKILLed.
+    #[arg(long, requires = "chaos", conflicts_with = "chaos_failover")]
+    chaos_cluster: bool,
     /// With --chaos: repeat every fault this many times (medians in docs/benchmarks.md).
     #[arg(long, default_value_t = 1, requires = "chaos")]
     chaos_runs: usize,
@@ -230,6 +234,8 @@ async fn chaos(bench: &BenchArgs, duration: Duration) -> Result<std::process::Ex
     let mut runs = Vec::new();
     let faults: Vec<crate::chaos::Fault> = if bench.chaos_failover {
         vec![crate::chaos::Fault::Failover]
+    } else if bench.chaos_cluster {
+        vec![crate::chaos::Fault::ClusterFailover]
     } else {
         bench
             .chaos_down

@@ -43,7 +43,9 @@ Connection strings: redis://[user:password@]host[:port][/db], rediss://... (TLS)
 Azure portal's form name.redis.cache.windows.net:6380,password=KEY,ssl=True,abortConnect=False.
 Behind Sentinel: redis+sentinel://host:26379[,host2:26379]/SERVICE[/db] (rediss+sentinel:// for
 TLS), or host:26379,serviceName=SERVICE: Redchat asks the sentinels for the master and follows
-failovers. Redis Cluster (cluster=true) is refused with a clear error for now.
+failovers. Redis Cluster is found by itself (any node will do; cluster=true forces it): rooms
+use sharded pub/sub, each command goes to the primary of its slot, and failovers, slot
+migrations and restarts are followed.
 Keep passwords off the command line: set REDCHAT_PASSWORD, or leave it out and be asked.
 TLS trusts the operating system's CAs; --tls-ca adds a company CA, --tls-cert/--tls-key give a
 client certificate (mutual TLS), sslHost=NAME (?sslHost=NAME in a URL) checks the certificate

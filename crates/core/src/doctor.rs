@@ -522,24 +522,26 @@ async fn server_info(conn: &mut MultiplexedConnection, report: &mut Report) {
         match crate::cluster::slot_map(conn, &asked).await {
             Ok(map) => {
                 let (primaries, replicas) = map.node_counts();
-                let mut note =
-                    format!("a Redis Cluster of {primaries} primaries and {replicas} replicas");
+                report.notes.push(format!(
+                    "a Redis Cluster of {primaries} primaries and {replicas} replicas: rooms use sharded pub/sub, inboxes classic pub/sub (sent to every node)"
+                ));
                 if map.uncovered() > 0 {
-                    note.push_str(&format!(
-                        "; {} of 16384 slots have no primary (the cluster is not ok)",
-                        map.uncovered()
-                    ));
+                    report.problem(
+                        "cluster_not_ok",
+                        format!(
+                            "{} of 16384 slots have no primary: the cluster is not ok (forming, or a primary down without a replica); Redchat keeps trying; check it with redis-cli --cluster check",
+                            map.uncovered()
+                        ),
+                    );
                 }
-                report.notes.push(note);
             }
-            Err(e) => report
-                .notes
-                .push(format!("the cluster's slot map cannot be read: {e}")),
+            Err(e) => report.problem(
+                "cluster_map",
+                format!(
+                    "the cluster's slot map cannot be read ({e}): Redchat needs CLUSTER SLOTS to find the primaries"
+                ),
+            ),
         }
-        report.problem(
-            "cluster",
-            "this server is a Redis Cluster node: Redchat speaks to standalone servers only for now; connect to a standalone Redis (or an Azure tier without clustering)",
-        );
     } else if field("role").as_deref() == Some("replica") {
         report.problem(
             "replica",

@@ -1,5 +1,7 @@
 //! The real app, driven through WebDriver under Xvfb, against a real redis-server.
 
+#[path = "cluster.rs"]
+mod cluster;
 #[path = "company.rs"]
 mod company;
 #[path = "desktop.rs"]

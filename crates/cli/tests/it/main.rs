@@ -1,6 +1,7 @@
 //! The real `redchat-cli` binary against a spawned redis-server.
 
 mod chat;
+mod cluster;
 mod company;
 mod doctor;
 mod local_redis;

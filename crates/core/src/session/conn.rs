@@ -48,12 +48,30 @@ impl Conn {
     }
 
     pub async fn subscribe(&mut self, channels: &[String]) -> RedisResult<()> {
+        self.subscribe_at(channels, None).await
+    }
+
+    /// Like [`Conn::subscribe`]; on a cluster the classic channel `home.0` is subscribed on
+    /// the primary of slot `home.1` (our inbox channel on our inbox stream's primary, where
+    /// senders' `PUBLISH` runs, so its receiver count sees us).
+    pub async fn subscribe_at(
+        &mut self,
+        channels: &[String],
+        home: Option<(&str, u16)>,
+    ) -> RedisResult<()> {
         match self {
             Conn::Single(c) => c.subscribe(channels).await,
             Conn::Cluster(c) => {
                 let (shard, classic): (Vec<&String>, Vec<&String>) = channels
                     .iter()
                     .partition(|ch| cluster::is_shard_channel(ch.as_bytes()));
+                let (homed, classic): (Vec<&String>, Vec<&String>) = classic
+                    .into_iter()
+                    .partition(|ch| home.is_some_and(|(h, _)| h == ch.as_str()));
+                if let (Some((_, slot)), false) = (home, homed.is_empty()) {
+                    let (_, mut owner) = c.node_for(slot).ok_or_else(|| no_node("our inbox"))?;
+                    owner.subscribe(&homed).await?;
+                }
                 if !classic.is_empty() {
                     // Classic pub/sub is broadcast to every node: any one will do.
                     let (_, mut first) = c.node_for(0).ok_or_else(|| no_node("slot 0"))?;

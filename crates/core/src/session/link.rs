@@ -162,7 +162,11 @@ async fn open_cluster(
                 .await
                 .map_err(Opening::Cluster)?;
             let mut conn = super::Conn::Cluster(cluster);
-            conn.subscribe(channels).await.map_err(Opening::Failed)?;
+            let inbox = setup.inbox();
+            let home = crate::cluster::slot(setup.keys.inbox_stream(&setup.user).as_bytes());
+            conn.subscribe_at(channels, Some((inbox.as_str(), home)))
+                .await
+                .map_err(Opening::Failed)?;
             Ok::<_, Opening>(conn)
         };
         match tokio::time::timeout(limit + setup.response_timeout, open).await {
@@ -226,7 +230,8 @@ async fn refuse_other_kinds(
                 .flatten()
         })
     };
-    if !sentinel && field("role").as_deref() == Some("replica") {
+    let cluster = field("mode").as_deref() == Some("cluster");
+    if !sentinel && !cluster && field("role").as_deref() == Some("replica") {
         return Err(Error::UnsupportedServer(
             "this server is a read-only replica: connect to its master, or to the sentinels with redis+sentinel://host:26379/SERVICE so Redchat follows failovers".into(),
         ));

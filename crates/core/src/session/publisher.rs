@@ -359,12 +359,24 @@ async fn send_batch(
             xadd(&mut pipe, key, &q.payload);
             pipe.cmd_iter().count() - 1
         });
+        // On a cluster a keyless PUBLISH runs on the node of the command before it, and
+        // counts only that node's subscribers: right after the recipient's stream write it
+        // runs where the recipient subscribes its inbox (the primary of its inbox slot).
+        // Live only, a DM has no stream write: a read of the recipient's inbox stream key
+        // routes it there.
+        if target.is_none()
+            && conn.is_cluster()
+            && let crate::conversation::ConversationId::Direct(to) = &q.message.conversation
+        {
+            pipe.cmd("EXISTS").arg(setup.keys.inbox_stream(to));
+        }
+        pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
+        let publish = pipe.cmd_iter().count() - 1;
         let copy = q.copy_to.as_ref().map(|key| {
             xadd(&mut pipe, key, &q.payload);
             pipe.cmd_iter().count() - 1
         });
-        pipe.cmd("PUBLISH").arg(&q.message.channel).arg(&q.payload);
-        slots.push((target, pipe.cmd_iter().count() - 1, copy));
+        slots.push((target, publish, copy));
     }
     let paused = replica_pause
         .lock()

@@ -403,3 +403,35 @@ async fn cluster_node_restart_loses_nothing() {
 async fn cluster_live_only_through_a_primary_kill_delivers_what_follows() {
     chat_through(Fault::KillInboxPrimary, Delivery::LiveOnly).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_and_a_room_message_on_a_cluster_count_their_receivers() {
+    let group = tokio::task::spawn_blocking(ClusterGroup::start)
+        .await
+        .unwrap();
+    let url = group.url();
+    for delivery in [Delivery::Durable, Delivery::LiveOnly] {
+        let (alice, mut a) = start(&url, "alice", delivery).await;
+        let (bob, mut b) = start(&url, "bob", delivery).await;
+        both_in_the_room(&alice, &mut a, &bob, &mut b).await;
+        // PUBLISH counts one node's subscribers: it runs where bob subscribes his inbox.
+        let report = alice
+            .send(redchat_core::parse_line("@bob counted?").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(report.receivers, 1, "{delivery:?}: bob is listening");
+        assert_eq!(next_chat(&mut b, "the DM").await.content, "@bob counted?");
+        // A room's SPUBLISH counts its shard's subscribers: alice and bob.
+        let report = alice
+            .send(redchat_core::parse_line("#team counted too?").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(report.receivers, 2, "{delivery:?}: both members");
+        assert_eq!(
+            next_chat(&mut b, "the room message").await.content,
+            "counted too?"
+        );
+        alice.shutdown(Duration::from_secs(2)).await;
+        bob.shutdown(Duration::from_secs(2)).await;
+    }
+}
