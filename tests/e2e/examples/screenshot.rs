@@ -3,7 +3,8 @@
 //! docs/screenshot-trust.png (a forged message, a new key, the contact panel),
 //! docs/screenshot-reconnecting.png, docs/screenshot-doctor.png (Settings' doctor on a
 //! server whose CA is not trusted), docs/screenshot-sentinel.png (a window behind Sentinel
-//! after the master was killed) and docs/screenshot-notification.png (a desktop
+//! after the master was killed), docs/screenshot-cluster.png (a room on a Redis Cluster) and
+//! docs/screenshot-notification.png (a desktop
 //! notification drawn by dunst). Alice's window is in the light theme, Bob's in the dark one.
 //!
 //! Run with `make screenshot` (Xvfb, a spawned redis-server, tauri-driver).
@@ -335,4 +336,27 @@ fn main() {
     );
     capture(&out.with_file_name("screenshot-sentinel.png"));
     carol.close();
+    drop(group);
+
+    // On a Redis Cluster: a room on sharded pub/sub, the status naming the nodes.
+    let cluster = redchat_core::testing::ClusterGroup::start();
+    let home_d = DataHome::new("shot-cluster");
+    let dave = AppUnderTest::start(&home_d.0);
+    dave.set_window_rect(0, 0, 1600, 760);
+    dave.connect_as(&cluster.url(), "dave");
+    dave.type_and_enter("#new-conversation", "#infra");
+    dave.wait_for(
+        "#infra open",
+        "return document.querySelector('#conversation-title').textContent.includes('#infra')",
+        json!([]),
+    );
+    dave.type_and_enter("#compose", "this room lives on one shard: SSUBSCRIBE / SPUBLISH");
+    wait_entry(&dave, "SPUBLISH");
+    dave.wait_for(
+        "the cluster named in the status bar",
+        "return document.querySelector('#topology').textContent === 'Cluster · 6 nodes'",
+        json!([]),
+    );
+    capture(&out.with_file_name("screenshot-cluster.png"));
+    dave.close();
 }
