@@ -347,6 +347,16 @@ impl ClusterConn {
     }
 }
 
+/// A command's arguments, its name first.
+fn simple_args(cmd: &Cmd) -> Vec<&[u8]> {
+    cmd.args_iter()
+        .filter_map(|a| match a {
+            redis::Arg::Simple(b) => Some(b),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A channel that lives in one slot on a cluster: a room's live channel
 /// (`…{r:<room>}:live`), published with `SPUBLISH` and subscribed with `SSUBSCRIBE`, so a
 /// room's messages cross only its shard. Other channels (inboxes, which the original client
@@ -358,10 +368,7 @@ pub fn is_shard_channel(channel: &[u8]) -> bool {
 
 /// `PUBLISH <shard channel> …` as `SPUBLISH`.
 fn shard_publish(cmd: &Cmd) -> Option<Cmd> {
-    let mut args = cmd.args_iter().filter_map(|a| match a {
-        redis::Arg::Simple(b) => Some(b),
-        _ => None,
-    });
+    let mut args = simple_args(cmd).into_iter();
     if !args.next()?.eq_ignore_ascii_case(b"PUBLISH") {
         return None;
     }
@@ -380,13 +387,7 @@ fn shard_publish(cmd: &Cmd) -> Option<Cmd> {
 /// `XREAD [COUNT n] STREAMS k1 … kn id1 … idn` over keys of more than one slot, split into
 /// one command per slot; `None` when it is not such a read (or it blocks: refused as is).
 fn split_xread(cmd: &Cmd) -> Option<Vec<Cmd>> {
-    let args: Vec<&[u8]> = cmd
-        .args_iter()
-        .filter_map(|a| match a {
-            redis::Arg::Simple(b) => Some(b),
-            _ => None,
-        })
-        .collect();
+    let args = simple_args(cmd);
     if !args.first()?.eq_ignore_ascii_case(b"XREAD") {
         return None;
     }
@@ -434,13 +435,7 @@ fn split_xread(cmd: &Cmd) -> Option<Vec<Cmd>> {
 /// The slot a command must run in: its first key's (`XREAD`/`XREADGROUP`: the first stream
 /// after `STREAMS`); `None` for commands without a key.
 pub fn command_slot(cmd: &Cmd) -> Option<u16> {
-    let args: Vec<&[u8]> = cmd
-        .args_iter()
-        .filter_map(|a| match a {
-            redis::Arg::Simple(b) => Some(b),
-            _ => None,
-        })
-        .collect();
+    let args = simple_args(cmd);
     let name = args.first()?.to_ascii_uppercase();
     let key = match name.as_slice() {
         b"XREAD" | b"XREADGROUP" => {

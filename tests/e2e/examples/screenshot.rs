@@ -350,7 +350,10 @@ fn main() {
         "return document.querySelector('#conversation-title').textContent.includes('#infra')",
         json!([]),
     );
-    dave.type_and_enter("#compose", "this room lives on one shard: SSUBSCRIBE / SPUBLISH");
+    dave.type_and_enter(
+        "#compose",
+        "this room lives on one shard: SSUBSCRIBE / SPUBLISH",
+    );
     wait_entry(&dave, "SPUBLISH");
     dave.wait_for(
         "the cluster named in the status bar",

@@ -5,28 +5,8 @@ use std::time::Duration;
 
 use redchat_core::cluster;
 use redchat_core::testing::ClusterGroup;
-use serde_json::Value;
 
 use crate::support::*;
-
-fn cli_at(url: &str, data: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("redchat-cli").unwrap();
-    cmd.env("REDCHAT_URL", url)
-        .env("REDCHAT_DATA_DIR", data)
-        .env_remove("REDCHAT_PASSWORD")
-        .timeout(WAIT * 2);
-    cmd
-}
-
-/// The next `listen --json` line of one of `kinds`.
-fn next_of(lines: &Lines, what: &str, kinds: &[&str]) -> Value {
-    loop {
-        let line: Value = serde_json::from_str(&lines.next(what)).expect("every line is JSON");
-        if kinds.contains(&line["kind"].as_str().unwrap_or("")) {
-            return line;
-        }
-    }
-}
 
 #[test]
 fn listen_and_send_on_a_cluster_in_a_dm_and_a_room_through_a_failover() {

@@ -8,25 +8,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn cli_at(url: &str, data: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("redchat-cli").unwrap();
-    cmd.env("REDCHAT_URL", url)
-        .env("REDCHAT_DATA_DIR", data)
-        .env_remove("REDCHAT_PASSWORD")
-        .timeout(WAIT * 2);
-    cmd
-}
-
-/// The next line of `listen --json` that is a chat message or a status.
-fn next_of(lines: &Lines, what: &str, kinds: &[&str]) -> Value {
-    loop {
-        let line: Value = serde_json::from_str(&lines.next(what)).expect("every line is JSON");
-        if kinds.contains(&line["kind"].as_str().unwrap_or("")) {
-            return line;
-        }
-    }
-}
-
 #[test]
 fn listen_and_send_follow_a_sentinel_failover() {
     let mut group = SentinelGroup::start();

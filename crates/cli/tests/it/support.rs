@@ -97,3 +97,24 @@ impl Drop for Lines {
         let _ = self.child.wait();
     }
 }
+
+/// `redchat-cli` against `url` with its own data directory.
+pub fn cli_at(url: &str, data: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("redchat-cli").unwrap();
+    cmd.env("REDCHAT_URL", url)
+        .env("REDCHAT_DATA_DIR", data)
+        .env_remove("REDCHAT_PASSWORD")
+        .timeout(WAIT * 2);
+    cmd
+}
+
+/// The next `listen --json` line of one of `kinds`.
+pub fn next_of(lines: &Lines, what: &str, kinds: &[&str]) -> serde_json::Value {
+    loop {
+        let line: serde_json::Value =
+            serde_json::from_str(&lines.next(what)).expect("every line is JSON");
+        if kinds.contains(&line["kind"].as_str().unwrap_or("")) {
+            return line;
+        }
+    }
+}

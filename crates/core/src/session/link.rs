@@ -136,6 +136,28 @@ async fn open_cluster(
     limit: Duration,
 ) -> Result<Link, Opening> {
     let (tx, rx) = mpsc::unbounded_channel::<PushInfo>();
+    let cluster = cluster_conn(target, current, setup, limit, Some(tx)).await?;
+    target.remember_nodes(cluster.map());
+    let mut conn = super::Conn::Cluster(cluster);
+    let inbox = setup.inbox();
+    let home = crate::cluster::slot(setup.keys.inbox_stream(&setup.user).as_bytes());
+    let subscribed = conn.subscribe_at(channels, Some((inbox.as_str(), home)));
+    match tokio::time::timeout(setup.response_timeout, subscribed).await {
+        Ok(Ok(())) => Ok((conn, rx)),
+        Ok(Err(e)) => Err(Opening::Failed(e)),
+        Err(_) => Err(Opening::Timeout),
+    }
+}
+
+/// A cluster connection from the first seed (the given node, then every node last seen)
+/// whose slot map serves every slot; node connections with `pushes` as their push sender.
+async fn cluster_conn(
+    target: &Target,
+    current: &Current,
+    setup: &Setup,
+    limit: Duration,
+    pushes: Option<mpsc::UnboundedSender<PushInfo>>,
+) -> Result<crate::cluster::ClusterConn, Opening> {
     let mut failures = Vec::new();
     for (host, port) in target.cluster_seeds() {
         let seed = crate::cluster::NodeAddr {
@@ -147,8 +169,11 @@ async fn open_cluster(
             let config = setup
                 .connection_config()
                 .set_connection_timeout(Some(limit))
-                .set_response_timeout(Some(setup.response_timeout))
-                .set_push_sender(tx.clone());
+                .set_response_timeout(Some(setup.response_timeout));
+            let config = match &pushes {
+                Some(tx) => config.set_push_sender(tx.clone()),
+                None => config,
+            };
             async move {
                 let client = crate::tls::client(&at)
                     .map_err(|e| redis::RedisError::from(std::io::Error::other(e.to_string())))?;
@@ -157,29 +182,10 @@ async fn open_cluster(
                     .await
             }
         };
-        let open = async {
-            let cluster = crate::cluster::ClusterConn::open(seed, node)
-                .await
-                .map_err(Opening::Cluster)?;
-            let mut conn = super::Conn::Cluster(cluster);
-            let inbox = setup.inbox();
-            let home = crate::cluster::slot(setup.keys.inbox_stream(&setup.user).as_bytes());
-            conn.subscribe_at(channels, Some((inbox.as_str(), home)))
-                .await
-                .map_err(Opening::Failed)?;
-            Ok::<_, Opening>(conn)
-        };
+        let open = crate::cluster::ClusterConn::open(seed, node);
         match tokio::time::timeout(limit + setup.response_timeout, open).await {
-            Ok(Ok(conn)) => {
-                if let super::Conn::Cluster(c) = &conn {
-                    target.remember_nodes(c.map());
-                }
-                return Ok((conn, rx));
-            }
-            Ok(Err(e)) if e.is_refusal() => {
-                return Err(e);
-            }
-            Ok(Err(e)) => failures.push(format!("{host}:{port}: {}", e.reason_text())),
+            Ok(Ok(c)) => return Ok(c),
+            Ok(Err(e)) => failures.push(format!("{host}:{port}: {e}")),
             Err(_) => failures.push(format!("{host}:{port}: no answer in time")),
         }
     }
@@ -321,34 +327,10 @@ pub(crate) async fn open_cluster_reader(
     setup: &Setup,
 ) -> Result<super::Conn, String> {
     let limit = setup.connect_timeout.min(Duration::from_secs(5));
-    let mut failures = Vec::new();
-    for (host, port) in target.cluster_seeds() {
-        let seed = crate::cluster::NodeAddr {
-            host: host.clone(),
-            port,
-        };
-        let node = |addr: crate::cluster::NodeAddr| {
-            let at = current.settings.at(addr.host.as_str(), addr.port);
-            let config = setup
-                .connection_config()
-                .set_connection_timeout(Some(limit))
-                .set_response_timeout(Some(setup.response_timeout));
-            async move {
-                let client = crate::tls::client(&at)
-                    .map_err(|e| redis::RedisError::from(std::io::Error::other(e.to_string())))?;
-                client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-            }
-        };
-        let open = crate::cluster::ClusterConn::open(seed, node);
-        match tokio::time::timeout(limit + setup.response_timeout, open).await {
-            Ok(Ok(c)) => return Ok(super::Conn::Cluster(c)),
-            Ok(Err(e)) => failures.push(format!("{host}:{port}: {e}")),
-            Err(_) => failures.push(format!("{host}:{port}: no answer in time")),
-        }
-    }
-    Err(failures.join("; "))
+    cluster_conn(target, current, setup, limit, None)
+        .await
+        .map(super::Conn::Cluster)
+        .map_err(|e| e.reason_text())
 }
 
 /// Opens the inbox reader's own connection: blocking reads would stall every other

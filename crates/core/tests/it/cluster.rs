@@ -8,7 +8,7 @@ use std::time::Duration;
 use redchat_core::cluster::{self, NodeAddr};
 use redchat_core::testing::ClusterGroup;
 use redchat_core::{
-    Delivery, Event, Events, OutgoingState, Session, SessionConfig, State, Topology, Username,
+    Delivery, Event, Events, OutgoingState, Session, SessionConfig, State, Topology,
 };
 
 use crate::support::*;
@@ -278,13 +278,7 @@ async fn a_migrated_slot_answers_moved_marks_the_map_stale_and_unsubscribes_shar
 }
 
 fn config(url: &str, user: &str, delivery: Delivery) -> SessionConfig {
-    let mut s = settings(url);
-    s.connect_timeout = Duration::from_secs(2);
-    s.response_timeout = Duration::from_secs(1);
-    let mut config = SessionConfig::new(s, Username::parse(user).unwrap());
-    config.heartbeat = Duration::from_millis(500);
-    config.delivery = delivery;
-    config
+    fault_config(url, user, delivery, None)
 }
 
 async fn start(url: &str, user: &str, delivery: Delivery) -> (Session, Events) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use redchat_core::testing::Proxy;
 use redchat_core::{
-    Delivery, Event, Events, OutgoingState, Session, SessionConfig, State, Username, parse_line,
+    Delivery, Event, Events, OutgoingState, Session, SessionConfig, State, parse_line,
 };
 
 use crate::support::*;
@@ -21,14 +21,7 @@ use crate::support::*;
 const EXCHANGE: Duration = Duration::from_secs(60);
 
 fn config(url: &str, user: &str, delivery: Delivery, data_dir: Option<PathBuf>) -> SessionConfig {
-    let mut s = settings(url);
-    s.connect_timeout = Duration::from_secs(2);
-    s.response_timeout = Duration::from_secs(1);
-    let mut config = SessionConfig::new(s, Username::parse(user).unwrap());
-    config.heartbeat = Duration::from_millis(500);
-    config.delivery = delivery;
-    config.data_dir = data_dir;
-    config
+    fault_config(url, user, delivery, data_dir)
 }
 
 async fn start(url: &str, user: &str, delivery: Delivery) -> (Session, Events) {

@@ -4,24 +4,17 @@
 //! only what alice was not told was delivered.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use redchat_core::testing::{RedisServer, SentinelGroup};
 use redchat_core::{
     ConnectionSettings, Delivery, Error, Event, Events, OutgoingState, Session, SessionConfig,
-    State, Topology, Username,
+    State, Topology,
 };
 
 use crate::support::*;
 
 fn config(url: &str, user: &str, delivery: Delivery) -> SessionConfig {
-    let mut s = settings(url);
-    s.connect_timeout = Duration::from_secs(2);
-    s.response_timeout = Duration::from_secs(1);
-    let mut config = SessionConfig::new(s, Username::parse(user).unwrap());
-    config.heartbeat = Duration::from_millis(500);
-    config.delivery = delivery;
-    config
+    fault_config(url, user, delivery, None)
 }
 
 async fn start(url: &str, user: &str, delivery: Delivery) -> (Session, Events) {

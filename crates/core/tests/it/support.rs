@@ -250,3 +250,21 @@ pub async fn both_in_the_room(alice: &Session, a: &mut Events, bob: &Session, b:
     bob.join("#team").await.unwrap();
     joined(b, "#team").await;
 }
+
+/// A session config for fault tests: short timeouts and heartbeat, so a dead link is
+/// noticed in about a second.
+pub fn fault_config(
+    url: &str,
+    user: &str,
+    delivery: redchat_core::Delivery,
+    data_dir: Option<std::path::PathBuf>,
+) -> SessionConfig {
+    let mut s = settings(url);
+    s.connect_timeout = Duration::from_secs(2);
+    s.response_timeout = Duration::from_secs(1);
+    let mut config = SessionConfig::new(s, Username::parse(user).unwrap());
+    config.heartbeat = Duration::from_millis(500);
+    config.delivery = delivery;
+    config.data_dir = data_dir;
+    config
+}
