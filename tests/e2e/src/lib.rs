@@ -35,6 +35,42 @@ pub fn cli_binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/redchat-cli")
 }
 
+/// `redchat-cli` with `args` against `url`, its data in a temporary folder named for `name`.
+pub fn cli_at(url: &str, name: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(cli_binary());
+    cmd.args(args)
+        .env("REDCHAT_URL", url)
+        .env(
+            "REDCHAT_DATA_DIR",
+            std::env::temp_dir().join(format!("redchat-e2e-{name}-{}", std::process::id())),
+        )
+        .env_remove("REDCHAT_PASSWORD");
+    cmd
+}
+
+/// Starts `redchat-cli listen --json` as `user`; its stdout lines arrive on the receiver.
+pub fn listen_at(url: &str, name: &str, user: &str) -> (Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = cli_at(url, name, &["listen", "--user", user, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redchat-cli listen starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
 /// tauri-driver plus one app instance, killed on drop.
 pub struct AppUnderTest {
     driver: Child,

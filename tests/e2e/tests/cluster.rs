@@ -1,25 +1,16 @@
 //! The real window on a Redis Cluster (a module of the one e2e binary): it names the
 //! deployment and its nodes, and chats in a DM and a room with a CLI user.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use redchat_core::testing::ClusterGroup;
-use redchat_e2e::{AppUnderTest, DataHome, WAIT, cli_binary};
+use redchat_e2e::{AppUnderTest, DataHome, WAIT, cli_at, listen_at};
 use serde_json::json;
 
 fn cli(url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(cli_binary());
-    cmd.args(args)
-        .env("REDCHAT_URL", url)
-        .env(
-            "REDCHAT_DATA_DIR",
-            std::env::temp_dir().join(format!("redchat-e2e-cluster-{}", std::process::id())),
-        )
-        .env_remove("REDCHAT_PASSWORD");
-    cmd
+    cli_at(url, "cluster", args)
 }
 
 fn run(url: &str, args: &[&str]) {
@@ -55,18 +46,7 @@ fn the_window_chats_on_a_cluster_in_a_dm_and_a_room() {
     let group = ClusterGroup::start();
     let url = group.url();
     run(&url, &["join", "--user", "dave", "#infra"]);
-    let mut dave = cli(&url, &["listen", "--user", "dave", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, dave_lines) = mpsc::channel::<String>();
-    let stdout = dave.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut dave, dave_lines) = listen_at(&url, "cluster", "dave");
 
     let home = DataHome::new("cluster");
     let app = AppUnderTest::start(&home.0);

@@ -1,25 +1,16 @@
 //! The real window behind Sentinel (a module of the one e2e binary): it names the
 //! deployment, chats in a room with a CLI member, and follows a failover to the new master.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use redchat_core::testing::SentinelGroup;
-use redchat_e2e::{AppUnderTest, DataHome, WAIT, cli_binary};
+use redchat_e2e::{AppUnderTest, DataHome, WAIT, cli_at, listen_at};
 use serde_json::json;
 
 fn cli(url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(cli_binary());
-    cmd.args(args)
-        .env("REDCHAT_URL", url)
-        .env(
-            "REDCHAT_DATA_DIR",
-            std::env::temp_dir().join(format!("redchat-e2e-sentinel-{}", std::process::id())),
-        )
-        .env_remove("REDCHAT_PASSWORD");
-    cmd
+    cli_at(url, "sentinel", args)
 }
 
 /// Waits for carol's `listen --json` to print the room message `text`.
@@ -46,18 +37,7 @@ fn the_window_chats_behind_sentinel_and_follows_a_failover() {
         .status()
         .unwrap();
     assert!(status.success(), "carol joins #team");
-    let mut carol = cli(&url, &["listen", "--user", "carol", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, carol_lines) = mpsc::channel::<String>();
-    let stdout = carol.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut carol, carol_lines) = listen_at(&url, "sentinel", "carol");
 
     let home = DataHome::new("sentinel");
     let app = AppUnderTest::start(&home.0);

@@ -82,30 +82,27 @@ pub(crate) async fn first_link(
             detail,
         },
     };
-    if target.topology() == Topology::Cluster {
-        let link = open_cluster(target, &current, setup, channels, settings.connect_timeout)
-            .await
-            .map_err(first_error)?;
-        return Ok((link, current));
+    if target.topology() != Topology::Cluster {
+        let (mut conn, pushes) =
+            open_main(&current.client, setup, channels, settings.connect_timeout)
+                .await
+                .map_err(first_error)?;
+        let sentinel = target.topology() == Topology::Sentinel;
+        if !refuse_other_kinds(&mut conn, sentinel).await? {
+            if sentinel {
+                check_master(&mut conn, &settings.addr())
+                    .await
+                    .map_err(first_error)?;
+            }
+            return Ok(((conn, pushes), current));
+        }
+        // A cluster node: this one connection is dropped, the cluster link replaces it.
+        target.found_cluster();
     }
-    let (mut conn, pushes) = open_main(&current.client, setup, channels, settings.connect_timeout)
+    let link = open_cluster(target, &current, setup, channels, settings.connect_timeout)
         .await
         .map_err(first_error)?;
-    let sentinel = target.topology() == Topology::Sentinel;
-    if refuse_other_kinds(&mut conn, sentinel).await? {
-        target.found_cluster();
-        drop((conn, pushes));
-        let link = open_cluster(target, &current, setup, channels, settings.connect_timeout)
-            .await
-            .map_err(first_error)?;
-        return Ok((link, current));
-    }
-    if sentinel {
-        check_master(&mut conn, &settings.addr())
-            .await
-            .map_err(first_error)?;
-    }
-    Ok(((conn, pushes), current))
+    Ok((link, current))
 }
 
 /// The main link to whatever the target is now: one server's connection, or a cluster's.

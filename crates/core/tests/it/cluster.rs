@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use redchat_core::cluster::{self, NodeAddr};
 use redchat_core::testing::ClusterGroup;
-use redchat_core::{
-    Delivery, Event, Events, OutgoingState, Session, SessionConfig, State, Topology,
-};
+use redchat_core::{Delivery, Event, Events, Session, SessionConfig, State, Topology};
 
 use crate::support::*;
 
@@ -372,7 +370,6 @@ async fn chat_through(fault: Fault, delivery: Delivery) {
             after.iter().all(|m| seen.contains(m))
         })
         .await;
-        let _ = OutgoingState::Delivered;
     }
     assert_live_at(group.owner(inbox), &mut b, delivery == Delivery::Durable).await;
     assert!(bob.stats().reconnects >= 1 || matches!(fault, Fault::RestartRoomNode));

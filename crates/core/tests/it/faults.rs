@@ -6,7 +6,6 @@
 //! resubscribed, and the recipient got exactly the messages the sender was told were
 //! delivered live.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,38 +44,6 @@ async fn send(from: &Session, first: usize, count: usize) -> Vec<String> {
         texts.push(text);
     }
     texts
-}
-
-/// Reads bob's events until every expected message arrived; fails on a duplicate, an
-/// unexpected message or a wrong order.
-async fn expect_exactly(events: &mut Events, expected: &[String]) {
-    let mut got: Vec<String> = Vec::new();
-    let mut seen = HashSet::new();
-    let result = tokio::time::timeout(EXCHANGE, async {
-        while got.len() < expected.len() {
-            match events.recv().await {
-                Some(Event::Chat(m)) => {
-                    assert!(seen.insert(m.content.clone()), "shown twice: {}", m.content);
-                    assert!(expected.contains(&m.content), "unexpected: {}", m.content);
-                    got.push(m.content);
-                }
-                Some(_) => {}
-                None => panic!("events ended"),
-            }
-        }
-    })
-    .await;
-    assert!(
-        result.is_ok(),
-        "only {} of {} messages arrived: missing {:?}",
-        got.len(),
-        expected.len(),
-        expected
-            .iter()
-            .filter(|e| !got.contains(e))
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(got, expected, "in order per sender");
 }
 
 /// The session is connected and both delivery paths work: a plain-text probe PUBLISHed to the
@@ -162,7 +129,7 @@ async fn client_kill_of_either_connection_loses_nothing() {
         .unwrap();
     assert!(killed >= 2, "alice's and bob's inbox readers ({killed})");
     expected.extend(send(&alice, 20, 10).await);
-    expect_exactly(&mut bob, &expected).await;
+    expect_in_order(&mut bob, &expected).await;
     assert_live(&server.url(), &mut bob, "bob", true).await;
 }
 
@@ -180,7 +147,7 @@ async fn server_killed_and_restarted(down: Duration) {
     tokio::time::sleep(down).await; // the outage itself
     server.restart();
     expected.extend(send(&alice, 10, 5).await);
-    expect_exactly(&mut bob, &expected).await;
+    expect_in_order(&mut bob, &expected).await;
     assert_live(&url, &mut bob, "bob", true).await;
     assert_eq!(alice.queued(), 0);
     assert!(bob_session.stats().reconnects >= 1);
@@ -204,14 +171,14 @@ async fn black_holed_link_is_detected_and_recovered() {
     let (alice, _alice_events) = start(&server.url(), "alice", Delivery::Durable).await;
     let (_bob, mut bob) = start(&proxy.url(), "bob", Delivery::Durable).await;
     let mut expected = send(&alice, 0, 3).await;
-    expect_exactly(&mut bob, &expected).await;
+    expect_in_order(&mut bob, &expected).await;
     proxy.blackhole(true);
     // Nothing closes: only the heartbeat can tell.
     wait_state(&mut bob, State::Reconnecting).await;
     let more = send(&alice, 3, 5).await;
     proxy.blackhole(false);
     expected = more;
-    expect_exactly(&mut bob, &expected).await;
+    expect_in_order(&mut bob, &expected).await;
     assert_live(&server.url(), &mut bob, "bob", true).await;
 }
 
@@ -255,7 +222,7 @@ async fn outbox_survives_the_sender_dying_while_offline() {
         queued, 5,
         "the restarted session shows what it found in the outbox"
     );
-    expect_exactly(&mut bob, &expected).await;
+    expect_in_order(&mut bob, &expected).await;
     assert_eq!(again.queued(), 0);
     again.shutdown(Duration::from_secs(2)).await;
     std::fs::remove_dir_all(data).unwrap();
@@ -278,7 +245,7 @@ async fn offline_recipient_gets_everything_on_next_connect() {
     }
     let expected: Vec<String> = (0..12).map(|i| format!("@bob m-{i:03}")).collect();
     let (bob_session, mut bob) = start(&server.url(), "bob", Delivery::Durable).await;
-    expect_exactly(&mut bob, &expected).await;
+    expect_in_order(&mut bob, &expected).await;
     let caught = next_matching(&mut bob, "caught-up marker", |e| {
         matches!(e, Event::CaughtUp { .. })
     })
@@ -297,7 +264,7 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
     let bob_config = config(&url, "bob", Delivery::Durable, Some(data.clone()));
     let (bob_session, mut bob) = Session::connect(bob_config.clone()).await.unwrap();
     let first = send(&alice, 0, 5).await;
-    expect_exactly(&mut bob, &first).await;
+    expect_in_order(&mut bob, &first).await;
     let seen = r#"{"Id":0,"Sender":"carol","Content":"@bob seen before","ReceivedAt":"0001-01-01T00:00:00","MessageId":"seen-1"}"#;
     let _: String = redis::cmd("XADD")
         .arg("redchat:{u:bob}:inbox")
@@ -306,12 +273,12 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
         .arg(seen)
         .query(&mut server.raw())
         .unwrap();
-    expect_exactly(&mut bob, &["@bob seen before".to_string()]).await;
+    expect_in_order(&mut bob, &["@bob seen before".to_string()]).await;
 
     // Live restart, no persistence: the stream is gone, the cursor points past nothing.
     server.restart();
     let second = send(&alice, 5, 5).await;
-    expect_exactly(&mut bob, &second).await;
+    expect_in_order(&mut bob, &second).await;
     assert_live(&url, &mut bob, "bob", true).await;
     bob_session.shutdown(Duration::from_secs(2)).await;
 
@@ -336,7 +303,7 @@ async fn restart_without_persistence_is_handled_without_a_duplicate_flood() {
         matches!(e, Event::Notice { .. })
     })
     .await;
-    expect_exactly(&mut bob, &["@bob from the backup".to_string()]).await;
+    expect_in_order(&mut bob, &["@bob from the backup".to_string()]).await;
     assert_live(&url, &mut bob, "bob", true).await;
     assert_eq!(
         again.stats().duplicates_hidden,
@@ -385,7 +352,7 @@ async fn live_only_faults_lose_exactly_what_was_not_delivered_live() {
     })
     .await
     .expect("every message settles");
-    expect_exactly(&mut bob, &delivered).await;
+    expect_in_order(&mut bob, &delivered).await;
     assert_live(&url, &mut bob, "bob", false).await;
 }
 
@@ -411,7 +378,7 @@ async fn live_only_black_hole_loses_what_the_dead_link_was_sent() {
     proxy.blackhole(false);
     wait_state(&mut bob, State::Connected).await;
     let after = send(&alice, 0, 3).await;
-    expect_exactly(&mut bob, &after).await;
+    expect_in_order(&mut bob, &after).await;
     assert_live(&server.url(), &mut bob, "bob", false).await;
 }
 
@@ -450,7 +417,7 @@ async fn refused_messages_wait_or_fail_visibly_and_can_be_retried() {
         .arg(0)
         .query(&mut raw)
         .unwrap();
-    expect_exactly(&mut bob, &first).await;
+    expect_in_order(&mut bob, &first).await;
 
     let _: () = redis::cmd("SET")
         .arg("redchat:{u:bob}:inbox")
@@ -474,7 +441,7 @@ async fn refused_messages_wait_or_fail_visibly_and_can_be_retried() {
         .query(&mut raw)
         .unwrap();
     alice.retry(&message.id[..8]).await.unwrap();
-    expect_exactly(&mut bob, &["@bob m-001".to_string()]).await;
+    expect_in_order(&mut bob, &["@bob m-001".to_string()]).await;
     assert_live(&server.url(), &mut bob, "bob", true).await;
 }
 
@@ -510,7 +477,7 @@ async fn an_unreadable_inbox_stream_falls_back_to_live_copies() {
         "{text}"
     );
     let expected = send(&alice, 0, 3).await;
-    expect_exactly(&mut bob, &expected).await;
+    expect_in_order(&mut bob, &expected).await;
 }
 
 /// ACL errors come back inside the transaction (EXECABORT): still a permanent refusal, so
@@ -585,7 +552,7 @@ async fn a_failed_message_can_be_retried_after_a_restart() {
     };
     assert!(failed.reason.unwrap().contains("WRONGTYPE"));
     again.retry(&failed.message.id).await.unwrap();
-    expect_exactly(&mut bob, &["@bob after the fix".to_string()]).await;
+    expect_in_order(&mut bob, &["@bob after the fix".to_string()]).await;
     again.shutdown(Duration::from_secs(2)).await;
     std::fs::remove_dir_all(data).unwrap();
 }

@@ -125,9 +125,9 @@ pub async fn chat(alice: &Session, range: std::ops::Range<usize>) {
 }
 
 /// Reads bob's events until every expected message arrived; fails on a duplicate, an
-/// unexpected message or a wrong order within a conversation.
+/// unexpected message or a wrong order within a conversation (`expected` is in send order).
 pub async fn expect_in_order(events: &mut Events, expected: &[String]) {
-    let mut got: Vec<String> = Vec::new();
+    let mut got: Vec<(String, String)> = Vec::new();
     let mut seen = HashSet::new();
     let result = tokio::time::timeout(EXCHANGE, async {
         while got.len() < expected.len() {
@@ -135,7 +135,7 @@ pub async fn expect_in_order(events: &mut Events, expected: &[String]) {
                 Some(Event::Chat(m)) => {
                     assert!(seen.insert(m.content.clone()), "shown twice: {}", m.content);
                     assert!(expected.contains(&m.content), "unexpected: {}", m.content);
-                    got.push(m.content);
+                    got.push((m.conversation.to_string(), m.content));
                 }
                 Some(_) => {}
                 None => panic!("events ended"),
@@ -150,17 +150,18 @@ pub async fn expect_in_order(events: &mut Events, expected: &[String]) {
         expected.len(),
         expected
             .iter()
-            .filter(|e| !got.contains(e))
+            .filter(|e| !seen.contains(*e))
             .collect::<Vec<_>>()
     );
-    for prefix in ["@bob d-", "r-"] {
-        let of = |v: &[String]| -> Vec<String> {
-            v.iter()
-                .filter(|m| m.starts_with(prefix))
-                .cloned()
-                .collect()
-        };
-        assert_eq!(of(&got), of(expected), "in order within {prefix}");
+    let conversations: HashSet<&String> = got.iter().map(|(c, _)| c).collect();
+    for conversation in conversations {
+        let shown: Vec<&String> = got
+            .iter()
+            .filter(|(c, _)| c == conversation)
+            .map(|(_, m)| m)
+            .collect();
+        let sent: Vec<&String> = expected.iter().filter(|m| shown.contains(m)).collect();
+        assert_eq!(shown, sent, "in order within {conversation}");
     }
 }
 
